@@ -1,0 +1,537 @@
+"""The blocking client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import grpc
+from omnivec.client import _conversions as conv
+from omnivec.client import _requests as req
+from omnivec.client._channel import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    HealthCheckRequest,
+    Stubs,
+    channel_options,
+    health_status_name,
+)
+from omnivec.client._requests import BytesOrPath
+from omnivec.client.auth import TlsOptions, bearer_metadata
+from omnivec.client.errors import NotFound, OmnivecClientError, error_from_rpc
+from omnivec.client.types import (
+    Classification,
+    ClassifyCollectionProgress,
+    Collection,
+    FloatMatrix,
+    Hit,
+    IndexProgress,
+    LabelledExample,
+    LabelScore,
+    MediaOrItem,
+    Modality,
+    ProbeInfo,
+    ProbeReport,
+    SearchResult,
+    Snapshot,
+    TrainEvent,
+    TrainProgress,
+    Transcript,
+    UpsertItem,
+    UpsertResult,
+)
+from omnivec.v1 import collections_pb2, probes_pb2
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self needs Python 3.11
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT_SECONDS = 30.0
+DEFAULT_STREAM_TIMEOUT_SECONDS = 3600.0
+
+
+def report_from_events(
+    events: Iterable[TrainEvent], on_progress: Callable[[TrainProgress], None] | None
+) -> ProbeReport:
+    """The report that ends a TrainProbe stream, passing progress events to on_progress."""
+    for event in events:
+        if isinstance(event, ProbeReport):
+            return event
+        if on_progress is not None:
+            on_progress(event)
+    raise OmnivecClientError(
+        "the server ended TrainProbe without a report", code=grpc.StatusCode.UNKNOWN
+    )
+
+
+class Client:
+    """Blocking client for an omnivec server.
+
+    ``timeout`` is the deadline of each unary call in seconds; ``stream_timeout`` that of the
+    long streaming calls (upsert, index_path, train_probe, classify_collection); every method
+    also takes ``timeout=`` to override it. Reads are retried up to ``retries`` times on
+    UNAVAILABLE with exponential backoff; writes never are. Use as a context manager, or call
+    close().
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        token: str | None = None,
+        tls: TlsOptions | None = None,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        stream_timeout: float = DEFAULT_STREAM_TIMEOUT_SECONDS,
+        retries: int = 3,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    ) -> None:
+        options = channel_options(retries, max_message_bytes)
+        if tls is not None and tls.server_name_override:
+            options.append(("grpc.ssl_target_name_override", tls.server_name_override))
+        self._metadata = bearer_metadata(token)
+        self._timeout = timeout
+        self._stream_timeout = stream_timeout
+        self._channel: grpc.Channel = (
+            grpc.secure_channel(target, tls.channel_credentials(), options=options)
+            if tls is not None
+            else grpc.insecure_channel(target, options=options)
+        )
+        self._stubs = Stubs(self._channel)
+        self.target = target
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __repr__(self) -> str:
+        return f"Client({self.target!r})"
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def _call(self, method: Any, request: Any, timeout: float | None) -> Any:
+        try:
+            return method(
+                request,
+                timeout=self._timeout if timeout is None else timeout,
+                metadata=self._metadata,
+            )
+        except grpc.RpcError as e:
+            raise error_from_rpc(e) from e
+
+    def _stream(
+        self, method: Any, request: Any, timeout: float | None, convert: Callable[[Any], T]
+    ) -> Iterator[T]:
+        call = method(
+            request,
+            timeout=self._stream_timeout if timeout is None else timeout,
+            metadata=self._metadata,
+        )
+        try:
+            for message in call:
+                yield convert(message)
+        except grpc.RpcError as e:
+            raise error_from_rpc(e) from e
+        finally:
+            # A caller that stops iterating early must not leave the server working.
+            call.cancel()
+
+    # --- collections -------------------------------------------------------------------------
+
+    def create_collection(
+        self,
+        name: str,
+        spaces: Sequence[str] = ("clip",),
+        *,
+        if_not_exists: bool = False,
+        timeout: float | None = None,
+    ) -> Collection:
+        request = req.create_collection(name, spaces, if_not_exists)
+        return conv.collection_from_proto(
+            self._call(self._stubs.collections.CreateCollection, request, timeout)
+        )
+
+    def list_collections(self, *, timeout: float | None = None) -> list[Collection]:
+        response = self._call(
+            self._stubs.collections.ListCollections,
+            collections_pb2.ListCollectionsRequest(),
+            timeout,
+        )
+        return [conv.collection_from_proto(c) for c in response.collections]
+
+    def get_collection(self, name: str, *, timeout: float | None = None) -> Collection:
+        request = collections_pb2.GetCollectionRequest(name=name)
+        return conv.collection_from_proto(
+            self._call(self._stubs.collections.GetCollection, request, timeout)
+        )
+
+    def delete_collection(
+        self, name: str, *, if_exists: bool = False, timeout: float | None = None
+    ) -> bool:
+        """Deletes a collection; returns False only with if_exists=True and no such name."""
+        request = collections_pb2.DeleteCollectionRequest(name=name, if_exists=if_exists)
+        response = self._call(self._stubs.collections.DeleteCollection, request, timeout)
+        return bool(response.deleted)
+
+    def snapshot_collection(self, name: str, tag: str, *, timeout: float | None = None) -> Snapshot:
+        request = collections_pb2.SnapshotCollectionRequest(name=name, tag=tag)
+        return conv.snapshot_from_proto(
+            self._call(self._stubs.collections.SnapshotCollection, request, timeout)
+        )
+
+    def restore_collection(
+        self,
+        name: str,
+        *,
+        tag: str | None = None,
+        version: int | None = None,
+        timeout: float | None = None,
+    ) -> Collection:
+        request = req.restore_collection(name, tag, version)
+        return conv.collection_from_proto(
+            self._call(self._stubs.collections.RestoreCollection, request, timeout)
+        )
+
+    # --- indexing ----------------------------------------------------------------------------
+
+    def upsert_stream(
+        self, collection: str, items: Iterable[UpsertItem], *, timeout: float | None = None
+    ) -> Iterator[UpsertResult]:
+        """Streams items to the server and yields each result once the item is committed.
+
+        Results may come in any order; ``sequence`` is the item's position in ``items``.
+        Never retried: resend the items whose results did not arrive.
+        """
+        if isinstance(items, (UpsertItem, str, bytes)):
+            raise TypeError("items must be an iterable of UpsertItem; did you mean [item]?")
+        requests = _RequestPump(conv.upsert_requests(collection, items))
+        yield from self._stream(
+            self._stubs.indexing.Upsert, iter(requests), timeout, conv.upsert_result_from_proto
+        )
+        requests.raise_if_failed()
+
+    def upsert(
+        self, collection: str, items: Iterable[UpsertItem], *, timeout: float | None = None
+    ) -> list[UpsertResult]:
+        """Writes items; returns one result per item, in the order of ``items``."""
+        results = list(self.upsert_stream(collection, items, timeout=timeout))
+        return sorted(results, key=lambda r: r.sequence)
+
+    def index_path(
+        self,
+        collection: str,
+        path: str,
+        *,
+        recursive: bool = True,
+        spaces: Sequence[str] | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[IndexProgress]:
+        """Indexes files under ``path`` (relative to the server's index root), yielding
+        progress; the last event has is_final=True."""
+        request = req.index_path(collection, path, recursive, spaces)
+        return self._stream(
+            self._stubs.indexing.IndexPath, request, timeout, conv.index_progress_from_proto
+        )
+
+    def delete_items(
+        self,
+        collection: str,
+        *,
+        ids: Sequence[str] | None = None,
+        source_uris: Sequence[str] | None = None,
+        timeout: float | None = None,
+    ) -> int:
+        """Deletes items by id and/or source URI; returns how many were deleted."""
+        request = req.delete_items(collection, ids, source_uris)
+        return int(self._call(self._stubs.indexing.DeleteItems, request, timeout).deleted)
+
+    # --- search ------------------------------------------------------------------------------
+
+    def search_detailed(
+        self,
+        collection: str,
+        *,
+        text: str | None = None,
+        image: BytesOrPath | None = None,
+        audio: BytesOrPath | None = None,
+        item_id: str | None = None,
+        k: int = 10,
+        where: str | None = None,
+        modalities: Sequence[Modality] | None = None,
+        spaces: Sequence[str] | None = None,
+        timeout: float | None = None,
+    ) -> SearchResult:
+        """Like search(), with per-space timings and an audio query's transcript."""
+        request = req.search(
+            collection,
+            text=text,
+            image=image,
+            audio=audio,
+            item_id=item_id,
+            k=k,
+            where=where,
+            modalities=modalities,
+            spaces=spaces,
+        )
+        return conv.search_result_from_proto(
+            self._call(self._stubs.search.Search, request, timeout)
+        )
+
+    def search(
+        self,
+        collection: str,
+        *,
+        text: str | None = None,
+        image: BytesOrPath | None = None,
+        audio: BytesOrPath | None = None,
+        item_id: str | None = None,
+        k: int = 10,
+        where: str | None = None,
+        modalities: Sequence[Modality] | None = None,
+        spaces: Sequence[str] | None = None,
+        timeout: float | None = None,
+    ) -> list[Hit]:
+        """The k best hits for one query (text, image bytes or path, audio bytes or path, or a
+        stored item id), best first. ``where`` is a LanceDB-style filter on the metadata."""
+        result = self.search_detailed(
+            collection,
+            text=text,
+            image=image,
+            audio=audio,
+            item_id=item_id,
+            k=k,
+            where=where,
+            modalities=modalities,
+            spaces=spaces,
+            timeout=timeout,
+        )
+        return list(result.hits)
+
+    # --- embed -------------------------------------------------------------------------------
+
+    def embed(
+        self,
+        *,
+        texts: Sequence[str] | None = None,
+        images: Sequence[BytesOrPath] | None = None,
+        audio: Sequence[BytesOrPath] | None = None,
+        space: str = "clip",
+        collection: str | None = None,
+        timeout: float | None = None,
+    ) -> FloatMatrix:
+        """Embeds a list of texts, images or audio files: an (n, dim) float32 array."""
+        request = req.embed(
+            texts=texts, images=images, audio=audio, space=space, collection=collection
+        )
+        response = self._call(self._stubs.embed.Embed, request, timeout)
+        return conv.vectors_from_proto(response.vectors, response.dim)
+
+    def transcribe(
+        self, audio: BytesOrPath, *, language: str | None = None, timeout: float | None = None
+    ) -> Transcript:
+        request = req.transcribe(audio, language)
+        return conv.transcript_from_proto(
+            self._call(self._stubs.embed.Transcribe, request, timeout)
+        )
+
+    # --- classification ----------------------------------------------------------------------
+
+    def zero_shot_classify(
+        self,
+        labels: Sequence[str],
+        *,
+        text: str | None = None,
+        image: BytesOrPath | None = None,
+        audio: BytesOrPath | None = None,
+        item_id: str | None = None,
+        collection: str | None = None,
+        prompt_template: str | None = None,
+        space: str = "clip",
+        top_k: int = 0,
+        timeout: float | None = None,
+    ) -> list[LabelScore]:
+        """Probabilities of ``labels`` for one input, best first (all labels when top_k=0)."""
+        request = req.zero_shot_classify(
+            labels,
+            text=text,
+            image=image,
+            audio=audio,
+            item_id=item_id,
+            collection=collection,
+            prompt_template=prompt_template,
+            space=space,
+            top_k=top_k,
+        )
+        response = self._call(self._stubs.classify.ZeroShotClassify, request, timeout)
+        return [conv.label_score_from_proto(s) for s in response.labels]
+
+    # --- probes ------------------------------------------------------------------------------
+
+    def train_probe_stream(
+        self,
+        collection: str,
+        name: str,
+        examples: Iterable[LabelledExample],
+        *,
+        space: str = "clip",
+        prompt_template: str | None = None,
+        class_names: Mapping[str, str] | None = None,
+        abstain_threshold: float = 0.0,
+        seed: int | None = None,
+        cv_folds: int = 0,
+        timeout: float | None = None,
+    ) -> Iterator[TrainEvent]:
+        """Trains a new probe version, yielding TrainProgress events and then the ProbeReport."""
+        request = req.train_probe(
+            collection,
+            name,
+            examples,
+            space=space,
+            prompt_template=prompt_template,
+            class_names=class_names,
+            abstain_threshold=abstain_threshold,
+            seed=seed,
+            cv_folds=cv_folds,
+        )
+        return self._stream(
+            self._stubs.probes.TrainProbe, request, timeout, conv.train_event_from_proto
+        )
+
+    def train_probe(
+        self,
+        collection: str,
+        name: str,
+        examples: Iterable[LabelledExample],
+        *,
+        space: str = "clip",
+        prompt_template: str | None = None,
+        class_names: Mapping[str, str] | None = None,
+        abstain_threshold: float = 0.0,
+        seed: int | None = None,
+        cv_folds: int = 0,
+        on_progress: Callable[[TrainProgress], None] | None = None,
+        timeout: float | None = None,
+    ) -> ProbeReport:
+        """Trains a new probe version and returns its report; progress goes to on_progress."""
+        events = self.train_probe_stream(
+            collection,
+            name,
+            examples,
+            space=space,
+            prompt_template=prompt_template,
+            class_names=class_names,
+            abstain_threshold=abstain_threshold,
+            seed=seed,
+            cv_folds=cv_folds,
+            timeout=timeout,
+        )
+        return report_from_events(events, on_progress)
+
+    def list_probes(
+        self,
+        collection: str,
+        *,
+        name: str | None = None,
+        all_versions: bool = False,
+        timeout: float | None = None,
+    ) -> list[ProbeInfo]:
+        request = probes_pb2.ListProbesRequest(
+            collection=collection, name=name or "", all_versions=all_versions
+        )
+        response = self._call(self._stubs.probes.ListProbes, request, timeout)
+        return [conv.probe_info_from_proto(p) for p in response.probes]
+
+    def get_probe(
+        self, collection: str, name: str, version: int = 0, *, timeout: float | None = None
+    ) -> ProbeReport:
+        """The report of a probe version (0: the latest)."""
+        request = probes_pb2.GetProbeRequest(collection=collection, name=name, version=version)
+        return conv.probe_report_from_proto(
+            self._call(self._stubs.probes.GetProbe, request, timeout)
+        )
+
+    def delete_probe(
+        self,
+        collection: str,
+        name: str,
+        *,
+        version: int | None = None,
+        all_versions: bool = False,
+        timeout: float | None = None,
+    ) -> int:
+        """Deletes one version, or all with all_versions=True; returns how many were deleted."""
+        request = req.delete_probe(collection, name, version, all_versions)
+        return int(self._call(self._stubs.probes.DeleteProbe, request, timeout).deleted_versions)
+
+    def classify(
+        self,
+        collection: str,
+        probe: str,
+        inputs: Sequence[MediaOrItem],
+        *,
+        version: int = 0,
+        top_k: int = 0,
+        timeout: float | None = None,
+    ) -> list[Classification]:
+        """Classifies each input (Media or ItemRef) with a probe; one result per input."""
+        request = req.classify(collection, probe, inputs, version, top_k)
+        response = self._call(self._stubs.probes.Classify, request, timeout)
+        return [conv.classification_from_proto(c) for c in response.results]
+
+    def classify_collection(
+        self,
+        collection: str,
+        probe: str,
+        *,
+        version: int = 0,
+        column: str | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[ClassifyCollectionProgress]:
+        """Writes the probe's top label of every item into a column, yielding progress."""
+        request = probes_pb2.ClassifyCollectionRequest(
+            collection=collection, probe=probe, version=version, column=column or ""
+        )
+        return self._stream(
+            self._stubs.probes.ClassifyCollection,
+            request,
+            timeout,
+            conv.classify_collection_progress_from_proto,
+        )
+
+    # --- health ------------------------------------------------------------------------------
+
+    def health(self, service: str = "", *, timeout: float | None = None) -> str:
+        """The server's serving status ("SERVING", "NOT_SERVING", ...) from the standard gRPC
+        health service; ``service`` names one service, empty means the whole server."""
+        try:
+            response = self._call(
+                self._stubs.health_check, HealthCheckRequest(service=service), timeout
+            )
+        except NotFound:
+            # The health protocol answers Check for an unregistered service with NOT_FOUND.
+            return "SERVICE_UNKNOWN"
+        return health_status_name(response)
+
+
+class _RequestPump:
+    """Wraps a request iterator so that an exception raised while producing requests (a bad
+    item) stops the stream cleanly and is re-raised to the caller, instead of gRPC swallowing
+    it into a CANCELLED status."""
+
+    def __init__(self, requests: Iterable[Any]) -> None:
+        self._requests = requests
+        self._error: BaseException | None = None
+
+    def __iter__(self) -> Iterator[Any]:
+        try:
+            yield from self._requests
+        except Exception as e:  # noqa: BLE001 - re-raised by raise_if_failed on the caller's thread
+            self._error = e
+
+    def raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error

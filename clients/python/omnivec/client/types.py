@@ -1,0 +1,365 @@
+"""Plain, immutable values the client takes and returns; never raw protobuf messages.
+
+Modalities, statuses and spaces are plain strings (``"image"``, ``"ok"``, ``"clip"``) so that they
+print, compare and serialise without an import. Vectors are numpy float32 arrays.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import numpy as np
+import numpy.typing as npt
+from omnivec.client.errors import InvalidArgument
+
+Modality = Literal["image", "text", "audio"]
+ItemStatus = Literal["ok", "unchanged", "failed"]
+HealthStatus = Literal["UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"]
+PathLike = Union[str, "os.PathLike[str]"]
+FloatMatrix = npt.NDArray[np.float32]
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac"})
+TEXT_SUFFIXES = frozenset({".txt", ".md", ".text"})
+
+
+def modality_of_path(path: PathLike) -> Modality:
+    """The modality a file's extension implies; InvalidArgument for an unknown extension."""
+    suffix = Path(path).suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    if suffix in AUDIO_SUFFIXES:
+        return "audio"
+    if suffix in TEXT_SUFFIXES:
+        return "text"
+    raise InvalidArgument(
+        f"cannot tell the modality of {os.fspath(path)!r} from its extension; "
+        "pass modality='image' | 'text' | 'audio'"
+    )
+
+
+@dataclass(frozen=True)
+class Media:
+    """One piece of content sent inline: exactly one of text, image bytes or audio bytes."""
+
+    text: str | None = None
+    image: bytes | None = field(default=None, repr=False)
+    audio: bytes | None = field(default=None, repr=False)
+    filename: str | None = None
+    """Original file name, a decoding hint for the server."""
+
+    def __post_init__(self) -> None:
+        given = [name for name in ("text", "image", "audio") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise InvalidArgument(
+                f"Media needs exactly one of text, image, audio; got {given or 'none'}"
+            )
+        if self.text is not None and not isinstance(self.text, str):
+            raise TypeError(f"Media.text must be str, not {type(self.text).__name__}")
+        for name in ("image", "audio"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, bytes):
+                raise TypeError(
+                    f"Media.{name} must be the file's bytes, not {type(value).__name__}; "
+                    "use Media.from_path(path) to read a file"
+                )
+
+    @property
+    def modality(self) -> Modality:
+        if self.text is not None:
+            return "text"
+        return "image" if self.image is not None else "audio"
+
+    @classmethod
+    def from_path(cls, path: PathLike, modality: Modality | None = None) -> Media:
+        """Reads a file; the modality comes from the extension unless given."""
+        kind = modality or modality_of_path(path)
+        p = Path(path)
+        if kind == "text":
+            return cls(text=p.read_text(encoding="utf-8"), filename=p.name)
+        if kind == "image":
+            return cls(image=p.read_bytes(), filename=p.name)
+        return cls(audio=p.read_bytes(), filename=p.name)
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    """An item already stored in a collection, by id."""
+
+    item_id: str
+
+
+MediaOrItem = Media | ItemRef
+
+
+@dataclass(frozen=True)
+class UpsertItem:
+    """An item to write. Without an id the server uses the content hash."""
+
+    media: Media
+    id: str | None = None
+    metadata: Mapping[str, Any] | None = None
+    source_uri: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.media, Media):
+            raise TypeError(
+                f"UpsertItem.media must be a Media, not {type(self.media).__name__}; "
+                "e.g. UpsertItem(Media(text='...'))"
+            )
+
+    @classmethod
+    def from_path(
+        cls,
+        path: PathLike,
+        *,
+        id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        modality: Modality | None = None,
+    ) -> UpsertItem:
+        """Reads a file into an item whose source URI is the path."""
+        return cls(Media.from_path(path, modality), id, metadata, os.fspath(path))
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    sequence: int
+    """Position of the item in the iterable given to upsert (0-based)."""
+    id: str
+    status: ItemStatus
+    error: str | None
+    chunk_count: int
+
+    @property
+    def ok(self) -> bool:
+        """True when the item is stored (written now or already present)."""
+        return self.status != "failed"
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    name: str
+    model: str
+    pretrained: str
+    dim: int
+    normalized: bool
+    config_hash: str
+
+
+@dataclass(frozen=True)
+class SpaceInfo:
+    space: str
+    encoder: EncoderConfig
+    index_kind: str
+    vector_count: int
+    index_lance_version: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    collection: str
+    tag: str
+    lance_version: int
+    created_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Collection:
+    name: str
+    spaces: tuple[SpaceInfo, ...]
+    item_count: int
+    row_count: int
+    modality_counts: Mapping[Modality, int]
+    size_bytes: int
+    lance_version: int
+    created_at: datetime | None
+    snapshots: tuple[Snapshot, ...] = ()
+
+    @property
+    def space_names(self) -> tuple[str, ...]:
+        return tuple(s.space for s in self.spaces)
+
+
+@dataclass(frozen=True)
+class Span:
+    """The text of a chunk; audio spans also have start and end times in seconds."""
+
+    text: str
+    start_seconds: float | None = None
+    end_seconds: float | None = None
+
+    @property
+    def has_time(self) -> bool:
+        return self.start_seconds is not None
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    modality: Modality
+    source_uri: str
+    metadata: Mapping[str, Any]
+    span: Span | None
+    space: str
+    score: float
+    """Raw similarity in `space`."""
+    fused_score: float
+    """Score after fusing spaces; hits are sorted by it."""
+    rank: int
+    """1-based position."""
+
+
+@dataclass(frozen=True)
+class SpaceTiming:
+    space: str
+    embed_ms: float
+    search_ms: float
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Hits with the details search() leaves out: timings and an audio query's transcript."""
+
+    hits: tuple[Hit, ...]
+    timings: tuple[SpaceTiming, ...]
+    query_transcript: str | None
+
+
+@dataclass(frozen=True)
+class IndexFailure:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class IndexProgress:
+    """Cumulative counters; `failures` holds only failures new since the previous event."""
+
+    done: int
+    total: int
+    indexed: int
+    unchanged: int
+    failed: int
+    current_path: str
+    failures: tuple[IndexFailure, ...]
+    is_final: bool
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    segments: tuple[Span, ...]
+    language: str
+    duration_seconds: float
+
+
+@dataclass(frozen=True)
+class LabelScore:
+    label: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class Classification:
+    """A probe's answer for one input, labels best first."""
+
+    labels: tuple[LabelScore, ...]
+    abstained: bool
+    error: str | None = None
+
+    @property
+    def label(self) -> str | None:
+        """The top label, or None when the probe abstained or the input failed."""
+        if self.abstained or self.error is not None or not self.labels:
+            return None
+        return self.labels[0].label
+
+
+@dataclass(frozen=True)
+class LabelledExample:
+    """A training example for a probe: a stored item or inline media, with its label."""
+
+    input: MediaOrItem
+    label: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.input, (Media, ItemRef)):
+            raise TypeError(
+                "LabelledExample.input must be Media or ItemRef, not "
+                f"{type(self.input).__name__}; e.g. LabelledExample(ItemRef('id'), 'cat')"
+            )
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    stage: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class ClassMetrics:
+    label: str
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(frozen=True)
+class ProbeReport:
+    collection: str
+    name: str
+    version: int
+    space: str
+    classes: tuple[str, ...]
+    regularization_c: float
+    cv_method: str
+    cv_folds: int
+    heldout_accuracy: float
+    zero_shot_accuracy: float
+    plain_probe_accuracy: float
+    class_metrics: tuple[ClassMetrics, ...]
+    confusion_matrix: tuple[tuple[int, ...], ...]
+    """Rows are true classes, columns predicted classes, both in the order of `classes`."""
+    temperature: float
+    train_seconds: float
+    n_examples: int
+    encoder_config_hash: str
+    created_at: datetime | None
+    abstain_threshold: float
+
+    def confusion_array(self) -> npt.NDArray[np.int64]:
+        return np.array(self.confusion_matrix, dtype=np.int64).reshape(
+            len(self.classes), len(self.classes)
+        )
+
+
+@dataclass(frozen=True)
+class ProbeInfo:
+    name: str
+    version: int
+    space: str
+    classes: tuple[str, ...]
+    heldout_accuracy: float
+    created_at: datetime | None
+    is_latest: bool
+
+
+TrainEvent = TrainProgress | ProbeReport
+"""What train_probe_stream yields: progress events, then the report."""
+
+
+@dataclass(frozen=True)
+class ClassifyCollectionProgress:
+    done: int
+    total: int
+    abstained: int
+    column: str
+    version: int
+    is_final: bool

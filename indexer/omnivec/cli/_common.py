@@ -1,0 +1,98 @@
+"""What every CLI command shares: loading settings, printing, and turning errors into messages."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rich.console import Console
+
+from omnivec.indexer.config import Settings, load_settings
+from omnivec.indexer.errors import OmnivecError
+
+__all__ = ["CliState", "EXIT_FAILED_ITEMS", "EXIT_USAGE", "console", "err_console", "handle_errors", "print_json"]
+
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_USAGE = 2
+EXIT_FAILED_ITEMS = 1
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class CliState:
+    """Options given before the command (``omnivec --data DIR --offline search ...``)."""
+
+    config_file: Path | None = None
+    data_dir: Path | None = None
+    offline: bool | None = None
+    server: str | None = None
+    token: str | None = None
+    _settings: Settings | None = field(default=None, repr=False)
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(
+                self.config_file, data_dir=self.data_dir, offline=self.offline
+            )
+        return self._settings
+
+
+def handle_errors(fn: F) -> F:
+    """Print omnivec errors as one line, never a traceback (set OMNIVEC_DEBUG=1 to see one)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except OmnivecError as exc:
+            if os.environ.get("OMNIVEC_DEBUG"):
+                raise
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            sys.exit(EXIT_USAGE)
+        except KeyboardInterrupt:
+            err_console.print("interrupted")
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - last line of defence for the user
+            if os.environ.get("OMNIVEC_DEBUG"):
+                raise
+            client_error = _client_error_message(exc)
+            if client_error is not None:
+                err_console.print(f"[bold red]error:[/] {client_error}", highlight=False)
+                sys.exit(EXIT_USAGE)
+            err_console.print(
+                f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
+                "Please report it; rerun with OMNIVEC_DEBUG=1 for the traceback.",
+                highlight=False,
+            )
+            sys.exit(3)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _client_error_message(exc: Exception) -> str | None:
+    """Errors raised by the remote client carry a gRPC status; show it like a local error."""
+    code = getattr(exc, "code", None)
+    if code is None or not hasattr(exc, "details"):
+        return None
+    return f"{exc}"
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=_json_default) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

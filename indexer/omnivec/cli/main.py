@@ -1,0 +1,167 @@
+"""The ``omnivec`` command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from omnivec.cli._common import CliState, console, handle_errors, print_json
+from omnivec.indexer.errors import InvalidInputError
+
+app = typer.Typer(
+    name="omnivec",
+    help="Multimodal embedding search and few-shot classification (CLIP, MiniLM, Whisper).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+models_app = typer.Typer(help="Inspect the configured encoders.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML config file.")] = None,
+    data: Annotated[
+        Optional[Path], typer.Option("--data", help="Data directory (default ./omnivec-data).")
+    ] = None,
+    offline: Annotated[
+        Optional[bool],
+        typer.Option("--offline/--online", help="Forbid (or allow) network downloads."),
+    ] = None,
+    server: Annotated[
+        Optional[str],
+        typer.Option("--server", help="Run against a server at HOST:PORT instead of --data."),
+    ] = None,
+    token: Annotated[
+        Optional[str], typer.Option("--token", envvar="OMNIVEC_TOKEN", help="Bearer token.")
+    ] = None,
+) -> None:
+    ctx.obj = CliState(config_file=config, data_dir=data, offline=offline, server=server, token=token)
+
+
+def _engine(ctx: typer.Context):  # type: ignore[no-untyped-def]
+    from omnivec.indexer.engine import Engine
+
+    state: CliState = ctx.obj
+    return Engine(state.settings())
+
+
+@app.command()
+@handle_errors
+def embed(
+    ctx: typer.Context,
+    text: Annotated[Optional[list[str]], typer.Option("--text", help="Text to embed.")] = None,
+    image: Annotated[Optional[list[Path]], typer.Option("--image", help="Image file.")] = None,
+    audio: Annotated[
+        Optional[list[Path]], typer.Option("--audio", help="Audio file (embedded via transcript).")
+    ] = None,
+    space: Annotated[Optional[str], typer.Option("--space", help="clip or text.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print the embedding vector(s) of texts, images or audio files."""
+    given = [x for x in (text, image, audio) if x]
+    if len(given) != 1:
+        raise InvalidInputError("give exactly one kind of input: --text, --image or --audio")
+    engine = _engine(ctx)
+    if text:
+        result = engine.embed_texts(text, space=space or "text")
+        inputs = list(text)
+    elif image:
+        result = engine.embed_images(list(image), space=space or "clip")
+        inputs = [str(p) for p in image]
+    else:
+        assert audio is not None
+        result = engine.embed_audio(list(audio), space=space or "text")
+        inputs = [str(p) for p in audio]
+    if as_json:
+        print_json(
+            {
+                "space": result.space,
+                "encoder": result.spec.to_dict(),
+                "dim": int(result.vectors.shape[1]),
+                "embeddings": [
+                    {"input": inp, "vector": vec.tolist()}
+                    | ({"transcript": result.transcripts[i].text} if result.transcripts else {})
+                    for i, (inp, vec) in enumerate(zip(inputs, result.vectors))
+                ],
+            }
+        )
+        return
+    for i, (inp, vec) in enumerate(zip(inputs, result.vectors)):
+        console.print(f"[bold]{inp}[/] ({result.space}, {result.spec.describe()})", highlight=False)
+        if result.transcripts:
+            console.print(f"  transcript: {result.transcripts[i].text}", highlight=False)
+        console.print("[" + ", ".join(f"{x:.6f}" for x in vec) + "]", highlight=False, soft_wrap=True)
+
+
+@app.command()
+@handle_errors
+def transcribe(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="Audio file: WAV, FLAC, MP3 or OGG.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print the transcript of an audio file with segment times."""
+    transcript = _engine(ctx).transcribe(file)
+    if as_json:
+        print_json({"file": str(file)} | transcript.to_dict())
+        return
+    console.print(f"[bold]{file}[/] ({transcript.duration:.1f} s, {transcript.language})")
+    for seg in transcript.segments:
+        console.print(f"  [{seg.start:7.2f} - {seg.end:7.2f}] {seg.text}", highlight=False)
+
+
+@models_app.command("list")
+@handle_errors
+def models_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show each configured encoder, where its weights come from, and offline availability."""
+    from omnivec.indexer.models import describe_weights
+
+    infos = describe_weights(ctx.obj.settings())
+    if as_json:
+        print_json([info.__dict__ for info in infos])
+        return
+    from rich.table import Table
+
+    table = Table("encoder", "model", "weights from", "offline")
+    for info in infos:
+        offline = "[green]yes[/]" if info.available_offline else "[red]no[/]"
+        table.add_row(info.encoder, info.model, info.source, offline)
+    console.print(table)
+    for info in infos:
+        if not info.available_offline:
+            console.print(f"[yellow]{info.encoder}:[/] {info.note}", highlight=False)
+
+
+@app.command()
+@handle_errors
+def selfcheck(ctx: typer.Context) -> None:
+    """Load every available encoder and run one real input through each."""
+    from omnivec.indexer.models import describe_weights
+
+    engine = _engine(ctx)
+    for info in describe_weights(engine.settings):
+        if not info.available_offline:
+            console.print(f"[yellow]skip[/] {info.encoder}: {info.note}", highlight=False)
+            continue
+        if info.encoder == "speech":
+            engine.models.speech()
+            console.print(f"[green]ok[/] speech: {info.model} loaded from {info.source}")
+            continue
+        result = engine.embed_texts(["omnivec self-check"], space=info.encoder)
+        console.print(
+            f"[green]ok[/] {info.encoder}: {result.spec.describe()}, |v| = "
+            f"{float((result.vectors[0] ** 2).sum()) ** 0.5:.3f}",
+            highlight=False,
+        )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,213 @@
+"""Typed configuration: defaults, then a TOML file, then ``OMNIVEC_*`` environment variables.
+
+Precedence (highest first): explicit overrides passed by the CLI, environment variables
+(``OMNIVEC_OFFLINE=1``, nested with ``__``: ``OMNIVEC_CLIP__CHECKPOINT=/models/clip.pt``), the TOML
+file (``--config FILE``, else ``$OMNIVEC_CONFIG``, else ``./omnivec.toml`` when present), defaults.
+
+The TOML file mirrors the model below::
+
+    data_dir = "/var/lib/omnivec"
+    offline = true
+
+    [clip]
+    model = "ViT-B-32"
+    checkpoint = "/models/vit-b-32-laion2b.safetensors"
+
+    [server]
+    port = 50051
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from omnivec.indexer.errors import ConfigError
+
+__all__ = [
+    "ClipSettings",
+    "IndexSettings",
+    "ServerSettings",
+    "Settings",
+    "SpeechSettings",
+    "TextSettings",
+    "load_settings",
+]
+
+DEFAULT_CONFIG_FILE = Path("omnivec.toml")
+
+
+class ClipSettings(BaseModel):
+    """The CLIP space: any open_clip architecture with weights from one of three sources."""
+
+    enabled: bool = True
+    model: str = Field(
+        "ViT-B-32",
+        description="open_clip architecture name (see `open_clip.list_models()`), or "
+        "'local-dir:/path' for a folder holding open_clip_config.json and the weights.",
+    )
+    pretrained: str | None = Field(
+        "laion2b_s34b_b79k",
+        description="open_clip pretrained tag; downloaded once into cache_dir where allowed.",
+    )
+    checkpoint: Path | None = Field(
+        None,
+        description="Local checkpoint file (.safetensors/.pt/.bin) or a directory holding one. "
+        "Takes precedence over `pretrained`: the way to run CLIP on a machine without network.",
+    )
+    architecture_file: Path | None = Field(
+        None,
+        description="Extra open_clip architecture JSON (or a folder of them) to register, for "
+        "custom models; its file stem becomes the architecture name.",
+    )
+    cache_dir: Path | None = Field(None, description="Where downloaded weights are cached.")
+    batch_size: int = Field(32, ge=1, le=4096)
+
+
+class TextSettings(BaseModel):
+    """The text space: a sentence-transformers model, by default the bundled all-MiniLM-L6-v2."""
+
+    enabled: bool = True
+    model: str | None = Field(
+        None, description="Local sentence-transformers folder; empty means the bundled MiniLM."
+    )
+    batch_size: int = Field(64, ge=1, le=4096)
+    max_seq_length: int | None = Field(None, ge=8, le=8192)
+
+
+class SpeechSettings(BaseModel):
+    """Speech-to-text with faster-whisper, by default the bundled Whisper tiny.en (CTranslate2)."""
+
+    enabled: bool = True
+    model: str | None = Field(
+        None, description="Local CTranslate2 Whisper folder; empty means the bundled tiny.en."
+    )
+    compute_type: str = "int8"
+    beam_size: int = Field(5, ge=1, le=16)
+    language: str | None = Field(
+        None, description="Force a language code; None lets English-only models default to 'en'."
+    )
+    vad_filter: bool = False
+
+
+class IndexSettings(BaseModel):
+    """How the indexer chunks text and chooses ANN indexes."""
+
+    chunk_chars: int = Field(1000, ge=50, description="Target characters per text chunk.")
+    chunk_overlap_chars: int = Field(200, ge=0)
+    audio_chunk_seconds: float = Field(30.0, gt=1.0)
+    audio_chunk_overlap_seconds: float = Field(5.0, ge=0.0)
+    write_batch_rows: int = Field(256, ge=1, description="Rows per LanceDB append.")
+    ann_kind: Literal["auto", "flat", "hnsw", "ivfpq"] = "auto"
+    ann_exact_threshold: int = Field(20_000, ge=1)
+    ann_recall_target: float = Field(0.95, gt=0.0, le=1.0)
+
+
+class ServerSettings(BaseModel):
+    """The gRPC edge."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(50051, ge=0, le=65535)
+    index_root: Path | None = Field(
+        None, description="Folder that IndexPath may read under; unset disables IndexPath."
+    )
+    tokens_file: Path | None = Field(None, description="File with one bearer token per line.")
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = Field(None, description="CA for client certs: enables mTLS.")
+    max_message_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    max_items_per_request: int = Field(1024, ge=1)
+    max_concurrent_rpcs: int = Field(64, ge=1)
+    batch_wait_ms: float = Field(2.0, ge=0.0, description="Dynamic batching wait bound.")
+    max_batch_size: int = Field(64, ge=1)
+    grace_seconds: float = Field(10.0, ge=0.0)
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+
+
+class Settings(BaseSettings):
+    """Everything configurable in omnivec."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OMNIVEC_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    data_dir: Path = Path("omnivec-data")
+    offline: bool = Field(
+        False,
+        description="Forbid every network call: weights must already be on disk; a missing one "
+        "is a clear error instead of a download.",
+    )
+    device: str = Field("cpu", description="torch device for CLIP and the text encoder.")
+    torch_threads: int = Field(
+        0, ge=0, description="torch intra-op threads; 0 = all cores (torch's default)."
+    )
+    decode_workers: int = Field(
+        2, ge=1, le=64, description="Threads decoding and preprocessing media off the model thread."
+    )
+    clip: ClipSettings = ClipSettings()
+    text: TextSettings = TextSettings()
+    speech: SpeechSettings = SpeechSettings()
+    index: IndexSettings = IndexSettings()
+    server: ServerSettings = ServerSettings()
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        if value != "cpu" and not value.startswith(("cuda", "mps")):
+            raise ValueError("device must be 'cpu', 'cuda', 'cuda:N' or 'mps'")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML path lives in model_config; load_settings makes a subclass per file.
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Load settings from (optionally) a TOML file, the environment and explicit overrides.
+
+    Raises :class:`ConfigError` naming the file and the bad field instead of a pydantic traceback.
+    """
+    path = config_file
+    if path is None and os.environ.get("OMNIVEC_CONFIG"):
+        path = Path(os.environ["OMNIVEC_CONFIG"])
+    if path is None and DEFAULT_CONFIG_FILE.is_file():
+        path = DEFAULT_CONFIG_FILE
+    if path is not None and not path.is_file():
+        raise ConfigError(f"config file {path} does not exist; pass an existing TOML file")
+    clean = {key: value for key, value in overrides.items() if value is not None}
+    # A subclass per call keeps the file choice local: one process may load several configs.
+    settings_cls: type[Settings] = type(
+        "Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": path}}
+    )
+    try:
+        return settings_cls(**clean)
+    except ValidationError as exc:
+        where = f"config file {path}" if path else "settings"
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid {where} (or OMNIVEC_* variables): {problems}") from exc
+    except Exception as exc:  # TOML syntax errors surface as tomllib.TOMLDecodeError
+        if path is not None and type(exc).__name__ == "TOMLDecodeError":
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        raise

@@ -1,0 +1,84 @@
+"""What every encoder shares: its identity (saved with collections) and input checks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omnivec.indexer.errors import InvalidInputError
+
+__all__ = ["EncoderSpec", "WeightsInfo", "file_sha256", "require_list"]
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """The identity of an embedding space's encoder, stored with each collection.
+
+    ``fingerprint`` covers what changes the vectors (model, weights identity, dimension,
+    normalisation) but not where the weights happen to live on disk, so a collection moved to
+    another machine with the same weights still opens.
+    """
+
+    encoder: str  # registry name: "clip" or "text"
+    model: str
+    weights: str  # pretrained tag, "sha256:<hex>" of a local checkpoint, or "bundled:<name>"
+    dim: int
+    normalized: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        core = {k: v for k, v in asdict(self).items() if k != "extra"}
+        return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EncoderSpec:
+        return cls(**data)
+
+    def describe(self) -> str:
+        return f"{self.encoder}:{self.model} ({self.weights}, {self.dim}-d)"
+
+
+@dataclass(frozen=True)
+class WeightsInfo:
+    """Where an encoder's weights come from, for `omnivec models list`."""
+
+    encoder: str
+    model: str
+    source: str  # human-readable origin: a path, a tag, a package
+    available_offline: bool
+    note: str = ""
+
+
+_HASH_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a weights file, cached by (path, size, mtime) since checkpoints are large."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _HASH_CACHE:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _HASH_CACHE[key] = digest.hexdigest()
+    return _HASH_CACHE[key]
+
+
+def require_list(value: object, what: str) -> Sequence[Any]:
+    """Reject a bare string (or bytes) where a list is expected: iterating it gives characters."""
+    if isinstance(value, (str, bytes)):
+        raise InvalidInputError(
+            f"{what} must be a list, got a single {type(value).__name__}; wrap it: [{what[:-1]}]"
+        )
+    if not isinstance(value, Sequence):
+        raise InvalidInputError(f"{what} must be a list, got {type(value).__name__}")
+    return value

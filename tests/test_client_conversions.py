@@ -1,0 +1,598 @@
+"""The Python client's facade: proto <-> dataclass round trips, error mapping, argument checks,
+and (against a tiny fake servicer, which exercises only the client's transport) health, bearer
+token metadata, retries on UNAVAILABLE and async parity."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+from collections.abc import Iterator
+from concurrent import futures
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import grpc
+import numpy as np
+import omnivec.client as client_pkg
+import pytest
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from omnivec.client import (
+    AsyncClient,
+    Classification,
+    ClassifyCollectionProgress,
+    ClassMetrics,
+    Client,
+    Collection,
+    EncoderConfig,
+    Hit,
+    IndexFailure,
+    IndexProgress,
+    InvalidArgument,
+    ItemRef,
+    LabelledExample,
+    LabelScore,
+    Media,
+    NotFound,
+    OmnivecClientError,
+    ProbeInfo,
+    ProbeReport,
+    SearchResult,
+    Snapshot,
+    SpaceInfo,
+    SpaceTiming,
+    Span,
+    TrainProgress,
+    Transcript,
+    Unavailable,
+    UpsertItem,
+    UpsertResult,
+    errors,
+    types,
+)
+from omnivec.client import _conversions as conv
+from omnivec.client import _requests as req
+from omnivec.v1 import collections_pb2, collections_pb2_grpc, common_pb2
+
+WHEN = datetime(2024, 5, 17, 12, 30, 45, 123456, tzinfo=timezone.utc)
+CLIP = EncoderConfig("open-clip", "ViT-B-32", "laion2b_s34b_b79k", 512, True, "abc123")
+
+
+def make_collection(name: str = "photos") -> Collection:
+    return Collection(
+        name=name,
+        spaces=(
+            SpaceInfo("clip", CLIP, "hnsw", 1200, 7),
+            SpaceInfo(
+                "text",
+                EncoderConfig("st", "all-MiniLM-L6-v2", "sha:1", 384, True, "d"),
+                "flat",
+                300,
+                8,
+            ),
+        ),
+        item_count=1000,
+        row_count=1500,
+        modality_counts={"image": 900, "text": 80, "audio": 20},
+        size_bytes=123_456_789,
+        lance_version=8,
+        created_at=WHEN,
+        snapshots=(Snapshot(name, "v1", 3, WHEN),),
+    )
+
+
+def make_report() -> ProbeReport:
+    return ProbeReport(
+        collection="photos",
+        name="pets",
+        version=2,
+        space="clip",
+        classes=("cat", "dog"),
+        regularization_c=0.5,
+        cv_method="stratified_kfold",
+        cv_folds=4,
+        heldout_accuracy=0.9,
+        zero_shot_accuracy=0.75,
+        plain_probe_accuracy=0.85,
+        class_metrics=(
+            ClassMetrics("cat", 0.9, 0.8, 0.85, 10),
+            ClassMetrics("dog", 1.0, 1.0, 1.0, 9),
+        ),
+        confusion_matrix=((8, 2), (0, 9)),
+        temperature=1.7,
+        train_seconds=3.25,
+        n_examples=19,
+        encoder_config_hash="abc123",
+        created_at=WHEN,
+        abstain_threshold=0.4,
+    )
+
+
+# --- round trips -----------------------------------------------------------------------------
+
+ROUND_TRIPS: list[tuple[str, Any, Any, Any]] = [
+    (
+        "media-text",
+        Media(text="hello", filename="a.txt"),
+        conv.media_to_proto,
+        conv.media_from_proto,
+    ),
+    ("media-image", Media(image=b"\x89PNG"), conv.media_to_proto, conv.media_from_proto),
+    (
+        "media-audio",
+        Media(audio=b"RIFF", filename="a.wav"),
+        conv.media_to_proto,
+        conv.media_from_proto,
+    ),
+    ("item-ref", ItemRef("abc"), conv.item_or_media_to_proto, conv.item_or_media_from_proto),
+    ("item-media", Media(text="x"), conv.item_or_media_to_proto, conv.item_or_media_from_proto),
+    ("span-text", Span("some text"), conv.span_to_proto, conv.span_from_proto),
+    ("span-timed", Span("said", 0.0, 2.5), conv.span_to_proto, conv.span_from_proto),
+    ("encoder", CLIP, conv.encoder_to_proto, conv.encoder_from_proto),
+    ("collection", make_collection(), conv.collection_to_proto, conv.collection_from_proto),
+    (
+        "collection-empty",
+        Collection("e", (), 0, 0, {}, 0, 1, None),
+        conv.collection_to_proto,
+        conv.collection_from_proto,
+    ),
+    (
+        "upsert-item",
+        UpsertItem(
+            Media(text="t"),
+            id="i1",
+            metadata={"year": 2024, "tags": ["a", 1.5], "nested": {"ok": True, "none": None}},
+            source_uri="file:///a.txt",
+        ),
+        conv.upsert_item_to_proto,
+        conv.upsert_item_from_proto,
+    ),
+    (
+        "upsert-item-bare",
+        UpsertItem(Media(image=b"x")),
+        conv.upsert_item_to_proto,
+        conv.upsert_item_from_proto,
+    ),
+    (
+        "upsert-ok",
+        UpsertResult(3, "i1", "ok", None, 4),
+        conv.upsert_result_to_proto,
+        conv.upsert_result_from_proto,
+    ),
+    (
+        "upsert-failed",
+        UpsertResult(4, "i2", "failed", "cannot decode image", 0),
+        conv.upsert_result_to_proto,
+        conv.upsert_result_from_proto,
+    ),
+    (
+        "index-progress",
+        IndexProgress(5, 10, 3, 1, 1, "a/b.png", (IndexFailure("a/c.png", "truncated"),), False),
+        conv.index_progress_to_proto,
+        conv.index_progress_from_proto,
+    ),
+    (
+        "search-result",
+        SearchResult(
+            hits=(
+                Hit(
+                    "i1",
+                    "audio",
+                    "file:///talk.wav",
+                    {"speaker": "ann", "n": 3},
+                    Span("hello there", 12.0, 14.5),
+                    "text",
+                    0.83,
+                    0.031,
+                    1,
+                ),
+                Hit("i2", "image", "file:///cat.jpg", {}, None, "clip", 0.29, 0.016, 2),
+            ),
+            timings=(SpaceTiming("clip", 4.5, 1.25), SpaceTiming("text", 2.0, 0.5)),
+            query_transcript="hello",
+        ),
+        conv.search_result_to_proto,
+        conv.search_result_from_proto,
+    ),
+    (
+        "transcript",
+        Transcript("a b", (Span("a", 0.0, 1.0), Span("b", 1.0, 2.0)), "en", 2.0),
+        conv.transcript_to_proto,
+        conv.transcript_from_proto,
+    ),
+    (
+        "label-score",
+        LabelScore("cat", 0.75),
+        conv.label_score_to_proto,
+        conv.label_score_from_proto,
+    ),
+    (
+        "classification",
+        Classification((LabelScore("cat", 0.75), LabelScore("dog", 0.25)), False),
+        conv.classification_to_proto,
+        conv.classification_from_proto,
+    ),
+    (
+        "classification-error",
+        Classification((), False, "no such item"),
+        conv.classification_to_proto,
+        conv.classification_from_proto,
+    ),
+    (
+        "example-item",
+        LabelledExample(ItemRef("i1"), "cat"),
+        conv.labelled_example_to_proto,
+        conv.labelled_example_from_proto,
+    ),
+    (
+        "example-media",
+        LabelledExample(Media(text="a dog"), "dog"),
+        conv.labelled_example_to_proto,
+        conv.labelled_example_from_proto,
+    ),
+    ("probe-report", make_report(), conv.probe_report_to_proto, conv.probe_report_from_proto),
+    (
+        "probe-info",
+        ProbeInfo("pets", 2, "clip", ("cat", "dog"), 0.9, WHEN, True),
+        conv.probe_info_to_proto,
+        conv.probe_info_from_proto,
+    ),
+    (
+        "train-progress",
+        TrainProgress("cross_validate", 2, 4),
+        conv.train_event_to_proto,
+        conv.train_event_from_proto,
+    ),
+    ("train-report", make_report(), conv.train_event_to_proto, conv.train_event_from_proto),
+    (
+        "classify-collection",
+        ClassifyCollectionProgress(10, 20, 2, "probe_pets", 2, True),
+        conv.classify_collection_progress_to_proto,
+        conv.classify_collection_progress_from_proto,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("value", "to_proto", "from_proto"),
+    [pytest.param(v, t, f, id=name) for name, v, t, f in ROUND_TRIPS],
+)
+def test_dataclass_round_trips_through_proto(value: Any, to_proto: Any, from_proto: Any) -> None:
+    message = to_proto(value)
+    # Through the wire format too, so that nothing survives only as a Python attribute.
+    reparsed = type(message).FromString(message.SerializeToString())
+    assert from_proto(reparsed) == value
+
+
+def test_metadata_keeps_ints_as_ints_and_floats_as_floats() -> None:
+    meta = {"year": 2024, "score": 0.5, "big": 2**60 + 0.0, "list": [1, 2.5]}
+    back = conv.metadata_from_struct(conv.metadata_to_struct(meta))
+    assert back["year"] == 2024 and isinstance(back["year"], int)
+    assert back["score"] == 0.5 and isinstance(back["score"], float)
+    assert isinstance(back["big"], float)  # beyond 2**53 a double is no exact int
+    assert back["list"] == [1, 2.5] and isinstance(back["list"][0], int)
+
+
+def test_metadata_must_be_a_json_object() -> None:
+    with pytest.raises(TypeError):
+        conv.metadata_to_struct(["not", "a", "mapping"])  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument):
+        conv.metadata_to_struct({"when": WHEN})
+
+
+def test_vectors_round_trip_as_float32_matrix() -> None:
+    matrix = np.arange(12, dtype=np.float32).reshape(3, 4) / 7
+    back = conv.vectors_from_proto(conv.vectors_to_proto(matrix), dim=4)
+    assert back.dtype == np.float32 and back.shape == (3, 4)
+    np.testing.assert_array_equal(back, matrix)
+    assert conv.vectors_from_proto([], dim=4).shape == (0, 4)
+    with pytest.raises(OmnivecClientError, match="dimension 4, expected 5"):
+        conv.vectors_from_proto(conv.vectors_to_proto(matrix), dim=5)
+
+
+def test_unset_timestamp_and_span_become_none() -> None:
+    hit = conv.hit_from_proto(
+        conv.hit_to_proto(Hit("i", "image", "", {}, None, "clip", 0.1, 0.1, 1))
+    )
+    assert hit.span is None
+    assert conv.collection_from_proto(collections_pb2.Collection(name="c")).created_at is None
+
+
+def test_unknown_enum_values_from_the_server_are_errors() -> None:
+    with pytest.raises(OmnivecClientError, match="unknown modality"):
+        conv.modality_from_proto(common_pb2.MODALITY_UNSPECIFIED)
+
+
+def test_confusion_matrix_as_array() -> None:
+    assert make_report().confusion_array().tolist() == [[8, 2], [0, 9]]
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+class FakeRpcError(grpc.RpcError):
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        self._code, self._details = code, details
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        (grpc.StatusCode.INVALID_ARGUMENT, errors.InvalidArgument),
+        (grpc.StatusCode.OUT_OF_RANGE, errors.InvalidArgument),
+        (grpc.StatusCode.NOT_FOUND, errors.NotFound),
+        (grpc.StatusCode.ALREADY_EXISTS, errors.AlreadyExists),
+        (grpc.StatusCode.FAILED_PRECONDITION, errors.FailedPrecondition),
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, errors.ResourceExhausted),
+        (grpc.StatusCode.UNAUTHENTICATED, errors.Unauthenticated),
+        (grpc.StatusCode.PERMISSION_DENIED, errors.PermissionDenied),
+        (grpc.StatusCode.UNAVAILABLE, errors.Unavailable),
+        (grpc.StatusCode.DEADLINE_EXCEEDED, errors.DeadlineExceeded),
+        (grpc.StatusCode.UNIMPLEMENTED, errors.Unimplemented),
+        (grpc.StatusCode.INTERNAL, errors.OmnivecClientError),
+        (grpc.StatusCode.UNKNOWN, errors.OmnivecClientError),
+    ],
+)
+def test_status_codes_map_to_exceptions(code: grpc.StatusCode, expected: type) -> None:
+    error = errors.error_from_rpc(FakeRpcError(code, "collection 'x' does not exist"))
+    assert type(error) is expected
+    assert error.code == code
+    assert error.message == "collection 'x' does not exist"
+    assert code.name in str(error)
+
+
+def test_every_mapped_code_has_its_own_default() -> None:
+    for cls in (errors.NotFound, errors.Unavailable, errors.InvalidArgument):
+        assert cls("x").code == cls.default_code
+    assert issubclass(errors.InvalidArgument, ValueError)
+
+
+# --- argument checks -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: req.create_collection("c", "clip", False),  # type: ignore[arg-type]
+        lambda: req.zero_shot_classify(
+            "cat",
+            text="x",
+            image=None,
+            audio=None,
+            item_id=None,
+            collection=None,
+            prompt_template=None,
+            space="clip",
+            top_k=0,
+        ),
+        lambda: req.embed(texts="hello", images=None, audio=None, space="clip", collection=None),
+        lambda: req.embed(texts=None, images=b"png", audio=None, space="clip", collection=None),
+        lambda: req.classify("c", "p", Media(text="x"), 0, 0),  # type: ignore[arg-type]
+        lambda: req.delete_items("c", "id1", None),
+    ],
+)
+def test_a_bare_str_where_a_list_is_expected_is_rejected_with_a_hint(call: Any) -> None:
+    with pytest.raises(TypeError, match="did you mean"):
+        call()
+
+
+def test_exactly_one_query_is_required() -> None:
+    common = {"k": 10, "where": None, "modalities": None, "spaces": None}
+    with pytest.raises(InvalidArgument, match="exactly one"):
+        req.search("c", text="a", image=b"b", audio=None, item_id=None, **common)
+    with pytest.raises(InvalidArgument, match="exactly one"):
+        req.search("c", text=None, image=None, audio=None, item_id=None, **common)
+    with pytest.raises(InvalidArgument, match="unknown modalities"):
+        req.search(
+            "c",
+            text="a",
+            image=None,
+            audio=None,
+            item_id=None,
+            **{**common, "modalities": ["video"]},
+        )
+    request = req.search(
+        "c",
+        text="a",
+        image=None,
+        audio=None,
+        item_id=None,
+        **{**common, "modalities": ["text", "image"], "where": "year > 1"},
+    )
+    assert request.WhichOneof("query") == "text" and request.filter == "year > 1"
+    assert list(request.modalities) == [common_pb2.MODALITY_IMAGE, common_pb2.MODALITY_TEXT]
+
+
+def test_image_paths_are_read(tmp_path: Any) -> None:
+    image = tmp_path / "cat.png"
+    image.write_bytes(b"\x89PNG fake")
+    request = req.search(
+        "c",
+        text=None,
+        image=image,
+        audio=None,
+        item_id=None,
+        k=5,
+        where=None,
+        modalities=None,
+        spaces=None,
+    )
+    assert request.image == b"\x89PNG fake"
+    embed = req.embed(texts=None, images=[image, b"raw"], audio=None, space="clip", collection=None)
+    assert [m.filename for m in embed.inputs] == ["cat.png", ""]
+    item = UpsertItem.from_path(image, metadata={"a": 1})
+    assert item.media.modality == "image" and item.source_uri == str(image)
+
+
+def test_media_needs_exactly_one_content() -> None:
+    with pytest.raises(InvalidArgument):
+        Media()
+    with pytest.raises(InvalidArgument):
+        Media(text="a", image=b"b")
+    with pytest.raises(TypeError, match="from_path"):
+        Media(image="cat.png")  # type: ignore[arg-type]
+
+
+def test_delete_probe_needs_an_explicit_version_or_all() -> None:
+    with pytest.raises(InvalidArgument):
+        req.delete_probe("c", "p", None, False)
+    with pytest.raises(InvalidArgument):
+        req.delete_probe("c", "p", 2, True)
+    assert req.delete_probe("c", "p", None, True).all_versions
+
+
+def test_train_probe_request_keeps_unset_seed_unset() -> None:
+    examples = [LabelledExample(ItemRef("a"), "cat"), LabelledExample(Media(text="d"), "dog")]
+    kwargs: dict[str, Any] = {
+        "space": "clip",
+        "prompt_template": None,
+        "class_names": {"cat": "tabby"},
+        "abstain_threshold": 0.3,
+        "cv_folds": 0,
+    }
+    assert not req.train_probe("c", "p", examples, seed=None, **kwargs).HasField("seed")
+    assert req.train_probe("c", "p", examples, seed=0, **kwargs).HasField("seed")
+
+
+def test_public_names_are_exported() -> None:
+    exported = set(client_pkg.__all__)
+    assert all(hasattr(client_pkg, name) for name in exported)
+    for module in (types, errors):
+        public = {
+            name
+            for name, obj in vars(module).items()
+            if inspect.isclass(obj)
+            and obj.__module__ == module.__name__
+            and not name.startswith("_")
+        }
+        assert public <= exported, public - exported
+
+
+# --- transport, against a fake servicer ------------------------------------------------------
+
+
+@dataclass
+class FakeCollections(collections_pb2_grpc.CollectionServiceServicer):
+    """Fails the first `fail_first` ListCollections calls with UNAVAILABLE; records metadata."""
+
+    fail_first: int = 0
+    calls: dict[str, int] = field(default_factory=dict)
+    metadata: list[dict[str, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _count(self, method: str, context: grpc.ServicerContext) -> int:
+        with self.lock:
+            self.calls[method] = self.calls.get(method, 0) + 1
+            self.metadata.append(dict(context.invocation_metadata()))
+            return self.calls[method]
+
+    def ListCollections(self, request: Any, context: grpc.ServicerContext) -> Any:
+        if self._count("ListCollections", context) <= self.fail_first:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "warming up")
+        return collections_pb2.ListCollectionsResponse(
+            collections=[conv.collection_to_proto(make_collection())]
+        )
+
+    def CreateCollection(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._count("CreateCollection", context)
+        context.abort(grpc.StatusCode.UNAVAILABLE, "not retried: not idempotent")
+
+    def GetCollection(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._count("GetCollection", context)
+        context.abort(grpc.StatusCode.NOT_FOUND, f"collection {request.name!r} does not exist")
+
+
+@pytest.fixture(scope="module")
+def fake_server() -> Iterator[tuple[str, FakeCollections]]:
+    servicer = FakeCollections()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    collections_pb2_grpc.add_CollectionServiceServicer_to_server(servicer, server)
+    health_servicer = health.HealthServicer()
+    health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield f"127.0.0.1:{port}", servicer
+    finally:
+        server.stop(grace=None)
+
+
+@pytest.fixture
+def fake(fake_server: tuple[str, FakeCollections]) -> tuple[str, FakeCollections]:
+    target, servicer = fake_server
+    servicer.fail_first, servicer.calls, servicer.metadata = 0, {}, []
+    return target, servicer
+
+
+def test_sync_client_health_token_and_retries(fake: tuple[str, FakeCollections]) -> None:
+    target, servicer = fake
+    servicer.fail_first = 2
+    with Client(target, token="s3cret", timeout=10, retries=3) as client:
+        assert client.health() == "SERVING"
+        assert client.health("omnivec.v1.NoSuchService") == "SERVICE_UNKNOWN"
+        collections = client.list_collections()
+    assert collections == [make_collection()]
+    assert servicer.calls["ListCollections"] == 3
+    assert all(m.get("authorization") == "Bearer s3cret" for m in servicer.metadata)
+
+
+def test_sync_client_without_retries_raises_unavailable(fake: tuple[str, FakeCollections]) -> None:
+    target, servicer = fake
+    servicer.fail_first = 1
+    with Client(target, timeout=10, retries=0) as client, pytest.raises(Unavailable) as info:
+        client.list_collections()
+    assert info.value.code == grpc.StatusCode.UNAVAILABLE
+    assert isinstance(info.value.__cause__, grpc.RpcError)
+    assert servicer.calls["ListCollections"] == 1
+    assert "authorization" not in servicer.metadata[0]
+
+
+def test_writes_are_not_retried_and_errors_are_mapped(fake: tuple[str, FakeCollections]) -> None:
+    target, servicer = fake
+    with Client(target, timeout=10, retries=4) as client:
+        with pytest.raises(Unavailable):
+            client.create_collection("photos", ["clip"])
+        with pytest.raises(NotFound, match="'nope' does not exist"):
+            client.get_collection("nope")
+    assert servicer.calls["CreateCollection"] == 1
+
+
+def test_async_client_matches_sync(fake: tuple[str, FakeCollections]) -> None:
+    target, servicer = fake
+    servicer.fail_first = 2
+
+    async def scenario() -> list[Collection]:
+        async with AsyncClient(target, token="tok", timeout=10, retries=3) as client:
+            assert await client.health() == "SERVING"
+            assert await client.health("omnivec.v1.NoSuchService") == "SERVICE_UNKNOWN"
+            with pytest.raises(NotFound):
+                await client.get_collection("nope")
+            return await client.list_collections()
+
+    assert asyncio.run(scenario()) == [make_collection()]
+    assert servicer.calls["ListCollections"] == 3
+    assert all(m.get("authorization") == "Bearer tok" for m in servicer.metadata)
+
+
+def test_unreachable_server_is_unavailable_after_the_deadline_or_retries() -> None:
+    # Port 1 on localhost refuses connections; retries back off, then the error surfaces.
+    with (
+        Client("127.0.0.1:1", timeout=5, retries=1) as client,
+        pytest.raises((Unavailable, errors.DeadlineExceeded)),
+    ):
+        client.list_collections()
+
+
+def test_client_options_are_validated() -> None:
+    with pytest.raises(InvalidArgument, match="retries"):
+        Client("127.0.0.1:1", retries=9)
+    with pytest.raises(InvalidArgument, match="token"):
+        Client("127.0.0.1:1", token="has space")
