@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import click
+import typer
 from rich.console import Console
 
 from omnivec.indexer.config import Settings, load_settings
@@ -53,6 +55,8 @@ def handle_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, typer.Exit):
+            raise
         except OmnivecError as exc:
             if os.environ.get("OMNIVEC_DEBUG"):
                 raise

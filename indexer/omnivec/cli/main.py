@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from omnivec.cli import data_commands
 from omnivec.cli._common import CliState, console, handle_errors, print_json
 from omnivec.indexer.errors import InvalidInputError
 
@@ -161,6 +162,9 @@ def selfcheck(ctx: typer.Context) -> None:
             f"{float((result.vectors[0] ** 2).sum()) ** 0.5:.3f}",
             highlight=False,
         )
+
+
+data_commands.register(app)
 
 
 if __name__ == "__main__":

@@ -11,12 +11,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
 from omnivec.indexer.config import Settings
 from omnivec.indexer.encoders.base import EncoderSpec, require_list
 from omnivec.indexer.encoders.speech import Transcript
-from omnivec.indexer.errors import InvalidInputError
+from omnivec.indexer.errors import InvalidInputError, OmnivecError
+from omnivec.indexer.ingest import IndexEvent, IndexReport, IngestItem, Ingestor, discover
 from omnivec.indexer.media import MediaSource
 from omnivec.indexer.models import EMBEDDING_SPACES, ModelHub
+from omnivec.indexer.search import SearchQuery, SearchResult, run_search
+from omnivec.indexer.store import Collection, CollectionInfo, Store
 
 __all__ = ["Embedding", "Engine"]
 
@@ -37,6 +44,101 @@ class Engine:
     def __init__(self, settings: Settings, models: ModelHub | None = None) -> None:
         self.settings = settings
         self.models = models or ModelHub(settings)
+        self.store = Store(settings.data_dir, settings.index)
+
+    # -- collections --------------------------------------------------------------------------
+    def default_spaces(self) -> list[str]:
+        """clip + text when CLIP weights are available, else text alone."""
+        from omnivec.indexer.models import describe_weights
+
+        available = {w.encoder for w in describe_weights(self.settings) if w.available_offline or not self.settings.offline}
+        spaces = [s for s in EMBEDDING_SPACES if s in available and getattr(self.settings, s).enabled]
+        if "clip" in spaces:
+            try:
+                self.models.clip()
+            except OmnivecError:
+                spaces.remove("clip")
+        return spaces
+
+    def create_collection(
+        self, name: str, spaces: Sequence[str] | None = None, *, exist_ok: bool = False
+    ) -> Collection:
+        chosen = list(spaces) if spaces else self.default_spaces()
+        for space in chosen:
+            _check_space(space)
+        specs = {space: self.models.embedder(space).spec for space in dict.fromkeys(chosen)}
+        return self.store.create(name, specs, exist_ok=exist_ok)
+
+    def collection(self, name: str) -> Collection:
+        return self.store.open(name)
+
+    def list_collections(self) -> list[str]:
+        return self.store.list()
+
+    def describe_collection(self, name: str) -> CollectionInfo:
+        return self.store.open(name).info()
+
+    def delete_collection(self, name: str) -> None:
+        self.store.delete(name)
+
+    # -- indexing -----------------------------------------------------------------------------
+    def _target(self, name: str, spaces: Sequence[str] | None) -> Collection:
+        if self.store.exists(name):
+            collection = self.store.open(name)
+            if spaces and sorted(set(spaces)) != collection.spaces:
+                raise InvalidInputError(
+                    f"collection {name!r} has spaces {', '.join(collection.spaces)}; "
+                    f"--space {','.join(spaces)} differs (spaces are fixed at creation)"
+                )
+            return collection
+        return self.create_collection(name, spaces)
+
+    def index_paths(
+        self,
+        collection: str,
+        paths: Sequence[Path],
+        *,
+        recursive: bool = False,
+        spaces: Sequence[str] | None = None,
+        metadata: dict[str, dict[str, Any]] | None = None,
+        on_event: Callable[[IndexEvent], None] | None = None,
+        on_total: Callable[[int], None] | None = None,
+    ) -> IndexReport:
+        """Index files, folders and manifests; one bad file never stops the run."""
+        target = self._target(collection, spaces)
+        items, problems = discover(list(paths), recursive=recursive, metadata=metadata)
+        if on_total is not None:
+            on_total(len(items) + len(problems))
+        report = Ingestor(target, self.models, self.settings).run(
+            items, on_event=on_event, total=len(items) + len(problems)
+        )
+        report.failed[:0] = problems
+        target.flush_ann()
+        return report
+
+    def upsert(
+        self,
+        collection: str,
+        items: Iterable[IngestItem],
+        *,
+        on_event: Callable[[IndexEvent], None] | None = None,
+    ) -> IndexReport:
+        """Index uploaded items (bytes or text with metadata and optional ids)."""
+        target = self.store.open(collection)
+        return Ingestor(target, self.models, self.settings).run(items, on_event=on_event)
+
+    def delete_items(
+        self, collection: str, ids: Sequence[str] = (), source_uris: Sequence[str] = ()
+    ) -> int:
+        target = self.store.open(collection)
+        resolved = [str(Path(u).resolve()) if not u.startswith(("http:", "https:", "s3:")) and "#" not in u else u for u in source_uris]
+        count = target.delete_items(ids=list(ids), source_uris=list(dict.fromkeys([*source_uris, *resolved])))
+        target.flush_ann()
+        return count
+
+    # -- search -------------------------------------------------------------------------------
+    def search(self, collection: str, query: SearchQuery) -> SearchResult:
+        return run_search(self.store.open(collection), self.models, query)
 
     # -- embedding ----------------------------------------------------------------------------
     def embed_texts(self, texts: Sequence[str], *, space: str = "text") -> Embedding:
@@ -66,6 +168,7 @@ class Engine:
         return self.models.speech().transcribe(clip)
 
     def close(self) -> None:
+        self.store.close()
         self.models.close()
 
 

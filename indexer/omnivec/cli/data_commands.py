@@ -1,0 +1,243 @@
+"""CLI commands over collections: create/list/describe/delete, index, search, delete items."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from omnivec.cli._common import EXIT_FAILED_ITEMS, CliState, console, err_console, handle_errors, print_json
+from omnivec.indexer.errors import InvalidInputError
+
+collections_app = typer.Typer(help="Create, list, describe and delete collections.", no_args_is_help=True)
+
+
+def backend(ctx: typer.Context) -> Any:
+    """The engine in-process, or a server behind the same methods when --server is given."""
+    state: CliState = ctx.obj
+    if state.server:
+        from omnivec.cli.remote import RemoteBackend
+
+        return RemoteBackend(state.server, token=state.token)
+    from omnivec.indexer.engine import Engine
+
+    return Engine(state.settings())
+
+
+def _spaces(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    return [s.strip() for s in value.split(",") if s.strip()]
+
+
+def _info_dict(info: Any) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "items": info.item_count,
+        "rows": info.row_count,
+        "modalities": dict(sorted(info.modality_counts.items())),
+        "spaces": {
+            space: {
+                "encoder": status.spec.to_dict(),
+                "index": status.index_kind,
+                "vectors": status.vectors,
+            }
+            for space, status in sorted(info.spaces.items())
+        },
+        "size_bytes": info.size_bytes,
+        "lance_version": info.lance_version,
+    }
+
+
+@collections_app.command("create")
+@handle_errors
+def create(
+    ctx: typer.Context,
+    name: str,
+    space: Annotated[Optional[str], typer.Option("--space", help="clip,text (default: both when CLIP weights exist)")] = None,
+    exist_ok: Annotated[bool, typer.Option("--exist-ok", help="No error if it exists.")] = False,
+) -> None:
+    """Create an empty collection."""
+    engine = backend(ctx)
+    engine.create_collection(name, _spaces(space), exist_ok=exist_ok)
+    console.print(f"created collection [bold]{name}[/]")
+
+
+@collections_app.command("list")
+@handle_errors
+def list_(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """List collections."""
+    names = backend(ctx).list_collections()
+    if as_json:
+        print_json(names)
+        return
+    for name in names:
+        console.print(name, highlight=False)
+
+
+@collections_app.command("describe")
+@handle_errors
+def describe(
+    ctx: typer.Context, name: str, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """Item counts per modality, spaces and encoders, size, LanceDB version, ANN index kind."""
+    data = _info_dict(backend(ctx).describe_collection(name))
+    if as_json:
+        print_json(data)
+        return
+    console.print(f"[bold]{data['name']}[/]: {data['items']} items in {data['rows']} rows, "
+                  f"{data['size_bytes'] / 1e6:.2f} MB, LanceDB version {data['lance_version']}")
+    console.print("  modalities: " + (", ".join(f"{k} {v}" for k, v in data["modalities"].items()) or "none"))
+    for space, s in data["spaces"].items():
+        enc = s["encoder"]
+        console.print(f"  space {space}: {enc['model']} ({enc['weights']}, {enc['dim']}-d), "
+                      f"{s['vectors']} vectors, index {s['index']}", highlight=False)
+
+
+@collections_app.command("delete")
+@handle_errors
+def delete(
+    ctx: typer.Context,
+    name: str,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+) -> None:
+    """Delete a collection and everything in it."""
+    if not yes and sys.stdin.isatty():
+        typer.confirm(f"delete collection {name!r} and all its data?", abort=True)
+    backend(ctx).delete_collection(name)
+    console.print(f"deleted collection [bold]{name}[/]")
+
+
+def index(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Files, folders or JSONL/CSV manifests.")],
+    collection: Annotated[str, typer.Option("--collection", "-c", help="Target collection (created if missing).")],
+    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Descend into sub-folders.")] = False,
+    space: Annotated[Optional[str], typer.Option("--space", help="Spaces for a new collection: clip,text.")] = None,
+    metadata: Annotated[Optional[Path], typer.Option("--metadata", help="JSON {path: {key: value}}; \"*\" for all.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Index images, texts and audio; re-running skips unchanged files and resumes."""
+    from omnivec.indexer.ingest import load_metadata_file
+
+    engine = backend(ctx)
+    meta = load_metadata_file(metadata) if metadata else None
+    progress = Progress(
+        TextColumn("[bold]indexing"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>7} items/s"), TimeElapsedColumn(),
+        TextColumn("{task.fields[current]}", style="dim"),
+        console=err_console, disable=quiet or as_json, transient=False,
+    )
+    task = progress.add_task("index", total=None, rate="-", current="")
+    import time
+
+    started = time.perf_counter()
+    done = 0
+
+    def on_total(total: int) -> None:
+        progress.update(task, total=total)
+
+    def on_event(event: Any) -> None:
+        nonlocal done
+        done += 1
+        elapsed = max(time.perf_counter() - started, 1e-6)
+        progress.update(task, advance=1, rate=f"{done / elapsed:.1f}", current=Path(event.item.label).name[:40])
+        # Machine-readable acknowledgement, one line per committed item (used for resumption checks).
+        if event.status == "indexed" and not as_json and quiet:
+            print(f"indexed {event.item_id} {event.item.label}", flush=True)
+
+    with progress:
+        report = engine.index_paths(
+            collection, paths, recursive=recursive, spaces=_spaces(space), metadata=meta,
+            on_event=on_event, on_total=on_total,
+        )
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        console.print(
+            f"[green]indexed {report.indexed}[/], unchanged {report.unchanged}, "
+            f"[{'red' if report.failed else 'green'}]failed {len(report.failed)}[/] "
+            f"({report.rows} rows, {report.seconds:.1f} s)"
+        )
+        for source, reason in report.failed:
+            console.print(f"  [red]failed[/] {source}: {reason}", highlight=False, soft_wrap=True)
+    if report.failed:
+        raise typer.Exit(EXIT_FAILED_ITEMS)
+
+
+def search(
+    ctx: typer.Context,
+    text: Annotated[Optional[str], typer.Argument(help="Text query.")] = None,
+    collection: Annotated[str, typer.Option("--collection", "-c")] = "",
+    image: Annotated[Optional[Path], typer.Option("--image", help="Query by image file.")] = None,
+    audio: Annotated[Optional[Path], typer.Option("--audio", help="Query by speech (transcribed).")] = None,
+    like: Annotated[Optional[str], typer.Option("--like", help="Query by a stored item id.")] = None,
+    k: Annotated[int, typer.Option("-k", help="Number of hits.")] = 10,
+    modality: Annotated[Optional[str], typer.Option("--modality", help="image,text,audio")] = None,
+    space: Annotated[Optional[str], typer.Option("--space", help="Restrict to spaces: clip,text")] = None,
+    where: Annotated[Optional[str], typer.Option("--where", help="Metadata filter, e.g. \"priority = 'high'\".")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Search a collection by text, image, audio or item id; hits are fused across spaces."""
+    from omnivec.indexer.search import SearchQuery
+
+    if not collection:
+        raise InvalidInputError("--collection is required")
+    query = SearchQuery(
+        text=text, image=image, audio=audio, item_id=like, k=k, where=where,
+        modalities=tuple(_spaces(modality) or ()), spaces=tuple(_spaces(space) or ()),
+    )
+    result = backend(ctx).search(collection, query)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    if result.query_transcript is not None:
+        console.print(f"[dim]query transcript:[/] {result.query_transcript}", highlight=False)
+    if not result.hits:
+        console.print("no hits")
+    for hit in result.hits:
+        span = ""
+        if hit.start_s is not None and hit.end_s is not None:
+            span = f" [{hit.start_s:.1f}-{hit.end_s:.1f} s]"
+        console.print(
+            f"{hit.rank:>3}. [bold]{hit.modality:<5}[/] {hit.score:+.3f} ({hit.space}) "
+            f"{hit.source_uri or hit.item_id}{span}", highlight=False,
+        )
+        if hit.text:
+            snippet = " ".join(hit.text.split())
+            console.print(f"      {snippet[:160]}{'…' if len(snippet) > 160 else ''}", style="dim", highlight=False)
+        if hit.metadata:
+            console.print(f"      {hit.metadata}", style="dim", highlight=False)
+
+
+def delete_items(
+    ctx: typer.Context,
+    collection: Annotated[str, typer.Option("--collection", "-c")],
+    ids: Annotated[Optional[list[str]], typer.Option("--id", help="Item id (repeatable).")] = None,
+    sources: Annotated[Optional[list[str]], typer.Option("--source", help="Source path (repeatable).")] = None,
+) -> None:
+    """Delete items by id or by source path."""
+    if not ids and not sources:
+        raise InvalidInputError("give --id and/or --source")
+    count = backend(ctx).delete_items(collection, ids or [], sources or [])
+    console.print(f"deleted {count} item(s)")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(collections_app, name="collections")
+    app.command("index")(handle_errors(index))
+    app.command("search")(handle_errors(search))
+    app.command("delete")(handle_errors(delete_items))

@@ -1,0 +1,196 @@
+"""Cross-modal search: embed the query in each space, search, fuse the ranked lists.
+
+A text query reaches images through CLIP's text tower and texts/transcripts through both spaces;
+an image query reaches images and texts through CLIP; an audio query is transcribed and searched as
+text; an item id searches with that item's stored vectors. Per-space lists are deduplicated to the
+best chunk per item, then fused with reciprocal rank fusion (RRF), which needs no score
+calibration between spaces whose cosine scales differ.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from omnivec.indexer.errors import InvalidInputError
+from omnivec.indexer.filters import translate_filter
+from omnivec.indexer.media import MediaSource
+from omnivec.indexer.models import ModelHub
+from omnivec.indexer.store import Collection
+
+__all__ = ["Hit", "SearchQuery", "SearchResult", "run_search"]
+
+RRF_K = 60
+MAX_K = 1000
+MODALITIES = ("image", "text", "audio")
+
+
+@dataclass(frozen=True)
+class Hit:
+    item_id: str
+    modality: str
+    source_uri: str
+    metadata: dict[str, Any]
+    text: str | None
+    start_s: float | None
+    end_s: float | None
+    chunk: int
+    space: str
+    score: float  # raw cosine similarity in ``space``
+    fused_score: float
+    rank: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "item_id": self.item_id, "modality": self.modality, "source_uri": self.source_uri,
+            "metadata": self.metadata, "text": self.text, "start_s": self.start_s,
+            "end_s": self.end_s, "chunk": self.chunk, "space": self.space,
+            "score": round(self.score, 6), "fused_score": round(self.fused_score, 6),
+            "rank": self.rank,
+        }
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    text: str | None = None
+    image: MediaSource | None = None
+    audio: MediaSource | None = None
+    item_id: str | None = None
+    k: int = 10
+    where: str | None = None
+    modalities: Sequence[str] = ()
+    spaces: Sequence[str] = ()
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    timings_ms: dict[str, tuple[float, float]] = field(default_factory=dict)  # space: (embed, search)
+    query_transcript: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "hits": [h.to_dict() for h in self.hits],
+            "timings_ms": {s: {"embed": round(e, 3), "search": round(q, 3)} for s, (e, q) in self.timings_ms.items()},
+            "query_transcript": self.query_transcript,
+        }
+
+
+def _validate(query: SearchQuery, collection: Collection) -> list[str]:
+    given = [x for x in (query.text, query.image, query.audio, query.item_id) if x is not None]
+    if len(given) != 1:
+        raise InvalidInputError("give exactly one query: text, image, audio or an item id")
+    if query.text is not None and not query.text.strip():
+        raise InvalidInputError("the text query is empty")
+    if not 1 <= query.k <= MAX_K:
+        raise InvalidInputError(f"k must be between 1 and {MAX_K}, got {query.k}")
+    for modality in query.modalities:
+        if modality not in MODALITIES:
+            raise InvalidInputError(f"unknown modality {modality!r}; use image, text or audio")
+    spaces = list(query.spaces) or collection.spaces
+    for space in spaces:
+        if space not in collection.specs:
+            raise InvalidInputError(
+                f"collection {collection.name!r} has no {space!r} space (it has: {', '.join(collection.spaces)})"
+            )
+    if query.image is not None:
+        if "clip" not in spaces:
+            raise InvalidInputError("image queries need the clip space; this search has none")
+        spaces = ["clip"]
+    return spaces
+
+
+def _predicate(query: SearchQuery, extra: list[str], label_columns: frozenset[str]) -> str | None:
+    clauses = list(extra)
+    if query.where:
+        clauses.append(translate_filter(query.where, extra_columns=label_columns))
+    if query.modalities:
+        clauses.append("modality IN (" + ", ".join(f"'{m}'" for m in query.modalities) + ")")
+    return " AND ".join(f"({c})" for c in clauses) if clauses else None
+
+
+def run_search(collection: Collection, models: ModelHub, query: SearchQuery) -> SearchResult:
+    spaces = _validate(query, collection)
+    result = SearchResult(hits=[])
+    text = query.text
+    if query.audio is not None:
+        transcript = models.speech().transcribe(query.audio)
+        if not transcript.text.strip():
+            raise InvalidInputError("no speech was recognised in the audio query")
+        text = result.query_transcript = transcript.text
+    extra: list[str] = []
+    stored: dict[str, np.ndarray] = {}
+    if query.item_id is not None:
+        stored = collection.item_vectors(query.item_id)
+        extra.append("item_id != '" + query.item_id.replace("'", "''") + "'")
+        spaces = [s for s in spaces if s in stored]
+    predicate = _predicate(query, extra, collection.label_columns())
+    per_space: dict[str, list[tuple[int, float]]] = {}
+    fetch_k = min(query.k * 4, MAX_K * 4)
+    for space in spaces:
+        started = time.perf_counter()
+        if query.item_id is not None:
+            vector = stored[space]
+        else:
+            encoder = models.embedder(space)
+            collection.check_encoder(space, encoder.spec)
+            if query.image is not None:
+                vector = models.clip().encode_images([query.image])[0]
+            else:
+                assert text is not None
+                vector = encoder.encode_texts([text])[0]
+        embedded = time.perf_counter()
+        per_space[space] = collection.search(space, vector, fetch_k, predicate)
+        result.timings_ms[space] = ((embedded - started) * 1e3, (time.perf_counter() - embedded) * 1e3)
+    result.hits = _fuse(collection, per_space, query.k)
+    return result
+
+
+def _fuse(collection: Collection, per_space: dict[str, list[tuple[int, float]]], k: int) -> list[Hit]:
+    rowids = {rowid for hits in per_space.values() for rowid, _ in hits}
+    rows = collection.fetch_rows(rowids)
+    fused: dict[str, float] = {}
+    best: dict[str, tuple[int, str, float, int]] = {}  # item -> (rank, space, score, rowid)
+    for space, hits in per_space.items():
+        rank = 0
+        seen: set[str] = set()
+        for rowid, score in hits:
+            row = rows.get(rowid)
+            if row is None:  # deleted between the ANN search and the fetch
+                continue
+            item = row["item_id"]
+            if item in seen:
+                continue
+            seen.add(item)
+            rank += 1
+            fused[item] = fused.get(item, 0.0) + 1.0 / (RRF_K + rank)
+            if item not in best or rank < best[item][0] or (rank == best[item][0] and score > best[item][2]):
+                best[item] = (rank, space, score, rowid)
+    ordered = sorted(fused, key=lambda i: (-fused[i], best[i][0], -best[i][2]))[:k]
+    hits = []
+    for position, item in enumerate(ordered, 1):
+        _, space, score, rowid = best[item]
+        row = rows[rowid]
+        hits.append(
+            Hit(
+                item_id=item, modality=row["modality"], source_uri=row["source_uri"] or "",
+                metadata=_metadata(row["metadata"]), text=row["text"], start_s=row["start_s"],
+                end_s=row["end_s"], chunk=row["chunk"], space=space, score=score,
+                fused_score=fused[item], rank=position,
+            )
+        )
+    return hits
+
+
+def _metadata(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, (bytes, str)):
+        loaded = json.loads(value)
+        return loaded if isinstance(loaded, dict) else {}
+    return dict(value)

@@ -1,0 +1,665 @@
+"""Collections on disk: LanceDB is the source of truth, FAISS the in-memory accelerator.
+
+Layout of a data directory::
+
+    DATA_DIR/
+      <collection>/
+        collection.json        spaces and the encoder spec of each (written atomically)
+        rows.lance/            LanceDB table, one row per chunk (vectors, text, metadata, spans)
+        ann/<space>.faiss      FAISS index per space + the LanceDB version it reflects
+        probes/                trained probes (see omnivec.indexer.probes)
+        .writer.lock           held by the one process that writes this collection
+
+Every write is one LanceDB commit that holds whole items (all chunks of an item or none), made
+before anything is acknowledged; the FAISS index is updated after the commit and re-derived from
+LanceDB whenever its saved file is missing, stale or unreadable.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import re
+import shutil
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from omnivec.indexer.ann import AnnIndex, AnnIndexUnreadable, AnnKind, choose_params
+from omnivec.indexer.config import IndexSettings
+from omnivec.indexer.encoders.base import EncoderSpec
+from omnivec.indexer.errors import (
+    AlreadyExistsError,
+    CorruptDataError,
+    EncoderMismatchError,
+    FailedPreconditionError,
+    InvalidInputError,
+    NotFoundError,
+    ResourceExhaustedError,
+)
+from omnivec.indexer.filters import LABEL_COLUMN_PREFIX
+
+__all__ = [
+    "Collection",
+    "CollectionInfo",
+    "ROW_COLUMNS",
+    "Store",
+    "validate_collection_name",
+    "vector_column",
+]
+
+log = logging.getLogger("omnivec.store")
+
+FORMAT_VERSION = 1
+TABLE_NAME = "rows"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
+# Rebuild instead of carrying tombstones once a fifth of an HNSW index is dead weight.
+MAX_TOMBSTONE_RATIO = 0.2
+
+ROW_COLUMNS = (
+    "rowid", "item_id", "chunk", "modality", "source_uri", "content_hash", "text",
+    "start_s", "end_s", "metadata", "indexed_at",
+)
+
+
+def validate_collection_name(name: str) -> str:
+    """Names are plain identifiers, so a name can never be a path that escapes the data dir."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise InvalidInputError(
+            f"invalid collection name {name!r}: use 1-64 letters, digits, '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def vector_column(space: str) -> str:
+    return f"vec_{space}"
+
+
+def _json_type() -> pa.DataType:
+    return pa.json_(pa.utf8())
+
+
+def _schema(specs: dict[str, EncoderSpec]) -> pa.Schema:
+    fields = [
+        pa.field("rowid", pa.int64(), nullable=False),
+        pa.field("item_id", pa.string(), nullable=False),
+        pa.field("chunk", pa.int32(), nullable=False),
+        pa.field("modality", pa.string(), nullable=False),
+        pa.field("source_uri", pa.string()),
+        pa.field("content_hash", pa.string()),
+        pa.field("text", pa.string()),
+        pa.field("start_s", pa.float64()),
+        pa.field("end_s", pa.float64()),
+        pa.field("metadata", _json_type()),
+        pa.field("indexed_at", pa.timestamp("ms", tz="UTC")),
+    ]
+    for space, spec in sorted(specs.items()):
+        fields.append(pa.field(vector_column(space), pa.list_(pa.float32(), spec.dim)))
+    return pa.schema(fields)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _dir_size(path: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += (Path(root) / name).stat().st_size
+            except OSError:
+                pass
+    return total
+
+
+def _disk_full(exc: BaseException) -> bool:
+    text = str(exc)
+    return (isinstance(exc, OSError) and exc.errno == 28) or "No space left" in text
+
+
+@dataclass(frozen=True)
+class SpaceStatus:
+    space: str
+    spec: EncoderSpec
+    index_kind: str
+    vectors: int
+    index_version: int | None
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    name: str
+    created_at: float
+    spaces: dict[str, SpaceStatus]
+    item_count: int
+    row_count: int
+    modality_counts: dict[str, int]
+    size_bytes: int
+    lance_version: int
+    path: Path = field(repr=False, default=Path())
+
+
+class Collection:
+    """One open collection. Thread-safe: searches run concurrently with one writer."""
+
+    def __init__(self, path: Path, table: Any, meta: dict[str, Any], settings: IndexSettings) -> None:
+        self.path = path
+        self.name: str = meta["name"]
+        self.created_at: float = meta["created_at"]
+        self.specs = {s: EncoderSpec.from_dict(d) for s, d in meta["spaces"].items()}
+        self._table = table
+        self._settings = settings
+        self._write_lock = threading.Lock()
+        self._ann_lock = threading.Lock()
+        self._ann: dict[str, AnnIndex] = {}
+        self._lock_file: Any = None
+        self._next_rowid: int | None = None
+
+    @property
+    def spaces(self) -> list[str]:
+        return sorted(self.specs)
+
+    @property
+    def version(self) -> int:
+        return int(self._table.version)
+
+    def label_columns(self) -> frozenset[str]:
+        """Columns written by probes (``label_<probe>``), usable in filters like built-ins."""
+        return frozenset(
+            n for n in self._table.schema.names if n.startswith(LABEL_COLUMN_PREFIX)
+        )
+
+    # -- encoder checks ---------------------------------------------------------------------
+    def check_encoder(self, space: str, current: EncoderSpec) -> None:
+        """Refuse to mix vectors of two different encoders in one space."""
+        stored = self.specs.get(space)
+        if stored is None:
+            raise InvalidInputError(
+                f"collection {self.name!r} has no {space!r} space (it has: "
+                f"{', '.join(self.spaces)})"
+            )
+        if stored.fingerprint != current.fingerprint:
+            raise EncoderMismatchError(
+                f"collection {self.name!r} space {space!r} was built with {stored.describe()} "
+                f"but the configured encoder is {current.describe()}; configure the original "
+                "encoder or re-index into a new collection"
+            )
+
+    # -- writing ----------------------------------------------------------------------------
+    def _acquire_writer(self) -> None:
+        if self._lock_file is not None:
+            return
+        handle = open(self.path / ".writer.lock", "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise FailedPreconditionError(
+                f"collection {self.name!r} is being written by another omnivec process (a server "
+                "or an indexing run); write through that server with --server, or wait for it"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock_file = handle
+
+    def _rowid_start(self, count: int) -> int:
+        if self._next_rowid is None:
+            ids = self._column("rowid")
+            self._next_rowid = int(ids.max()) + 1 if len(ids) else 0
+        start = self._next_rowid
+        self._next_rowid += count
+        return start
+
+    def add_rows(self, rows: pa.Table) -> int:
+        """Append rows (whole items) in one LanceDB commit, then index them. Returns the version.
+
+        ``rows`` has the columns of the schema except ``rowid`` and ``indexed_at``.
+        """
+        if rows.num_rows == 0:
+            return self.version
+        with self._write_lock:
+            self._acquire_writer()
+            start = self._rowid_start(rows.num_rows)
+            rowids = np.arange(start, start + rows.num_rows, dtype=np.int64)
+            now = pa.array(
+                [int(time.time() * 1000)] * rows.num_rows, pa.timestamp("ms", tz="UTC")
+            )
+            table = rows.append_column("rowid", pa.array(rowids)).append_column("indexed_at", now)
+            table = table.select(self._table.schema.names).cast(self._write_schema())
+            try:
+                self._table.add(table)
+            except Exception as exc:
+                self._next_rowid = None  # re-derive from disk: the commit may not have happened
+                if _disk_full(exc):
+                    raise ResourceExhaustedError(
+                        f"disk full while writing collection {self.name!r}; free space under "
+                        f"{self.path} and retry (nothing from this batch was stored)"
+                    ) from exc
+                raise
+            for space in self.spaces:
+                column = table.column(vector_column(space))
+                mask = np.asarray(column.is_valid())
+                if mask.any() and space in self._ann:
+                    vectors = _to_matrix(column.filter(pa.array(mask)), self.specs[space].dim)
+                    self._ann[space].add(vectors, rowids[mask])
+            return self.version
+
+    def _write_schema(self) -> pa.Schema:
+        # LanceDB reports the JSON column as large_binary; casting text into that would store
+        # raw bytes that its json_* filter functions cannot read, so write it as arrow JSON.
+        schema = self._table.schema
+        index = schema.get_field_index("metadata")
+        return schema.set(index, pa.field("metadata", _json_type()))
+
+    def delete_where(self, predicate: str) -> int:
+        """Delete rows matching a LanceDB predicate (internal callers only). Returns rows removed."""
+        with self._write_lock:
+            self._acquire_writer()
+            doomed = self._column("rowid", where=predicate)
+            if len(doomed) == 0:
+                return 0
+            try:
+                self._table.delete(predicate)
+            except Exception as exc:
+                if _disk_full(exc):
+                    raise ResourceExhaustedError(
+                        f"disk full while deleting from {self.name!r}; free space and retry"
+                    ) from exc
+                raise
+            for index in self._ann.values():
+                index.remove(doomed)
+            return len(doomed)
+
+    def delete_items(
+        self, ids: Sequence[str] = (), source_uris: Sequence[str] = ()
+    ) -> int:
+        """Delete whole items by id and/or by source path; returns the number of items removed."""
+        clauses = []
+        if ids:
+            clauses.append(f"item_id IN ({_sql_list(ids)})")
+        if source_uris:
+            clauses.append(f"source_uri IN ({_sql_list(source_uris)})")
+        if not clauses:
+            raise InvalidInputError("give item ids or source paths to delete")
+        predicate = " OR ".join(clauses)
+        items = set(self._column("item_id", where=predicate).tolist())
+        self.delete_where(predicate)
+        return len(items)
+
+    # -- reading ----------------------------------------------------------------------------
+    def _column(self, name: str, where: str | None = None) -> np.ndarray:
+        query = self._table.search()
+        if where:
+            query = query.where(where)
+        result = query.select([name]).limit(None).to_arrow()
+        return result.column(name).to_numpy(zero_copy_only=False)
+
+    def count_rows(self, where: str | None = None) -> int:
+        return int(self._table.count_rows(where) if where else self._table.count_rows())
+
+    def item_index(self) -> dict[str, tuple[str, str]]:
+        """item_id -> (content_hash, source_uri), for idempotent re-indexing."""
+        data = (
+            self._table.search()
+            .select(["item_id", "content_hash", "source_uri"])
+            .where("chunk = 0")
+            .limit(None)
+            .to_arrow()
+        )
+        return {
+            i: (h or "", s or "")
+            for i, h, s in zip(
+                data.column("item_id").to_pylist(),
+                data.column("content_hash").to_pylist(),
+                data.column("source_uri").to_pylist(),
+            )
+        }
+
+    def fetch_rows(self, rowids: Iterable[int], columns: Sequence[str] = ROW_COLUMNS) -> dict[int, dict[str, Any]]:
+        ids = [int(r) for r in rowids]
+        if not ids:
+            return {}
+        cols = list(dict.fromkeys(["rowid", *columns]))
+        data = (
+            self._table.search()
+            .where(f"rowid IN ({', '.join(map(str, ids))})")
+            .select(cols)
+            .limit(None)
+            .to_arrow()
+        )
+        return {row["rowid"]: row for row in data.to_pylist()}
+
+    def item_vectors(self, item_id: str) -> dict[str, np.ndarray]:
+        """The stored vectors of an item's first chunk, per space (for query-by-example)."""
+        cols = [vector_column(s) for s in self.spaces]
+        data = (
+            self._table.search()
+            .where(f"item_id = {_sql_str(item_id)}")
+            .select(["chunk", *cols])
+            .limit(None)
+            .to_arrow()
+        )
+        if data.num_rows == 0:
+            raise NotFoundError(f"item {item_id!r} is not in collection {self.name!r}")
+        first = data.to_pylist()
+        first.sort(key=lambda r: r["chunk"])
+        row = first[0]
+        return {
+            s: np.asarray(row[vector_column(s)], dtype=np.float32)
+            for s in self.spaces
+            if row[vector_column(s)] is not None
+        }
+
+    def allowed_rowids(self, predicate: str | None, space: str) -> np.ndarray | None:
+        """Row ids passing a predicate that have a vector in ``space``; None means all rows."""
+        if not predicate:
+            return None
+        clause = f"({predicate}) AND ({vector_column(space)} IS NOT NULL)"
+        try:
+            return self._column("rowid", where=clause).astype(np.int64)
+        except Exception as exc:
+            raise InvalidInputError(f"filter cannot be applied: {exc}") from exc
+
+    def search(
+        self, space: str, query: np.ndarray, k: int, predicate: str | None = None
+    ) -> list[tuple[int, float]]:
+        """Top-k (rowid, raw cosine score) in one space, pre-filtered by ``predicate``."""
+        index = self.ann(space)
+        allowed = self.allowed_rowids(predicate, space)
+        if allowed is not None and len(allowed) == 0:
+            return []
+        scores, ids = index.search(query.reshape(1, -1).astype(np.float32), k, allowed_ids=allowed)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    # -- ANN --------------------------------------------------------------------------------
+    def _ann_path(self, space: str) -> Path:
+        return self.path / "ann" / f"{space}.faiss"
+
+    def ann(self, space: str) -> AnnIndex:
+        index = self._ann.get(space)
+        if index is not None:
+            return index
+        with self._ann_lock:
+            if space not in self._ann:
+                self._ann[space] = self._open_ann(space)
+            return self._ann[space]
+
+    def _vectors(self, space: str, where: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        clause = f"{vector_column(space)} IS NOT NULL"
+        if where:
+            clause = f"({clause}) AND ({where})"
+        data = (
+            self._table.search()
+            .where(clause)
+            .select(["rowid", vector_column(space)])
+            .limit(None)
+            .to_arrow()
+        )
+        ids = data.column("rowid").to_numpy().astype(np.int64)
+        return _to_matrix(data.column(vector_column(space)), self.specs[space].dim), ids
+
+    def _build_ann(self, space: str) -> AnnIndex:
+        vectors, ids = self._vectors(space)
+        params = choose_params(
+            len(ids),
+            self.specs[space].dim,
+            kind=None if self._settings.ann_kind == "auto" else AnnKind(self._settings.ann_kind),
+            exact_threshold=self._settings.ann_exact_threshold,
+            recall_target=self._settings.ann_recall_target,
+        )
+        return AnnIndex.build(vectors, ids, params)
+
+    def _open_ann(self, space: str) -> AnnIndex:
+        """Load the saved index, catch it up with LanceDB, or rebuild it: never serve it stale."""
+        path = self._ann_path(space)
+        version = self.version
+        index: AnnIndex | None = None
+        saved_version = -1
+        if path.exists():
+            try:
+                index, saved_version = AnnIndex.load(path)
+                if index.dim != self.specs[space].dim:
+                    log.warning("%s: %s has dim %d, expected %d; rebuilding", self.name, path,
+                                index.dim, self.specs[space].dim)
+                    index = None
+            except AnnIndexUnreadable as exc:
+                log.warning("%s: ANN index %s unreadable (%s); rebuilding from LanceDB",
+                            self.name, path, exc)
+                index = None
+        if index is not None and saved_version != version:
+            index = self._catch_up(space, index)
+        if index is not None:
+            live = self._column("rowid", where=f"{vector_column(space)} IS NOT NULL")
+            if index.ntotal != len(live):
+                log.warning("%s: ANN index %s disagrees with LanceDB (%d vs %d); rebuilding",
+                            self.name, space, index.ntotal, len(live))
+                index = None
+        if index is None:
+            index = self._build_ann(space)
+            self._save_ann(space, index, version)
+        elif saved_version != version:
+            self._save_ann(space, index, version)
+        return index
+
+    def _catch_up(self, space: str, index: AnnIndex) -> AnnIndex | None:
+        live = self._column("rowid", where=f"{vector_column(space)} IS NOT NULL").astype(np.int64)
+        have = index.ids()
+        missing = np.setdiff1d(live, have, assume_unique=False)
+        extra = np.setdiff1d(have, live, assume_unique=False)
+        if len(extra):
+            index.remove(extra)
+        if len(missing):
+            vectors, ids = self._vectors(space, where=f"rowid >= {int(missing.min())}")
+            keep = np.isin(ids, missing)
+            index.add(vectors[keep], ids[keep])
+        if index.tombstone_ratio > MAX_TOMBSTONE_RATIO:
+            return None
+        log.info("%s: caught ANN %s up (+%d, -%d)", self.name, space, len(missing), len(extra))
+        return index
+
+    def _save_ann(self, space: str, index: AnnIndex, version: int) -> None:
+        path = self._ann_path(space)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            index.save(path, version=version)
+        except OSError as exc:
+            # The index is only an accelerator: failing to save it loses nothing.
+            log.warning("%s: could not save ANN index %s: %s", self.name, path, exc)
+
+    def flush_ann(self) -> None:
+        """Persist every space's index at the current version; rebuild ones that outgrew their kind.
+
+        Indexes not loaded yet are loaded (or built) first, so the next search starts warm.
+        """
+        for space in self.spaces:
+            self.ann(space)
+        with self._ann_lock:
+            version = self.version
+            for space, index in list(self._ann.items()):
+                wanted = choose_params(
+                    index.ntotal, self.specs[space].dim,
+                    kind=None if self._settings.ann_kind == "auto" else AnnKind(self._settings.ann_kind),
+                    exact_threshold=self._settings.ann_exact_threshold,
+                    recall_target=self._settings.ann_recall_target,
+                )
+                if wanted.kind != index.kind or index.tombstone_ratio > MAX_TOMBSTONE_RATIO:
+                    index = self._build_ann(space)
+                    self._ann[space] = index
+                self._save_ann(space, index, version)
+
+    def ann_status(self) -> dict[str, SpaceStatus]:
+        """Per space: the live index (loaded, caught up or rebuilt as needed) and its version."""
+        out = {}
+        for space, spec in self.specs.items():
+            index = self.ann(space)
+            out[space] = SpaceStatus(space, spec, index.kind.value, index.ntotal, self.version)
+        return out
+
+    # -- description ------------------------------------------------------------------------
+    def info(self) -> CollectionInfo:
+        data = self._table.search().select(["item_id", "modality"]).where("chunk = 0").limit(None).to_arrow()
+        modalities = data.column("modality").to_pylist()
+        counts: dict[str, int] = {}
+        for modality in modalities:
+            counts[modality] = counts.get(modality, 0) + 1
+        return CollectionInfo(
+            name=self.name,
+            created_at=self.created_at,
+            spaces=self.ann_status(),
+            item_count=len(modalities),
+            row_count=self.count_rows(),
+            modality_counts=counts,
+            size_bytes=_dir_size(self.path),
+            lance_version=self.version,
+            path=self.path,
+        )
+
+    def close(self) -> None:
+        with self._write_lock:
+            if self._lock_file is not None:
+                try:
+                    self.flush_ann()
+                finally:
+                    self._lock_file.close()
+                    self._lock_file = None
+
+
+def _to_matrix(column: Any, dim: int) -> np.ndarray:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if len(column) == 0:
+        return np.zeros((0, dim), dtype=np.float32)
+    values = column.flatten().to_numpy(zero_copy_only=False)
+    return np.ascontiguousarray(values.reshape(len(column), dim), dtype=np.float32)
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _sql_list(values: Sequence[str]) -> str:
+    return ", ".join(_sql_str(v) for v in values)
+
+
+class Store:
+    """All collections under one data directory."""
+
+    def __init__(self, data_dir: Path, settings: IndexSettings | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.settings = settings or IndexSettings()
+        self._open: dict[str, Collection] = {}
+        self._lock = threading.Lock()
+
+    def _path(self, name: str) -> Path:
+        return self.data_dir / validate_collection_name(name)
+
+    def exists(self, name: str) -> bool:
+        return (self._path(name) / "collection.json").is_file()
+
+    def list(self) -> list[str]:
+        if not self.data_dir.is_dir():
+            return []
+        return sorted(
+            p.name for p in self.data_dir.iterdir()
+            if (p / "collection.json").is_file() and _NAME.fullmatch(p.name)
+        )
+
+    def create(
+        self, name: str, specs: dict[str, EncoderSpec], *, exist_ok: bool = False
+    ) -> Collection:
+        import lancedb
+
+        if not specs:
+            raise InvalidInputError("a collection needs at least one space (clip and/or text)")
+        path = self._path(name)
+        with self._lock:
+            if (path / "collection.json").is_file():
+                if not exist_ok:
+                    raise AlreadyExistsError(f"collection {name!r} already exists")
+                collection = self._open_locked(name)
+                for space, spec in specs.items():
+                    collection.check_encoder(space, spec)
+                return collection
+            path.mkdir(parents=True, exist_ok=True)
+            db = lancedb.connect(str(path))
+            if TABLE_NAME in db.list_tables().tables:
+                db.drop_table(TABLE_NAME)  # leftover of a create interrupted before its json
+            db.create_table(TABLE_NAME, schema=_schema(specs))
+            meta = {
+                "format_version": FORMAT_VERSION,
+                "name": name,
+                "created_at": time.time(),
+                "spaces": {s: spec.to_dict() for s, spec in specs.items()},
+            }
+            # collection.json last: its presence is what makes the collection exist.
+            _atomic_write_text(path / "collection.json", json.dumps(meta, indent=2))
+            return self._open_locked(name)
+
+    def open(self, name: str) -> Collection:
+        with self._lock:
+            return self._open_locked(name)
+
+    def _open_locked(self, name: str) -> Collection:
+        import lancedb
+
+        if name in self._open:
+            return self._open[name]
+        path = self._path(name)
+        meta_path = path / "collection.json"
+        if not meta_path.is_file():
+            known = ", ".join(self.list()) or "none"
+            raise NotFoundError(
+                f"collection {name!r} does not exist in {self.data_dir} (collections: {known}); "
+                f"create it with `omnivec collections create {name}` or index into it"
+            )
+        try:
+            meta = json.loads(meta_path.read_text())
+            table = lancedb.connect(str(path)).open_table(TABLE_NAME)
+        except Exception as exc:
+            raise CorruptDataError(
+                f"collection {name!r} cannot be opened ({type(exc).__name__}: {exc}); restore it "
+                f"with `omnivec collections restore {name}` or delete and re-index it"
+            ) from exc
+        collection = Collection(path, table, meta, self.settings)
+        self._open[name] = collection
+        return collection
+
+    def delete(self, name: str) -> None:
+        path = self._path(name)
+        with self._lock:
+            if not (path / "collection.json").is_file():
+                raise NotFoundError(f"collection {name!r} does not exist")
+            collection = self._open.pop(name, None)
+            if collection is not None:
+                collection.close()
+            # Remove the marker first so a crash mid-delete leaves no half-visible collection.
+            (path / "collection.json").unlink()
+            shutil.rmtree(path, ignore_errors=True)
+
+    def close(self) -> None:
+        with self._lock:
+            for collection in self._open.values():
+                collection.close()
+            self._open.clear()

@@ -1,0 +1,203 @@
+"""Collections, the indexer and cross-modal search on a real mixed folder (engine, no server)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import media_factory as mf
+from conftest import REPO, SPEECH, run_cli
+from omnivec.indexer.errors import (
+    AlreadyExistsError,
+    EncoderMismatchError,
+    InvalidInputError,
+    NotFoundError,
+)
+from omnivec.indexer.search import SearchQuery
+
+SAMPLES = REPO / "samples"
+
+
+@pytest.fixture(scope="module")
+def mixed_folder(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Real photos, espeak-ng speech, short texts, a JSONL manifest, and broken files."""
+    root = tmp_path_factory.mktemp("mixed")
+    (root / "photos").mkdir()
+    for name in ("cat", "coffee", "rocket", "astronaut"):
+        shutil.copy(SAMPLES / "images" / f"{name}.jpg", root / "photos" / f"{name}.jpg")
+    (root / "speech").mkdir()
+    for name in ("weather.wav", "cooking.mp3", "rocket.ogg"):
+        shutil.copy(SPEECH / name, root / "speech" / name)
+    (root / "notes").mkdir()
+    for name in ("espresso.txt", "cats.md", "space_launches.txt", "coins_and_deep_sky.md"):
+        shutil.copy(SAMPLES / "texts" / name, root / "notes" / name)
+    shutil.copy(SAMPLES / "texts" / "tickets.jsonl", root / "notes" / "tickets.jsonl")
+    broken = root / "broken"
+    broken.mkdir()
+    bad = {
+        "truncated": mf.truncated_jpeg(broken),
+        "empty": mf.empty_file(broken, "empty.txt"),
+        "garbage": mf.garbage_wav(broken),
+        "mislabelled": mf.text_as_png(broken),
+        "bomb": mf.decompression_bomb_png(broken),
+    }
+    return {"root": root, **bad}
+
+
+@pytest.fixture(scope="module")
+def indexed(engine, mixed_folder):  # type: ignore[no-untyped-def]
+    events = []
+    report = engine.index_paths("mixed", [mixed_folder["root"]], recursive=True, on_event=events.append)
+    return report, events
+
+
+def test_indexing_reports_good_and_broken_files(indexed, mixed_folder) -> None:  # type: ignore[no-untyped-def]
+    report, events = indexed
+    failed = dict(report.failed)
+    assert len(failed) == 5, report.failed
+    for key in ("truncated", "empty", "garbage", "mislabelled", "bomb"):
+        assert str(mixed_folder[key]) in failed, key
+    assert "truncated" in failed[str(mixed_folder["truncated"])]
+    assert "too large" in failed[str(mixed_folder["bomb"])]
+    # 4 photos + 3 clips + 4 notes + 8 ticket lines
+    assert report.indexed == 19 and report.unchanged == 0
+    assert sum(e.status == "indexed" for e in events) == 19
+
+
+def test_second_run_reports_everything_unchanged(engine, indexed, mixed_folder) -> None:  # type: ignore[no-untyped-def]
+    before = engine.describe_collection("mixed")
+    report = engine.index_paths("mixed", [mixed_folder["root"]], recursive=True)
+    assert report.indexed == 0 and report.unchanged == 19 and len(report.failed) == 5
+    after = engine.describe_collection("mixed")
+    assert after.row_count == before.row_count and after.item_count == before.item_count
+
+
+def test_describe_counts_modalities_and_spaces(engine, indexed) -> None:  # type: ignore[no-untyped-def]
+    info = engine.describe_collection("mixed")
+    assert info.modality_counts == {"image": 4, "audio": 3, "text": 12}
+    assert set(info.spaces) == {"clip", "text"}
+    assert info.spaces["clip"].vectors == info.row_count  # every row has a clip vector
+    assert info.spaces["text"].vectors == info.row_count - 4  # images have no text vector
+    assert info.row_count > info.item_count  # the long markdown note was chunked
+    assert info.size_bytes > 0 and info.lance_version >= 2
+    assert info.spaces["text"].index_kind == "flat"
+
+
+def test_text_query_finds_the_speech_clip_with_its_span(engine, indexed) -> None:  # type: ignore[no-untyped-def]
+    result = engine.search("mixed", SearchQuery(text="sunny weather with a breeze from the ocean", k=3, spaces=("text",)))
+    top = result.hits[0]
+    assert top.modality == "audio" and top.source_uri.endswith("weather.wav")
+    assert top.start_s is not None and top.end_s is not None and top.end_s > top.start_s
+    assert "breeze" in (top.text or "").lower()
+
+
+def test_text_query_finds_the_right_note(engine, indexed) -> None:  # type: ignore[no-untyped-def]
+    result = engine.search("mixed", SearchQuery(text="how is espresso brewed under pressure", k=3, modalities=("text",), spaces=("text",)))
+    assert result.hits[0].source_uri.endswith("espresso.txt")
+
+
+def test_audio_query_is_transcribed_then_searched(engine, indexed) -> None:  # type: ignore[no-untyped-def]
+    result = engine.search("mixed", SearchQuery(audio=SPEECH / "rocket.wav", k=3, spaces=("text",)))
+    assert "rocket" in (result.query_transcript or "").lower()
+    assert result.hits[0].source_uri.endswith("rocket.ogg")
+
+
+def test_cropped_resized_photo_finds_the_original(engine, indexed, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from PIL import Image
+
+    original = Image.open(SAMPLES / "images" / "rocket.jpg")
+    w, h = original.size
+    crop = original.crop((w // 10, h // 10, w - w // 10, h - h // 10)).resize((w // 2, h // 2))
+    query = tmp_path / "crop.png"
+    crop.save(query)
+    result = engine.search("mixed", SearchQuery(image=query, k=3, modalities=("image",)))
+    assert result.hits[0].source_uri.endswith("rocket.jpg")
+    assert result.hits[0].space == "clip"
+
+
+def test_like_item_excludes_itself(engine, indexed) -> None:  # type: ignore[no-untyped-def]
+    first = engine.search("mixed", SearchQuery(text="cat", k=1, modalities=("image",), spaces=("clip",))).hits[0]
+    result = engine.search("mixed", SearchQuery(item_id=first.item_id, k=5))
+    assert result.hits and first.item_id not in {h.item_id for h in result.hits}
+
+
+def test_metadata_filter_keeps_recall(engine, indexed) -> None:  # type: ignore[no-untyped-def]
+    result = engine.search("mixed", SearchQuery(text="broken machine", k=10, where="priority = 'high'"))
+    assert len(result.hits) == 4  # exactly four high-priority tickets exist
+    assert all(h.metadata["priority"] == "high" for h in result.hits)
+
+
+def test_bad_queries_are_clear_errors(engine, indexed) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidInputError, match="exactly one query"):
+        engine.search("mixed", SearchQuery(k=3))
+    with pytest.raises(InvalidInputError, match="k must be"):
+        engine.search("mixed", SearchQuery(text="x", k=0))
+    with pytest.raises(InvalidInputError, match="filter"):
+        engine.search("mixed", SearchQuery(text="x", where="priority = "))
+    with pytest.raises(NotFoundError, match="does not exist"):
+        engine.search("nope", SearchQuery(text="x"))
+    with pytest.raises(NotFoundError, match="is not in collection"):
+        engine.search("mixed", SearchQuery(item_id="missing"))
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "", ".hidden", "x" * 65, "C:\\x", "name with space"])
+def test_collection_names_cannot_escape_the_data_dir(engine, name: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidInputError, match="invalid collection name"):
+        engine.create_collection(name, ["text"])
+
+
+def test_create_list_delete(engine) -> None:  # type: ignore[no-untyped-def]
+    engine.create_collection("tmp-coll", ["text"])
+    with pytest.raises(AlreadyExistsError):
+        engine.create_collection("tmp-coll", ["text"])
+    engine.create_collection("tmp-coll", ["text"], exist_ok=True)
+    assert "tmp-coll" in engine.list_collections()
+    engine.delete_collection("tmp-coll")
+    assert "tmp-coll" not in engine.list_collections()
+    with pytest.raises(NotFoundError):
+        engine.delete_collection("tmp-coll")
+
+
+def test_opening_with_a_different_encoder_is_an_error(engine) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    collection = engine.create_collection("enc-check", ["text"])
+    other = dataclasses.replace(collection.specs["text"], weights="bundled:other-model")
+    with pytest.raises(EncoderMismatchError, match="was built with"):
+        collection.check_encoder("text", other)
+    engine.delete_collection("enc-check")
+
+
+def test_changed_file_replaces_its_rows_and_delete_by_source(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    note = tmp_path / "note.txt"
+    note.write_text("The first version talks about mountains.")
+    engine.index_paths("replace", [note])
+    note.write_text("The second version talks about rivers and lakes.")
+    report = engine.index_paths("replace", [note])
+    assert report.indexed == 1
+    info = engine.describe_collection("replace")
+    assert info.item_count == 1
+    hit = engine.search("replace", SearchQuery(text="rivers", k=5)).hits
+    assert len(hit) == 1 and "rivers" in (hit[0].text or "")
+    assert engine.delete_items("replace", source_uris=[str(note)]) == 1
+    assert engine.describe_collection("replace").item_count == 0
+
+
+def test_cli_index_and_search_json(cli_env: dict[str, str], mixed_folder) -> None:  # type: ignore[no-untyped-def]
+    notes = mixed_folder["root"] / "notes"
+    result = run_cli("index", str(notes), "-c", "cli", "--json", env=cli_env)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["indexed"] == 12 and summary["failed"] == []
+    broken = run_cli("index", str(mixed_folder["root"] / "broken"), "-c", "cli", "--json", env=cli_env)
+    assert broken.returncode == 1  # the exit code says something failed
+    assert len(json.loads(broken.stdout)["failed"]) == 5
+    found = run_cli("search", "cats sleep a lot", "-c", "cli", "-k", "2", "--json", "--space", "text", env=cli_env)
+    assert found.returncode == 0, found.stderr
+    hits = json.loads(found.stdout)["hits"]
+    assert hits[0]["source_uri"].endswith("cats.md")
+    assert {"item_id", "modality", "source_uri", "metadata", "text", "start_s", "end_s", "space", "score"} <= set(hits[0])

@@ -1,0 +1,131 @@
+"""Kill -9 during indexing loses nothing acknowledged; a damaged FAISS file is rebuilt on open."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import OMNIVEC_BIN
+from omnivec.indexer.search import SearchQuery
+from omnivec.indexer.store import Store, vector_column
+
+TOPICS = ["rivers", "mountains", "violins", "volcanoes", "bicycles", "glaciers", "orchids", "comets"]
+
+
+def _write_notes(folder: Path, count: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        topic = TOPICS[i % len(TOPICS)]
+        (folder / f"note_{i:04d}.txt").write_text(
+            f"Note {i} is about {topic}. " + f"{topic.capitalize()} fact number {i * 7 % 13}. " * 3
+        )
+
+
+def _snapshot(data_dir: Path, name: str) -> dict[str, object]:
+    store = Store(data_dir)
+    collection = store.open(name)
+    table = collection._table.search().select(
+        ["item_id", "chunk", "content_hash", vector_column("text")]
+    ).limit(None).to_arrow()
+    keys = list(zip(table.column("item_id").to_pylist(), table.column("chunk").to_pylist()))
+    vectors = np.array(table.column(vector_column("text")).to_pylist(), dtype=np.float32)
+    store.close()
+    return {"keys": keys, "vectors": vectors}
+
+
+@pytest.mark.slow
+def test_kill_9_mid_index_then_rerun_equals_clean_run(cli_env: dict[str, str], tmp_path: Path) -> None:
+    notes = tmp_path / "notes"
+    _write_notes(notes, 600)
+    killed_env = {**os.environ, **cli_env, "OMNIVEC_DATA_DIR": str(tmp_path / "killed"),
+                  "OMNIVEC_INDEX__WRITE_BATCH_ROWS": "16"}
+    args = [str(OMNIVEC_BIN), "index", str(notes), "-c", "notes", "--space", "text", "-q"]
+    proc = subprocess.Popen(args, env=killed_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    acknowledged: list[str] = []
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 240
+    for line in proc.stdout:
+        if line.startswith("indexed "):
+            acknowledged.append(line.split()[1])
+        if len(acknowledged) >= 40 or time.monotonic() > deadline:
+            break
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert 40 <= len(acknowledged) < 600, "the kill must land mid-run"
+
+    partial = _snapshot(tmp_path / "killed", "notes")
+    stored_ids = {item for item, _ in partial["keys"]}  # type: ignore[attr-defined]
+    assert set(acknowledged) <= stored_ids, "every acknowledged item survived kill -9"
+
+    resumed = subprocess.run(args[:-1] + ["--json"], env=killed_env, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    import json
+
+    summary = json.loads(resumed.stdout)
+    assert summary["unchanged"] >= len(acknowledged)
+    assert summary["indexed"] + summary["unchanged"] == 600
+
+    clean_env = {**killed_env, "OMNIVEC_DATA_DIR": str(tmp_path / "clean")}
+    clean = subprocess.run(args, env=clean_env, capture_output=True, text=True, timeout=600)
+    assert clean.returncode == 0, clean.stderr
+
+    a = _snapshot(tmp_path / "killed", "notes")
+    b = _snapshot(tmp_path / "clean", "notes")
+    assert len(a["keys"]) == len(set(a["keys"])), "no duplicate rows"  # type: ignore[arg-type]
+    assert sorted(a["keys"]) == sorted(b["keys"])  # type: ignore[type-var]
+    norms = np.linalg.norm(a["vectors"], axis=1)  # type: ignore[arg-type]
+    assert np.all(np.abs(norms - 1.0) < 1e-3), "no zero or NaN vectors"
+
+
+def _exact(collection, space: str, vector: np.ndarray, k: int) -> list[int]:  # type: ignore[no-untyped-def]
+    vectors, ids = collection._vectors(space)
+    order = np.argsort(-(vectors @ vector))[:k]
+    return [int(ids[i]) for i in order]
+
+
+@pytest.mark.parametrize("damage", ["delete", "truncate", "garbage"])
+def test_damaged_faiss_file_is_rebuilt_and_search_is_exact(engine, settings, tmp_path: Path, damage: str) -> None:  # type: ignore[no-untyped-def]
+    notes = tmp_path / "notes"
+    _write_notes(notes, 40)
+    name = f"ann-{damage}"
+    engine.index_paths(name, [notes], spaces=["text"])
+    path = settings.data_dir / name / "ann" / "text.faiss"
+    assert path.exists()
+    query = engine.embed_texts(["facts about volcanoes"]).vectors[0]
+    engine.store.close()  # drop the in-memory index, as a restart would
+
+    if damage == "delete":
+        path.unlink()
+    elif damage == "truncate":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:
+        path.write_bytes(os.urandom(path.stat().st_size))
+
+    collection = engine.store.open(name)
+    got = [rowid for rowid, _ in collection.search("text", query, 10)]
+    assert got == _exact(collection, "text", query, 10)
+    assert path.exists(), "the rebuilt index was saved again"
+    hits = engine.search(name, SearchQuery(text="facts about volcanoes", k=3)).hits
+    assert all("volcanoes" in (h.text or "") for h in hits)
+
+
+def test_stale_faiss_file_is_caught_up(engine, settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    notes = tmp_path / "notes"
+    _write_notes(notes, 16)
+    engine.index_paths("stale", [notes], spaces=["text"])
+    saved = (settings.data_dir / "stale" / "ann" / "text.faiss").read_bytes()
+    more = tmp_path / "more"
+    (more).mkdir()
+    (more / "extra.txt").write_text("An entirely new note about lighthouses and foghorns.")
+    engine.index_paths("stale", [more])
+    engine.store.close()
+    (settings.data_dir / "stale" / "ann" / "text.faiss").write_bytes(saved)  # an old version
+    hits = engine.search("stale", SearchQuery(text="lighthouses and foghorns", k=1)).hits
+    assert hits[0].source_uri.endswith("extra.txt")
+    assert engine.describe_collection("stale").spaces["text"].vectors == 17
