@@ -201,3 +201,54 @@ def test_cli_index_and_search_json(cli_env: dict[str, str], mixed_folder) -> Non
     hits = json.loads(found.stdout)["hits"]
     assert hits[0]["source_uri"].endswith("cats.md")
     assert {"item_id", "modality", "source_uri", "metadata", "text", "start_s", "end_s", "space", "score"} <= set(hits[0])
+
+
+def _text_item(i: int, topic: str):  # type: ignore[no-untyped-def]
+    from omnivec.indexer.ingest import IngestItem
+    from omnivec.indexer.media import MediaKind
+
+    return IngestItem(label=f"item-{i}", modality=MediaKind.TEXT, text=f"Item {i}: a short note about {topic}.", source_uri=f"mem://{i}")
+
+
+def test_new_items_are_searchable_without_a_rebuild(engine) -> None:  # type: ignore[no-untyped-def]
+    engine.create_collection("incremental", ["text"])
+    engine.upsert("incremental", [_text_item(i, "gardening") for i in range(20)])
+    engine.search("incremental", SearchQuery(text="gardening", k=1))  # loads the index
+    index = engine.collection("incremental").ann("text")
+    engine.upsert("incremental", [_text_item(100, "submarine navigation under polar ice")])
+    hits = engine.search("incremental", SearchQuery(text="submarines under the ice", k=1)).hits
+    assert hits[0].source_uri == "mem://100"
+    assert engine.collection("incremental").ann("text") is index  # same index object: no rebuild
+    assert index.ntotal == 21
+
+
+def test_concurrent_searches_while_adding(engine) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    engine.create_collection("concurrent", ["text"])
+    engine.upsert("concurrent", [_text_item(i, "astronomy") for i in range(16)])
+    errors: list[BaseException] = []
+    stop = threading.Event()
+    counts: list[int] = []
+
+    def searcher() -> None:
+        while not stop.is_set():
+            try:
+                hits = engine.search("concurrent", SearchQuery(text="astronomy", k=5)).hits
+                assert len(hits) == 5 and all(h.source_uri.startswith("mem://") for h in hits)
+                counts.append(len(hits))
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+                return
+
+    threads = [threading.Thread(target=searcher) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for batch in range(5):
+        engine.upsert("concurrent", [_text_item(1000 + batch * 10 + j, "oceans") for j in range(10)])
+    stop.set()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    assert counts, "searches ran during the adds"
+    assert engine.describe_collection("concurrent").item_count == 66

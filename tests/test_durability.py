@@ -129,3 +129,25 @@ def test_stale_faiss_file_is_caught_up(engine, settings, tmp_path: Path) -> None
     hits = engine.search("stale", SearchQuery(text="lighthouses and foghorns", k=1)).hits
     assert hits[0].source_uri.endswith("extra.txt")
     assert engine.describe_collection("stale").spaces["text"].vectors == 17
+
+
+def test_snapshot_and_restore_give_identical_counts_and_results(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    notes = tmp_path / "notes"
+    _write_notes(notes, 24)
+    engine.index_paths("snap", [notes], spaces=["text"])
+    query = SearchQuery(text="facts about glaciers", k=5)
+    before_hits = [(h.item_id, round(h.score, 5)) for h in engine.search("snap", query).hits]
+    before = engine.describe_collection("snap")
+    tag, version = engine.snapshot_collection("snap", "before-delete")
+    assert tag == "before-delete" and version == before.lance_version
+
+    engine.delete_items("snap", ids=[h for h, _ in before_hits[:3]])
+    assert engine.describe_collection("snap").item_count == before.item_count - 3
+
+    after = engine.restore_collection("snap", tag="before-delete")
+    assert after.item_count == before.item_count and after.row_count == before.row_count
+    assert [(h.item_id, round(h.score, 5)) for h in engine.search("snap", query).hits] == before_hits
+    from omnivec.indexer.errors import NotFoundError
+
+    with pytest.raises(NotFoundError, match="snapshot 'nope' not found"):
+        engine.restore_collection("snap", tag="nope")

@@ -120,6 +120,31 @@ def delete(
     console.print(f"deleted collection [bold]{name}[/]")
 
 
+@collections_app.command("snapshot")
+@handle_errors
+def snapshot(
+    ctx: typer.Context,
+    name: str,
+    tag: Annotated[str, typer.Option("--tag", help="Snapshot name.")],
+) -> None:
+    """Tag the collection's current version so it can be restored later."""
+    tag, version = backend(ctx).snapshot_collection(name, tag)
+    console.print(f"snapshot [bold]{tag}[/] of {name} at version {version}")
+
+
+@collections_app.command("restore")
+@handle_errors
+def restore(
+    ctx: typer.Context,
+    name: str,
+    tag: Annotated[Optional[str], typer.Option("--tag", help="Snapshot to restore.")] = None,
+    version: Annotated[Optional[int], typer.Option("--version", help="LanceDB version to restore.")] = None,
+) -> None:
+    """Make a snapshot (or an older version) the current state of the collection."""
+    info = backend(ctx).restore_collection(name, tag=tag, version=version)
+    console.print(f"restored {name}: {info.item_count} items, now at version {info.lance_version}")
+
+
 def index(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Files, folders or JSONL/CSV manifests.")],

@@ -81,6 +81,17 @@ class Engine:
     def delete_collection(self, name: str) -> None:
         self.store.delete(name)
 
+    def snapshot_collection(self, name: str, tag: str) -> tuple[str, int]:
+        return self.store.open(name).snapshot(tag)
+
+    def restore_collection(
+        self, name: str, *, tag: str | None = None, version: int | None = None
+    ) -> CollectionInfo:
+        collection = self.store.open(name)
+        collection.restore(tag=tag, version=version)
+        collection.flush_ann()
+        return collection.info()
+
     # -- indexing -----------------------------------------------------------------------------
     def _target(self, name: str, spaces: Sequence[str] | None) -> Collection:
         if self.store.exists(name):
@@ -163,6 +174,41 @@ class Engine:
         texts = [t.text if t.text.strip() else " " for t in transcripts]
         encoder = self.models.embedder(_check_space(space))
         return Embedding(encoder.encode_texts(texts), space, encoder.spec, transcripts)
+
+    def zero_shot_classify(
+        self,
+        labels: Sequence[str],
+        *,
+        text: str | None = None,
+        image: MediaSource | None = None,
+        audio: MediaSource | None = None,
+        item_id: str | None = None,
+        collection: str | None = None,
+        prompt_template: str = "{}",
+        space: str | None = None,
+        top_k: int = 0,
+    ) -> list[tuple[str, float]]:
+        """Labels as text prompts, compared with the input in one space; (label, prob) best first."""
+        from omnivec.indexer.classify import zero_shot_classify
+
+        given = [x for x in (text, image, audio, item_id) if x is not None]
+        if len(given) != 1:
+            raise InvalidInputError("give exactly one input: text, image, audio or an item id")
+        chosen = space or ("clip" if image is not None else "text")
+        item_vector = None
+        if item_id is not None:
+            if collection is None:
+                raise InvalidInputError("classifying a stored item needs its collection")
+            vectors = self.store.open(collection).item_vectors(item_id)
+            if chosen not in vectors:
+                raise InvalidInputError(f"item {item_id!r} has no {chosen!r} vector")
+            item_vector = vectors[chosen]
+        elif collection is not None:
+            self.store.open(collection).check_encoder(chosen, self.models.embedder(chosen).spec)
+        return zero_shot_classify(
+            self.models, list(require_list(labels, "labels")), text=text, image=image, audio=audio,
+            item_vector=item_vector, prompt_template=prompt_template, space=chosen, top_k=top_k,
+        )
 
     def transcribe(self, clip: MediaSource) -> Transcript:
         return self.models.speech().transcribe(clip)

@@ -7,6 +7,7 @@ can also warm them all at start. Thread counts are applied here, once, before an
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from omnivec.indexer.config import Settings
@@ -55,6 +56,17 @@ class ModelHub:
         self.settings = settings
         self._models: dict[str, Any] = {}
         self._locks = {name: threading.Lock() for name in ("clip", "text", "speech")}
+        self._wrapper: Callable[[Any], Any] | None = None
+
+    def set_embedder_wrapper(self, wrapper: Callable[[Any], Any]) -> None:
+        """Wrap clip/text encoders as they are created (the server installs dynamic batching).
+
+        The wrapper must keep the encoder's interface. Encoders created earlier are wrapped now.
+        """
+        self._wrapper = wrapper
+        for name in ("clip", "text"):
+            if name in self._models:
+                self._models[name] = wrapper(self._models[name])
 
     def _enabled(self, name: str) -> bool:
         return bool(getattr(self.settings, name).enabled)
@@ -74,6 +86,8 @@ class ModelHub:
             if model is None:
                 apply_thread_settings(self.settings)
                 model = get_entry(name).factory(self.settings)
+                if self._wrapper is not None and name != "speech":
+                    model = self._wrapper(model)
                 self._models[name] = model
         return model
 

@@ -468,12 +468,17 @@ class Collection:
         have = index.ids()
         missing = np.setdiff1d(live, have, assume_unique=False)
         extra = np.setdiff1d(have, live, assume_unique=False)
-        if len(extra):
-            index.remove(extra)
-        if len(missing):
-            vectors, ids = self._vectors(space, where=f"rowid >= {int(missing.min())}")
-            keep = np.isin(ids, missing)
-            index.add(vectors[keep], ids[keep])
+        try:
+            if len(extra):
+                index.remove(extra)
+            if len(missing):
+                vectors, ids = self._vectors(space, where=f"rowid >= {int(missing.min())}")
+                keep = np.isin(ids, missing)
+                index.add(vectors[keep], ids[keep])
+        except InvalidInputError as exc:
+            # e.g. a restore brought back ids an HNSW graph holds as tombstones: rebuild instead.
+            log.info("%s: ANN %s cannot be caught up (%s); rebuilding", self.name, space, exc)
+            return None
         if index.tombstone_ratio > MAX_TOMBSTONE_RATIO:
             return None
         log.info("%s: caught ANN %s up (+%d, -%d)", self.name, space, len(missing), len(extra))
@@ -516,6 +521,46 @@ class Collection:
             index = self.ann(space)
             out[space] = SpaceStatus(space, spec, index.kind.value, index.ntotal, self.version)
         return out
+
+    # -- snapshots ----------------------------------------------------------------------------
+    def snapshot(self, tag: str) -> tuple[str, int]:
+        """Tag the current LanceDB version; a tagged version survives old-version cleanup."""
+        if not _NAME.fullmatch(tag):
+            raise InvalidInputError(f"invalid snapshot tag {tag!r}: use letters, digits, '_' or '-'")
+        with self._write_lock:
+            if tag in self.snapshots():
+                raise AlreadyExistsError(f"snapshot {tag!r} already exists in {self.name!r}")
+            version = self.version
+            self._table.tags.create(tag, version)
+            return tag, version
+
+    def snapshots(self) -> dict[str, int]:
+        return {tag: int(info["version"]) for tag, info in self._table.tags.list().items()}
+
+    def restore(self, *, tag: str | None = None, version: int | None = None) -> int:
+        """Make a tagged (or numbered) version the latest again; returns the new version."""
+        if (tag is None) == (version is None):
+            raise InvalidInputError("give exactly one of a snapshot tag or a version to restore")
+        if tag is not None:
+            known = self.snapshots()
+            if tag not in known:
+                raise NotFoundError(
+                    f"snapshot {tag!r} not found in {self.name!r} (snapshots: "
+                    f"{', '.join(sorted(known)) or 'none'})"
+                )
+            version = known[tag]
+        assert version is not None
+        with self._write_lock:
+            self._acquire_writer()
+            versions = {int(v["version"]) for v in self._table.list_versions()}
+            if version not in versions:
+                raise NotFoundError(f"version {version} of {self.name!r} no longer exists")
+            self._table.restore(version)
+            # Row ids and vectors changed under the in-memory indexes: re-derive them.
+            self._next_rowid = None
+            with self._ann_lock:
+                self._ann.clear()
+            return self.version
 
     # -- description ------------------------------------------------------------------------
     def info(self) -> CollectionInfo:
