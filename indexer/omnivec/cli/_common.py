@@ -13,10 +13,9 @@ from typing import Any, TypeVar
 
 import click
 import typer
-from rich.console import Console
-
 from omnivec.indexer.config import Settings, load_settings
 from omnivec.indexer.errors import OmnivecError
+from rich.console import Console
 
 __all__ = ["CliState", "EXIT_FAILED_ITEMS", "EXIT_USAGE", "console", "err_console", "handle_errors", "print_json"]
 

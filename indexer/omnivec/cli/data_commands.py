@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
+from omnivec.cli._common import (
+    EXIT_FAILED_ITEMS,
+    CliState,
+    console,
+    err_console,
+    handle_errors,
+    print_json,
+)
+from omnivec.indexer.errors import InvalidInputError
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -14,10 +23,6 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
-
-from omnivec.cli._common import EXIT_FAILED_ITEMS, CliState, console, err_console, handle_errors, print_json
-from omnivec.indexer.errors import InvalidInputError
 
 collections_app = typer.Typer(help="Create, list, describe and delete collections.", no_args_is_help=True)
 
@@ -64,7 +69,7 @@ def _info_dict(info: Any) -> dict[str, Any]:
 def create(
     ctx: typer.Context,
     name: str,
-    space: Annotated[Optional[str], typer.Option("--space", help="clip,text (default: both when CLIP weights exist)")] = None,
+    space: Annotated[str | None, typer.Option("--space", help="clip,text (default: both when CLIP weights exist)")] = None,
     exist_ok: Annotated[bool, typer.Option("--exist-ok", help="No error if it exists.")] = False,
 ) -> None:
     """Create an empty collection."""
@@ -137,8 +142,8 @@ def snapshot(
 def restore(
     ctx: typer.Context,
     name: str,
-    tag: Annotated[Optional[str], typer.Option("--tag", help="Snapshot to restore.")] = None,
-    version: Annotated[Optional[int], typer.Option("--version", help="LanceDB version to restore.")] = None,
+    tag: Annotated[str | None, typer.Option("--tag", help="Snapshot to restore.")] = None,
+    version: Annotated[int | None, typer.Option("--version", help="LanceDB version to restore.")] = None,
 ) -> None:
     """Make a snapshot (or an older version) the current state of the collection."""
     info = backend(ctx).restore_collection(name, tag=tag, version=version)
@@ -150,8 +155,8 @@ def index(
     paths: Annotated[list[Path], typer.Argument(help="Files, folders or JSONL/CSV manifests.")],
     collection: Annotated[str, typer.Option("--collection", "-c", help="Target collection (created if missing).")],
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Descend into sub-folders.")] = False,
-    space: Annotated[Optional[str], typer.Option("--space", help="Spaces for a new collection: clip,text.")] = None,
-    metadata: Annotated[Optional[Path], typer.Option("--metadata", help="JSON {path: {key: value}}; \"*\" for all.")] = None,
+    space: Annotated[str | None, typer.Option("--space", help="Spaces for a new collection: clip,text.")] = None,
+    metadata: Annotated[Path | None, typer.Option("--metadata", help="JSON {path: {key: value}}; \"*\" for all.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -205,15 +210,15 @@ def index(
 
 def search(
     ctx: typer.Context,
-    text: Annotated[Optional[str], typer.Argument(help="Text query.")] = None,
+    text: Annotated[str | None, typer.Argument(help="Text query.")] = None,
     collection: Annotated[str, typer.Option("--collection", "-c")] = "",
-    image: Annotated[Optional[Path], typer.Option("--image", help="Query by image file.")] = None,
-    audio: Annotated[Optional[Path], typer.Option("--audio", help="Query by speech (transcribed).")] = None,
-    like: Annotated[Optional[str], typer.Option("--like", help="Query by a stored item id.")] = None,
+    image: Annotated[Path | None, typer.Option("--image", help="Query by image file.")] = None,
+    audio: Annotated[Path | None, typer.Option("--audio", help="Query by speech (transcribed).")] = None,
+    like: Annotated[str | None, typer.Option("--like", help="Query by a stored item id.")] = None,
     k: Annotated[int, typer.Option("-k", help="Number of hits.")] = 10,
-    modality: Annotated[Optional[str], typer.Option("--modality", help="image,text,audio")] = None,
-    space: Annotated[Optional[str], typer.Option("--space", help="Restrict to spaces: clip,text")] = None,
-    where: Annotated[Optional[str], typer.Option("--where", help="Metadata filter, e.g. \"priority = 'high'\".")] = None,
+    modality: Annotated[str | None, typer.Option("--modality", help="image,text,audio")] = None,
+    space: Annotated[str | None, typer.Option("--space", help="Restrict to spaces: clip,text")] = None,
+    where: Annotated[str | None, typer.Option("--where", help="Metadata filter, e.g. \"priority = 'high'\".")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Search a collection by text, image, audio or item id; hits are fused across spaces."""
@@ -251,8 +256,8 @@ def search(
 def delete_items(
     ctx: typer.Context,
     collection: Annotated[str, typer.Option("--collection", "-c")],
-    ids: Annotated[Optional[list[str]], typer.Option("--id", help="Item id (repeatable).")] = None,
-    sources: Annotated[Optional[list[str]], typer.Option("--source", help="Source path (repeatable).")] = None,
+    ids: Annotated[list[str] | None, typer.Option("--id", help="Item id (repeatable).")] = None,
+    sources: Annotated[list[str] | None, typer.Option("--source", help="Source path (repeatable).")] = None,
 ) -> None:
     """Delete items by id or by source path."""
     if not ids and not sources:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
-
 from omnivec.cli import data_commands
 from omnivec.cli._common import CliState, console, handle_errors, print_json
 from omnivec.indexer.errors import InvalidInputError
@@ -25,20 +24,20 @@ app.add_typer(models_app, name="models")
 @app.callback()
 def main(
     ctx: typer.Context,
-    config: Annotated[Optional[Path], typer.Option("--config", help="TOML config file.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="TOML config file.")] = None,
     data: Annotated[
-        Optional[Path], typer.Option("--data", help="Data directory (default ./omnivec-data).")
+        Path | None, typer.Option("--data", help="Data directory (default ./omnivec-data).")
     ] = None,
     offline: Annotated[
-        Optional[bool],
+        bool | None,
         typer.Option("--offline/--online", help="Forbid (or allow) network downloads."),
     ] = None,
     server: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--server", help="Run against a server at HOST:PORT instead of --data."),
     ] = None,
     token: Annotated[
-        Optional[str], typer.Option("--token", envvar="OMNIVEC_TOKEN", help="Bearer token.")
+        str | None, typer.Option("--token", envvar="OMNIVEC_TOKEN", help="Bearer token.")
     ] = None,
 ) -> None:
     ctx.obj = CliState(config_file=config, data_dir=data, offline=offline, server=server, token=token)
@@ -55,12 +54,12 @@ def _engine(ctx: typer.Context):  # type: ignore[no-untyped-def]
 @handle_errors
 def embed(
     ctx: typer.Context,
-    text: Annotated[Optional[list[str]], typer.Option("--text", help="Text to embed.")] = None,
-    image: Annotated[Optional[list[Path]], typer.Option("--image", help="Image file.")] = None,
+    text: Annotated[list[str] | None, typer.Option("--text", help="Text to embed.")] = None,
+    image: Annotated[list[Path] | None, typer.Option("--image", help="Image file.")] = None,
     audio: Annotated[
-        Optional[list[Path]], typer.Option("--audio", help="Audio file (embedded via transcript).")
+        list[Path] | None, typer.Option("--audio", help="Audio file (embedded via transcript).")
     ] = None,
-    space: Annotated[Optional[str], typer.Option("--space", help="clip or text.")] = None,
+    space: Annotated[str | None, typer.Option("--space", help="clip or text.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Print the embedding vector(s) of texts, images or audio files."""

@@ -37,7 +37,6 @@ from typing import Any, Final, Literal
 import faiss
 import numpy as np
 import numpy.typing as npt
-
 from omnivec.indexer.errors import CorruptDataError, InvalidInputError, ResourceExhaustedError
 
 __all__ = [
@@ -858,9 +857,9 @@ def _json_int(value: object, minimum: int) -> int:
 def _hnsw_search_params(ef: int, sel: faiss.IDSelector | None) -> faiss.SearchParameters:
     # Per-call parameters rather than setting hnsw.efSearch: the index is shared by concurrent
     # readers. (The faiss 1.15 stubs omit SearchParametersHNSW; the runtime has it.)
-    cls: Any = getattr(faiss, "SearchParametersHNSW")
+    cls: Any = faiss.SearchParametersHNSW  # type: ignore[attr-defined,unused-ignore]
     params: faiss.SearchParameters = cls()
-    setattr(params, "efSearch", ef)
+    params.efSearch = ef  # type: ignore[attr-defined]
     if sel is not None:
         params.sel = sel
     return params

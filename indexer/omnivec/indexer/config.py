@@ -23,6 +23,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
+from omnivec.indexer.errors import ConfigError
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -30,8 +31,6 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
-
-from omnivec.indexer.errors import ConfigError
 
 __all__ = [
     "ClipSettings",

@@ -6,15 +6,12 @@ twin with the same methods when given ``--server``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-
-import numpy as np
-
-from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from omnivec.indexer.config import Settings
 from omnivec.indexer.encoders.base import EncoderSpec, require_list
 from omnivec.indexer.encoders.speech import Transcript
@@ -205,10 +202,11 @@ class Engine:
             item_vector = vectors[chosen]
         elif collection is not None:
             self.store.open(collection).check_encoder(chosen, self.models.embedder(chosen).spec)
-        return zero_shot_classify(
+        scores: list[tuple[str, float]] = zero_shot_classify(
             self.models, list(require_list(labels, "labels")), text=text, image=image, audio=audio,
             item_vector=item_vector, prompt_template=prompt_template, space=chosen, top_k=top_k,
         )
+        return scores
 
     def transcribe(self, clip: MediaSource) -> Transcript:
         return self.models.speech().transcribe(clip)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Union
 
 from omnivec.indexer.errors import InvalidInputError
 
@@ -49,7 +48,7 @@ _TOKEN = re.compile(
 )
 _KEYWORDS = {"AND", "OR", "NOT", "IN", "IS", "NULL", "LIKE", "TRUE", "FALSE"}
 
-Literal = Union[str, float, bool]
+Literal = str | float | bool
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,11 @@ import io
 import warnings
 from enum import Enum
 from pathlib import Path
-from typing import Final, Union
+from typing import Final
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
-
 from omnivec.indexer.errors import MediaError
+from PIL import Image, UnidentifiedImageError
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -33,7 +32,7 @@ __all__ = [
     "sniff_kind",
 ]
 
-MediaSource = Union[Path, bytes]
+MediaSource = Path | bytes
 """A file on disk or the raw bytes of one (gRPC uploads)."""
 
 SAMPLE_RATE: Final = 16_000

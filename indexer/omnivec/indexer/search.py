@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
 from omnivec.indexer.errors import InvalidInputError
 from omnivec.indexer.filters import translate_filter
 from omnivec.indexer.media import MediaSource
@@ -172,11 +171,11 @@ def _fuse(collection: Collection, per_space: dict[str, list[tuple[int, float]]],
             if item not in best or rank < best[item][0] or (rank == best[item][0] and score > best[item][2]):
                 best[item] = (rank, space, score, rowid)
     ordered = sorted(fused, key=lambda i: (-fused[i], best[i][0], -best[i][2]))[:k]
-    hits = []
+    fused_hits: list[Hit] = []
     for position, item in enumerate(ordered, 1):
         _, space, score, rowid = best[item]
         row = rows[rowid]
-        hits.append(
+        fused_hits.append(
             Hit(
                 item_id=item, modality=row["modality"], source_uri=row["source_uri"] or "",
                 metadata=_metadata(row["metadata"]), text=row["text"], start_s=row["start_s"],
@@ -184,7 +183,7 @@ def _fuse(collection: Collection, per_space: dict[str, list[tuple[int, float]]],
                 fused_score=fused[item], rank=position,
             )
         )
-    return hits
+    return fused_hits
 
 
 def _metadata(value: Any) -> dict[str, Any]:

@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-
 from omnivec.indexer.ann import AnnIndex, AnnIndexUnreadable, AnnKind, choose_params
 from omnivec.indexer.config import IndexSettings
 from omnivec.indexer.encoders.base import EncoderSpec
@@ -314,7 +313,7 @@ class Collection:
         if where:
             query = query.where(where)
         result = query.select([name]).limit(None).to_arrow()
-        return result.column(name).to_numpy(zero_copy_only=False)
+        return np.asarray(result.column(name).to_numpy(zero_copy_only=False))
 
     def count_rows(self, where: str | None = None) -> int:
         return int(self._table.count_rows(where) if where else self._table.count_rows())

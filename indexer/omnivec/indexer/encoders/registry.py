@@ -10,9 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
-
 from omnivec.indexer.errors import ConfigError
+from pydantic import BaseModel
 
 __all__ = ["EncoderEntry", "get_entry", "register", "registered_names"]
 

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-
 from omnivec.indexer.config import Settings, TextSettings
 from omnivec.indexer.encoders.base import EncoderSpec, WeightsInfo, require_list
 from omnivec.indexer.encoders.registry import register
@@ -61,7 +60,7 @@ class SentenceEncoder:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()  # a bar per load is noise in CLI output and logs
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call] # a bar per load is noise in CLI output and logs
 
         cfg = settings.text
         self._cfg = cfg
@@ -91,7 +90,7 @@ class SentenceEncoder:
 
     @property
     def max_seq_length(self) -> int:
-        return int(self._model.max_seq_length)
+        return int(self._model.max_seq_length or 0)
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         texts = require_list(texts, "texts")
