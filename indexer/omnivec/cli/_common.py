@@ -13,11 +13,12 @@ from typing import Any, TypeVar
 
 import click
 import typer
-from omnivec.indexer.config import Settings, load_settings
-from omnivec.indexer.errors import OmnivecError
 from rich.console import Console
 
-__all__ = ["CliState", "EXIT_FAILED_ITEMS", "EXIT_USAGE", "console", "err_console", "handle_errors", "print_json"]
+from omnivec.indexer.config import Settings, load_settings
+from omnivec.indexer.errors import OmnivecError
+
+__all__ = ["CliState", "configure_logging", "EXIT_FAILED_ITEMS", "EXIT_USAGE", "console", "err_console", "handle_errors", "print_json"]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -45,6 +46,21 @@ class CliState:
                 self.config_file, data_dir=self.data_dir, offline=self.offline
             )
         return self._settings
+
+
+def configure_logging() -> None:
+    """Warnings and errors of omnivec to stderr; libraries' chatter (download retries) hushed."""
+    import logging
+
+    level = logging.DEBUG if os.environ.get("OMNIVEC_DEBUG") else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("huggingface_hub", "urllib3", "httpx", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    # open_clip logs download failures on the root logger itself; our error message says it
+    # better, so records of the root logger are dropped unless debugging.
+    if level > logging.DEBUG:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(lambda record: record.name != "root")
 
 
 def handle_errors(fn: F) -> F:

@@ -7,6 +7,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
 from omnivec.cli._common import (
     EXIT_FAILED_ITEMS,
     CliState,
@@ -16,13 +24,6 @@ from omnivec.cli._common import (
     print_json,
 )
 from omnivec.indexer.errors import InvalidInputError
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 collections_app = typer.Typer(help="Create, list, describe and delete collections.", no_args_is_help=True)
 

@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from omnivec.cli import data_commands
-from omnivec.cli._common import CliState, console, handle_errors, print_json
+from omnivec.cli._common import CliState, configure_logging, console, handle_errors, print_json
 from omnivec.indexer.errors import InvalidInputError
 
 app = typer.Typer(
@@ -40,6 +41,7 @@ def main(
         str | None, typer.Option("--token", envvar="OMNIVEC_TOKEN", help="Bearer token.")
     ] = None,
 ) -> None:
+    configure_logging()
     ctx.obj = CliState(config_file=config, data_dir=data, offline=offline, server=server, token=token)
 
 
@@ -138,6 +140,22 @@ def models_list(
     for info in infos:
         if not info.available_offline:
             console.print(f"[yellow]{info.encoder}:[/] {info.note}", highlight=False)
+
+
+@models_app.command("pull")
+@handle_errors
+def models_pull(ctx: typer.Context) -> None:
+    """Download (once, into the cache) and load the configured CLIP weights; then verify them."""
+    state: CliState = ctx.obj
+    settings = state.settings()
+    if settings.offline:
+        from omnivec.indexer.errors import FailedPreconditionError
+
+        raise FailedPreconditionError("offline mode is on (offline = true): downloads are forbidden")
+    from omnivec.indexer.models import ModelHub
+
+    encoder = ModelHub(settings).clip()
+    console.print(f"[green]ok[/] clip: {encoder.spec.describe()}", highlight=False)
 
 
 @app.command()

@@ -6,16 +6,18 @@ twin with the same methods when given ``--server``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from omnivec.indexer.config import Settings
 from omnivec.indexer.encoders.base import EncoderSpec, require_list
 from omnivec.indexer.encoders.speech import Transcript
-from omnivec.indexer.errors import InvalidInputError, OmnivecError
+from omnivec.indexer.errors import FailedPreconditionError, InvalidInputError
 from omnivec.indexer.ingest import IndexEvent, IndexReport, IngestItem, Ingestor, discover
 from omnivec.indexer.media import MediaSource
 from omnivec.indexer.models import EMBEDDING_SPACES, ModelHub
@@ -23,6 +25,8 @@ from omnivec.indexer.search import SearchQuery, SearchResult, run_search
 from omnivec.indexer.store import Collection, CollectionInfo, Store
 
 __all__ = ["Embedding", "Engine"]
+
+log = logging.getLogger("omnivec.engine")
 
 
 @dataclass(frozen=True)
@@ -45,16 +49,23 @@ class Engine:
 
     # -- collections --------------------------------------------------------------------------
     def default_spaces(self) -> list[str]:
-        """clip + text when CLIP weights are available, else text alone."""
+        """clip + text when CLIP weights are on disk, else text alone.
+
+        Creating a collection never downloads weights implicitly: `omnivec models pull` does.
+        """
         from omnivec.indexer.models import describe_weights
 
-        available = {w.encoder for w in describe_weights(self.settings) if w.available_offline or not self.settings.offline}
-        spaces = [s for s in EMBEDDING_SPACES if s in available and getattr(self.settings, s).enabled]
-        if "clip" in spaces:
-            try:
-                self.models.clip()
-            except OmnivecError:
-                spaces.remove("clip")
+        infos = {w.encoder: w for w in describe_weights(self.settings)}
+        spaces = [s for s in EMBEDDING_SPACES if s in infos and infos[s].available_offline]
+        if "clip" in infos and "clip" not in spaces:
+            log.warning(
+                "new collections get the text space only: %s",
+                infos["clip"].note,
+            )
+        if not spaces:
+            raise FailedPreconditionError(
+                "no embedding encoder is available: enable the text encoder or provide CLIP weights"
+            )
         return spaces
 
     def create_collection(

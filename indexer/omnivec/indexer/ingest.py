@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+
 from omnivec.indexer.chunking import Chunk, chunk_text, chunk_transcript
 from omnivec.indexer.concurrency import prefetch_map
 from omnivec.indexer.config import Settings

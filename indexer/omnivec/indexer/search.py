@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from omnivec.indexer.errors import InvalidInputError
 from omnivec.indexer.filters import translate_filter
 from omnivec.indexer.media import MediaSource

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+
 from omnivec.indexer.ann import AnnIndex, AnnIndexUnreadable, AnnKind, choose_params
 from omnivec.indexer.config import IndexSettings
 from omnivec.indexer.encoders.base import EncoderSpec

@@ -28,6 +28,7 @@ from omnivec.client.types import (
     Classification,
     ClassifyCollectionProgress,
     Collection,
+    Embeddings,
     FloatMatrix,
     Hit,
     IndexProgress,
@@ -306,11 +307,32 @@ class AsyncClient:
         collection: str | None = None,
         timeout: float | None = None,
     ) -> FloatMatrix:
+        """Embeds a list of texts, images or audio files: an (n, dim) float32 array."""
+        result = await self.embed_detailed(
+            texts=texts, images=images, audio=audio, space=space, collection=collection,
+            timeout=timeout,
+        )
+        return result.vectors
+
+    async def embed_detailed(
+        self,
+        *,
+        texts: Sequence[str] | None = None,
+        images: Sequence[BytesOrPath] | None = None,
+        audio: Sequence[BytesOrPath] | None = None,
+        space: str = "clip",
+        collection: str | None = None,
+        timeout: float | None = None,
+    ) -> Embeddings:
+        """Like embed(), with the encoder (model, weights, dim) that made the vectors."""
         request = req.embed(
             texts=texts, images=images, audio=audio, space=space, collection=collection
         )
         response = await self._call(self._stubs.embed.Embed, request, timeout)
-        return conv.vectors_from_proto(response.vectors, response.dim)
+        return Embeddings(
+            conv.vectors_from_proto(response.vectors, response.dim),
+            conv.encoder_from_proto(response.encoder),
+        )
 
     async def transcribe(
         self, audio: BytesOrPath, *, language: str | None = None, timeout: float | None = None

@@ -22,6 +22,7 @@ from omnivec.client.types import (
     Classification,
     ClassifyCollectionProgress,
     Collection,
+    Embeddings,
     FloatMatrix,
     Hit,
     IndexProgress,
@@ -324,11 +325,31 @@ class Client:
         timeout: float | None = None,
     ) -> FloatMatrix:
         """Embeds a list of texts, images or audio files: an (n, dim) float32 array."""
+        result = self.embed_detailed(
+            texts=texts, images=images, audio=audio, space=space, collection=collection,
+            timeout=timeout,
+        )
+        return result.vectors
+
+    def embed_detailed(
+        self,
+        *,
+        texts: Sequence[str] | None = None,
+        images: Sequence[BytesOrPath] | None = None,
+        audio: Sequence[BytesOrPath] | None = None,
+        space: str = "clip",
+        collection: str | None = None,
+        timeout: float | None = None,
+    ) -> Embeddings:
+        """Like embed(), with the encoder (model, weights, dim) that made the vectors."""
         request = req.embed(
             texts=texts, images=images, audio=audio, space=space, collection=collection
         )
         response = self._call(self._stubs.embed.Embed, request, timeout)
-        return conv.vectors_from_proto(response.vectors, response.dim)
+        return Embeddings(
+            conv.vectors_from_proto(response.vectors, response.dim),
+            conv.encoder_from_proto(response.encoder),
+        )
 
     def transcribe(
         self, audio: BytesOrPath, *, language: str | None = None, timeout: float | None = None

@@ -152,6 +152,14 @@ class EncoderConfig:
 
 
 @dataclass(frozen=True)
+class Embeddings:
+    """Vectors with the encoder that made them (``Client.embed_detailed``)."""
+
+    vectors: FloatMatrix = field(repr=False)
+    encoder: EncoderConfig
+
+
+@dataclass(frozen=True)
 class SpaceInfo:
     space: str
     encoder: EncoderConfig

@@ -165,7 +165,13 @@ def describe_clip_weights(settings: Settings) -> WeightsInfo:
     try:
         model, pretrained, identity = resolve_clip_weights(cfg, offline=True)
     except (WeightsUnavailableError, ConfigError) as exc:
-        return WeightsInfo("clip", cfg.model, _clip_source(cfg), False, str(exc))
+        note = str(exc)
+        if isinstance(exc, WeightsUnavailableError) and cfg.checkpoint is None and not settings.offline:
+            note = (
+                f"tag {cfg.pretrained!r} of {cfg.model!r} is not downloaded yet: `omnivec models "
+                f"pull` fetches it once into the cache; or {CHECKPOINT_HINT}"
+            )
+        return WeightsInfo("clip", cfg.model, _clip_source(cfg), False, note)
     del model, pretrained
     return WeightsInfo("clip", cfg.model, _clip_source(cfg), True, identity)
 

@@ -1,0 +1,262 @@
+"""The CLI's `--server HOST:PORT` backend: the Engine's methods, answered by a server.
+
+Each method takes and returns the same engine types as :class:`omnivec.indexer.engine.Engine`,
+so every CLI command prints the same output either way (the congruence tests check this). Local
+files are read here and uploaded; the server never needs to see this machine's paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from omnivec.client import Client, Media, UpsertItem
+from omnivec.client import errors as client_errors
+from omnivec.client.types import Collection as RemoteCollection
+from omnivec.client.types import EncoderConfig
+from omnivec.indexer import errors
+from omnivec.indexer.encoders.base import EncoderSpec
+from omnivec.indexer.encoders.speech import Segment, Transcript
+from omnivec.indexer.engine import Embedding
+from omnivec.indexer.ingest import IndexEvent, IndexReport, IngestItem, discover
+from omnivec.indexer.media import MediaKind, decode_text
+from omnivec.indexer.search import Hit, SearchQuery, SearchResult
+from omnivec.indexer.store import CollectionInfo, SpaceStatus
+
+__all__ = ["RemoteBackend"]
+
+# Client errors become the engine's own classes, so the CLI reports both paths identically.
+_ERRORS: dict[type[Exception], type[errors.OmnivecError]] = {
+    client_errors.InvalidArgument: errors.InvalidInputError,
+    client_errors.NotFound: errors.NotFoundError,
+    client_errors.AlreadyExists: errors.AlreadyExistsError,
+    client_errors.FailedPrecondition: errors.FailedPreconditionError,
+    client_errors.ResourceExhausted: errors.ResourceExhaustedError,
+    client_errors.Unauthenticated: errors.UnauthenticatedError,
+    client_errors.PermissionDenied: errors.PermissionDeniedError,
+}
+
+
+def _translate(exc: client_errors.OmnivecClientError) -> errors.OmnivecError:
+    for client_type, engine_type in _ERRORS.items():
+        if isinstance(exc, client_type):
+            return engine_type(str(getattr(exc, "details", "") or exc))
+    return errors.OmnivecError(f"server error: {exc}")
+
+
+def _spec(encoder: EncoderConfig) -> EncoderSpec:
+    return EncoderSpec(
+        encoder=encoder.name, model=encoder.model, weights=encoder.pretrained,
+        dim=encoder.dim, normalized=encoder.normalized,
+    )
+
+
+def _info(remote: RemoteCollection) -> CollectionInfo:
+    spaces = {
+        s.space: SpaceStatus(s.space, _spec(s.encoder), s.index_kind, s.vector_count, s.index_lance_version)
+        for s in remote.spaces
+    }
+    return CollectionInfo(
+        name=remote.name,
+        created_at=remote.created_at.timestamp() if remote.created_at else 0.0,
+        spaces=spaces,
+        item_count=remote.item_count,
+        row_count=remote.row_count,
+        modality_counts={str(k): int(v) for k, v in remote.modality_counts.items()},
+        size_bytes=remote.size_bytes,
+        lance_version=remote.lance_version,
+    )
+
+
+class RemoteBackend:
+    """Engine-shaped facade over :class:`omnivec.client.Client`."""
+
+    def __init__(self, target: str, *, token: str | None = None) -> None:
+        self._client = Client(target, token=token)
+
+    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except client_errors.OmnivecClientError as exc:
+            raise _translate(exc) from exc
+
+    # -- collections ------------------------------------------------------------------------
+    def create_collection(self, name: str, spaces: Sequence[str] | None = None, *, exist_ok: bool = False) -> None:
+        self._call(self._client.create_collection, name, tuple(spaces or ()), if_not_exists=exist_ok)
+
+    def list_collections(self) -> list[str]:
+        return sorted(c.name for c in self._call(self._client.list_collections))
+
+    def describe_collection(self, name: str) -> CollectionInfo:
+        return _info(self._call(self._client.get_collection, name))
+
+    def delete_collection(self, name: str) -> None:
+        self._call(self._client.delete_collection, name)
+
+    def snapshot_collection(self, name: str, tag: str) -> tuple[str, int]:
+        snap = self._call(self._client.snapshot_collection, name, tag)
+        return snap.tag, snap.lance_version
+
+    def restore_collection(self, name: str, *, tag: str | None = None, version: int | None = None) -> CollectionInfo:
+        return _info(self._call(self._client.restore_collection, name, tag=tag, version=version))
+
+    # -- indexing ---------------------------------------------------------------------------
+    def index_paths(
+        self,
+        collection: str,
+        paths: Sequence[Path],
+        *,
+        recursive: bool = False,
+        spaces: Sequence[str] | None = None,
+        metadata: dict[str, dict[str, Any]] | None = None,
+        on_event: Callable[[IndexEvent], None] | None = None,
+        on_total: Callable[[int], None] | None = None,
+    ) -> IndexReport:
+        """Discover locally (same rules as the engine), upload each item with Upsert."""
+        import time
+
+        started = time.perf_counter()
+        if collection not in self.list_collections():
+            self.create_collection(collection, spaces)
+        items, problems = discover(list(paths), recursive=recursive, metadata=metadata)
+        if on_total is not None:
+            on_total(len(items) + len(problems))
+        report = IndexReport(total=len(items) + len(problems))
+        report.failed.extend(problems)
+        uploads: list[IngestItem] = []
+        local_failures: list[tuple[IngestItem, str]] = []
+
+        def upload_items() -> Iterator[UpsertItem]:
+            for item in items:
+                try:
+                    upsert = _to_upsert(item)
+                except errors.MediaError as exc:  # unreadable here: same reason as the engine
+                    local_failures.append((item, exc.reason))
+                    continue
+                uploads.append(item)
+                yield upsert
+
+        for result in self._call(lambda: list(self._client.upsert_stream(collection, upload_items()))):
+            item = uploads[result.sequence]
+            if result.status == "failed":
+                event = IndexEvent("failed", item, reason=result.error or "failed")
+                report.failed.append((item.label, event.reason))
+            elif result.status == "unchanged":
+                event = IndexEvent("unchanged", item, item_id=result.id)
+                report.unchanged += 1
+            else:
+                event = IndexEvent("indexed", item, item_id=result.id, chunks=result.chunk_count)
+                report.indexed += 1
+                report.rows += result.chunk_count
+            if on_event is not None:
+                on_event(event)
+        for item, reason in local_failures:
+            report.failed.append((item.label, reason))
+            if on_event is not None:
+                on_event(IndexEvent("failed", item, reason=reason))
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def delete_items(self, collection: str, ids: Sequence[str] = (), source_uris: Sequence[str] = ()) -> int:
+        resolved = [str(Path(u).resolve()) if "#" not in u and "://" not in u else u for u in source_uris]
+        return int(self._call(
+            self._client.delete_items, collection, ids=list(ids),
+            source_uris=list(dict.fromkeys([*source_uris, *resolved])),
+        ))
+
+    # -- search -----------------------------------------------------------------------------
+    def search(self, collection: str, query: SearchQuery) -> SearchResult:
+        result = self._call(
+            self._client.search_detailed, collection,
+            text=query.text, image=_bytes(query.image), audio=_bytes(query.audio),
+            item_id=query.item_id, k=query.k, where=query.where,
+            modalities=list(query.modalities) or None, spaces=list(query.spaces) or None,
+        )
+        hits = [
+            Hit(
+                item_id=h.id, modality=h.modality, source_uri=h.source_uri,
+                metadata=dict(h.metadata), text=h.span.text if h.span and h.span.text else None,
+                start_s=h.span.start_seconds if h.span else None,
+                end_s=h.span.end_seconds if h.span else None,
+                chunk=0, space=h.space, score=h.score, fused_score=h.fused_score, rank=h.rank,
+            )
+            for h in result.hits
+        ]
+        timings = {t.space: (t.embed_ms, t.search_ms) for t in result.timings}
+        return SearchResult(hits=hits, timings_ms=timings, query_transcript=result.query_transcript)
+
+    # -- embedding --------------------------------------------------------------------------
+    def embed_texts(self, texts: Sequence[str], *, space: str = "text") -> Embedding:
+        result = self._call(self._client.embed_detailed, texts=list(texts), space=space)
+        return Embedding(np.asarray(result.vectors, np.float32), space, _spec(result.encoder))
+
+    def embed_images(self, images: Sequence[Path | bytes], *, space: str = "clip") -> Embedding:
+        payload = [_bytes(i) for i in images]
+        result = self._call(self._client.embed_detailed, images=payload, space=space)
+        return Embedding(np.asarray(result.vectors, np.float32), space, _spec(result.encoder))
+
+    def embed_audio(self, clips: Sequence[Path | bytes], *, space: str = "text") -> Embedding:
+        # Same recipe as the engine: transcribe, then embed the transcripts as text.
+        transcripts = tuple(self.transcribe(c) for c in clips)
+        texts = [t.text if t.text.strip() else " " for t in transcripts]
+        embedded = self.embed_texts(texts, space=space)
+        return Embedding(embedded.vectors, space, embedded.spec, transcripts)
+
+    def transcribe(self, clip: Path | bytes) -> Transcript:
+        result = self._call(self._client.transcribe, _bytes(clip))
+        segments = tuple(
+            Segment(s.start_seconds or 0.0, s.end_seconds or 0.0, s.text) for s in result.segments
+        )
+        return Transcript(result.text, segments, result.duration_seconds, result.language)
+
+    def zero_shot_classify(self, labels: Sequence[str], **kwargs: Any) -> list[tuple[str, float]]:
+        for key in ("image", "audio"):
+            if kwargs.get(key) is not None:
+                kwargs[key] = _bytes(kwargs[key])
+        scores = self._call(self._client.zero_shot_classify, list(labels), **kwargs)
+        return [(s.label, s.probability) for s in scores]
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _bytes(source: Path | bytes | None) -> bytes | None:
+    """Read a local file here so the server gets its bytes, with the same errors as locally."""
+    if source is None or isinstance(source, bytes):
+        return source
+    return _read_local(source, str(source))
+
+
+def _read_local(path: Path, label: str) -> bytes:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise errors.MediaError(label, "file does not exist; check the path") from None
+    except IsADirectoryError:
+        raise errors.MediaError(label, "is a directory, not a file") from None
+    except OSError as exc:
+        raise errors.MediaError(label, f"cannot be read: {exc.strerror or exc}") from exc
+    if not data:
+        raise errors.MediaError(label, "is empty (0 bytes)")
+    return data
+
+
+def _to_upsert(item: IngestItem) -> UpsertItem:
+    """The engine's discovery item as an upload; raises MediaError for what cannot be sent."""
+    if "_error" in item.metadata:
+        raise errors.MediaError(item.label, str(item.metadata["_error"]))
+    if item.text is not None:
+        media = Media(text=item.text)
+    else:
+        assert item.path is not None
+        data = item.data if item.data is not None else _read_local(item.path, item.label)
+        if item.modality is MediaKind.IMAGE:
+            media = Media(image=data, filename=item.path.name)
+        elif item.modality is MediaKind.AUDIO:
+            media = Media(audio=data, filename=item.path.name)
+        else:
+            media = Media(text=decode_text(data, name=item.label), filename=item.path.name)
+    return UpsertItem(media=media, id=item.item_id, metadata=dict(item.metadata), source_uri=item.source_uri)
