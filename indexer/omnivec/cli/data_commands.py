@@ -54,7 +54,7 @@ def _info_dict(info: Any) -> dict[str, Any]:
         "modalities": dict(sorted(info.modality_counts.items())),
         "spaces": {
             space: {
-                "encoder": status.spec.to_dict(),
+                "encoder": status.spec.identity(),
                 "index": status.index_kind,
                 "vectors": status.vectors,
             }

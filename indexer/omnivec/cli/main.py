@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from omnivec.cli import data_commands
+from omnivec.cli import data_commands, probe_commands, serve_command
 from omnivec.cli._common import CliState, configure_logging, console, handle_errors, print_json
 from omnivec.indexer.errors import InvalidInputError
 
@@ -83,7 +83,7 @@ def embed(
         print_json(
             {
                 "space": result.space,
-                "encoder": result.spec.to_dict(),
+                "encoder": result.spec.identity(),
                 "dim": int(result.vectors.shape[1]),
                 "embeddings": [
                     {"input": inp, "vector": vec.tolist()}
@@ -182,6 +182,8 @@ def selfcheck(ctx: typer.Context) -> None:
 
 
 data_commands.register(app)
+serve_command.register(app)
+probe_commands.register(app)
 
 
 if __name__ == "__main__":

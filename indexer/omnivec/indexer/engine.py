@@ -21,6 +21,7 @@ from omnivec.indexer.errors import FailedPreconditionError, InvalidInputError
 from omnivec.indexer.ingest import IndexEvent, IndexReport, IngestItem, Ingestor, discover
 from omnivec.indexer.media import MediaSource
 from omnivec.indexer.models import EMBEDDING_SPACES, ModelHub
+from omnivec.indexer.probes.service import ProbeService
 from omnivec.indexer.search import SearchQuery, SearchResult, run_search
 from omnivec.indexer.store import Collection, CollectionInfo, Store
 
@@ -46,6 +47,7 @@ class Engine:
         self.settings = settings
         self.models = models or ModelHub(settings)
         self.store = Store(settings.data_dir, settings.index)
+        self.probes = ProbeService(self.store, self.models, settings)
 
     # -- collections --------------------------------------------------------------------------
     def default_spaces(self) -> list[str]:

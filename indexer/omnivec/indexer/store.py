@@ -239,6 +239,11 @@ class Collection:
         """
         if rows.num_rows == 0:
             return self.version
+        # Columns written by probes (label_*) are not produced by the indexer: new rows get nulls
+        # there until the probe is applied again.
+        for column in self._table.schema:
+            if column.name.startswith(LABEL_COLUMN_PREFIX) and column.name not in rows.column_names:
+                rows = rows.append_column(column, pa.nulls(rows.num_rows, column.type))
         with self._write_lock:
             self._acquire_writer()
             start = self._rowid_start(rows.num_rows)

@@ -104,8 +104,6 @@ def create_collection(
     name: str, spaces: Sequence[str], if_not_exists: bool
 ) -> collections_pb2.CreateCollectionRequest:
     space_list = string_list(spaces, "spaces")
-    if not space_list:
-        raise InvalidArgument("a collection needs at least one space, e.g. spaces=['clip']")
     return collections_pb2.CreateCollectionRequest(
         name=_non_empty(name, "name"), spaces=space_list, if_not_exists=if_not_exists
     )

@@ -130,7 +130,7 @@ class AsyncClient:
     async def create_collection(
         self,
         name: str,
-        spaces: Sequence[str] = ("clip",),
+        spaces: Sequence[str] = (),
         *,
         if_not_exists: bool = False,
         timeout: float | None = None,

@@ -146,7 +146,7 @@ class Client:
     def create_collection(
         self,
         name: str,
-        spaces: Sequence[str] = ("clip",),
+        spaces: Sequence[str] = (),
         *,
         if_not_exists: bool = False,
         timeout: float | None = None,

@@ -30,10 +30,13 @@ class EncoderSpec:
     normalized: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def identity(self) -> dict[str, Any]:
+        """The fields that decide the vectors (what ``fingerprint`` covers), for display."""
+        return {k: v for k, v in asdict(self).items() if k != "extra"}
+
     @property
     def fingerprint(self) -> str:
-        core = {k: v for k, v in asdict(self).items() if k != "extra"}
-        return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()[:16]
+        return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

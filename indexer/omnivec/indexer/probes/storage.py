@@ -1,0 +1,394 @@
+"""Versioned probes on disk, stored with their collection.
+
+Layout (under the collection's directory, next to ``rows.lance``)::
+
+    <collection>/probes/<name>/
+      v1/                       one immutable directory per version
+        model.npz               weights (classes x dim) and bias, float32, no pickle
+        probe.json              classes, space, encoder spec + fingerprint, calibration,
+                                training report, the training examples (ids / sources + labels),
+                                prompt template, created_at, sha256 of model.npz
+      v2/ ...
+      .last_version             highest version ever made, so a deleted version's number is
+                                never handed out again (best effort: it is a hint, not a lock)
+
+A version is written into a temporary sibling directory (``.tmp-*``), every file fsynced, and
+then renamed to ``v<N>`` in one ``rename(2)``, followed by an fsync of the parent directory: a
+reader sees the whole version or none of it, and a crash leaves at most a ``.tmp-*`` directory
+that listing ignores (and that the next save sweeps away). Two writers racing for the same number
+cannot both win: ``rename`` onto an existing non-empty directory fails, and the loser takes N+1.
+Deleting renames ``v<N>`` away first (atomic), then removes the files.
+
+Versions are immutable once written, so loaded models are cached by (path, weights checksum).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from omnivec.indexer.encoders.base import EncoderSpec
+from omnivec.indexer.errors import CorruptDataError, InvalidInputError, NotFoundError
+from omnivec.indexer.probes.training import ProbeModel
+
+__all__ = [
+    "PROBES_DIR",
+    "ProbeRecord",
+    "ProbeStorage",
+    "validate_probe_name",
+]
+
+PROBES_DIR = "probes"
+RECORD_FILE = "probe.json"
+WEIGHTS_FILE = "model.npz"
+RECORD_FORMAT = 1
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
+_VERSION_DIR = re.compile(r"^v([1-9][0-9]{0,8})$")
+_LAST_VERSION = ".last_version"
+_STALE_TMP_SECONDS = 3600.0
+
+
+def validate_probe_name(name: str) -> str:
+    """Probe names follow the collection-name rule, so a name can never escape its directory."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise InvalidInputError(
+            f"invalid probe name {name!r}: use 1-64 letters, digits, '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def _check_version(version: int) -> int:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InvalidInputError(f"probe version must be an integer >= 1, got {version!r}")
+    return version
+
+
+@dataclass(frozen=True)
+class ProbeRecord:
+    """What is stored about one probe version (everything but the weights)."""
+
+    collection: str
+    name: str
+    version: int
+    space: str
+    classes: tuple[str, ...]
+    encoder: EncoderSpec  # the collection's encoder for ``space`` when the probe was trained
+    encoder_fingerprint: str
+    temperature: float
+    abstain_threshold: float | None
+    report: dict[str, Any]  # ProbeReport.to_dict()
+    examples: tuple[dict[str, Any], ...]  # {"item_id"|"source"|"text": ..., "label": ...}
+    created_at: float  # unix seconds
+    prompt_template: str | None
+    class_names: dict[str, str]
+    pooling: str  # how an item's chunk vectors become one vector: "mean"
+    seed: int
+    weights_sha256: str
+    path: Path = field(repr=False, compare=False, default=Path())
+
+    @property
+    def heldout_accuracy(self) -> float | None:
+        value = self.report.get("heldout_accuracy")
+        return None if value is None else float(value)
+
+    @property
+    def created_at_iso(self) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.created_at))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (what ``probe show --json`` prints); ``path`` excluded."""
+        return {
+            "collection": self.collection,
+            "name": self.name,
+            "version": self.version,
+            "space": self.space,
+            "classes": list(self.classes),
+            "encoder": self.encoder.to_dict(),
+            "encoder_fingerprint": self.encoder_fingerprint,
+            "temperature": self.temperature,
+            "abstain_threshold": self.abstain_threshold,
+            "report": self.report,
+            "examples": [dict(e) for e in self.examples],
+            "created_at": self.created_at,
+            "created_at_iso": self.created_at_iso,
+            "prompt_template": self.prompt_template,
+            "class_names": dict(self.class_names),
+            "pooling": self.pooling,
+            "seed": self.seed,
+            "weights_sha256": self.weights_sha256,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], path: Path) -> ProbeRecord:
+        try:
+            if data.get("format") != RECORD_FORMAT:
+                raise CorruptDataError(
+                    f"{path}: unsupported probe record format {data.get('format')!r}"
+                )
+            threshold = data.get("abstain_threshold")
+            return cls(
+                collection=str(data["collection"]),
+                name=str(data["name"]),
+                version=int(data["version"]),
+                space=str(data["space"]),
+                classes=tuple(str(c) for c in data["classes"]),
+                encoder=EncoderSpec.from_dict(dict(data["encoder"])),
+                encoder_fingerprint=str(data["encoder_fingerprint"]),
+                temperature=float(data["temperature"]),
+                abstain_threshold=None if threshold is None else float(threshold),
+                report=dict(data["report"]),
+                examples=tuple(dict(e) for e in data["examples"]),
+                created_at=float(data["created_at"]),
+                prompt_template=data.get("prompt_template"),
+                class_names={str(k): str(v) for k, v in dict(data.get("class_names") or {}).items()},
+                pooling=str(data.get("pooling", "mean")),
+                seed=int(data.get("seed", 0)),
+                weights_sha256=str(data["weights_sha256"]),
+                path=path,
+            )
+        except CorruptDataError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CorruptDataError(f"{path}: probe record is damaged ({exc!r})") from exc
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+class ProbeStorage:
+    """The probes of one collection directory. Thread-safe; safe across processes for saves."""
+
+    def __init__(self, collection_path: Path, collection_name: str) -> None:
+        self.collection_path = Path(collection_path)
+        self.collection_name = collection_name
+        self.root = self.collection_path / PROBES_DIR
+        self._lock = threading.Lock()
+        self._models: dict[tuple[Path, str], ProbeModel] = {}
+
+    # -- paths and listing ------------------------------------------------------------------
+    def _dir(self, name: str) -> Path:
+        return self.root / validate_probe_name(name)
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            p.name for p in self.root.iterdir() if _NAME.fullmatch(p.name) and self.versions(p.name)
+        )
+
+    def versions(self, name: str) -> list[int]:
+        folder = self._dir(name)
+        if not folder.is_dir():
+            return []
+        out = []
+        for child in folder.iterdir():
+            match = _VERSION_DIR.fullmatch(child.name)
+            if match and (child / RECORD_FILE).is_file():
+                out.append(int(match.group(1)))
+        return sorted(out)
+
+    def resolve(self, name: str, version: int | None = None) -> int:
+        """The version number ``version`` names (None: the latest), or NotFoundError."""
+        versions = self.versions(name)
+        if not versions:
+            known = ", ".join(self.names()) or "none"
+            raise NotFoundError(
+                f"probe {name!r} does not exist in collection {self.collection_name!r} "
+                f"(probes: {known}); train it with `omnivec probe train {name} "
+                f"--collection {self.collection_name} --labels FILE`"
+            )
+        if version is None:
+            return versions[-1]
+        _check_version(version)
+        if version not in versions:
+            raise NotFoundError(
+                f"probe {name!r} of collection {self.collection_name!r} has no version {version} "
+                f"(versions: {', '.join(map(str, versions))})"
+            )
+        return version
+
+    # -- reading ----------------------------------------------------------------------------
+    def record(self, name: str, version: int | None = None) -> ProbeRecord:
+        number = self.resolve(name, version)
+        path = self._dir(name) / f"v{number}"
+        try:
+            data = json.loads((path / RECORD_FILE).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise NotFoundError(
+                f"probe {name!r} version {number} was deleted while it was being read"
+            ) from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CorruptDataError(
+                f"probe {name!r} version {number} cannot be read ({exc}); delete it with "
+                f"`omnivec probe delete {name} --collection {self.collection_name} --version {number}`"
+            ) from exc
+        if not isinstance(data, dict):
+            raise CorruptDataError(f"{path / RECORD_FILE}: not a JSON object")
+        return ProbeRecord.from_dict(data, path)
+
+    def load(self, name: str, version: int | None = None) -> tuple[ProbeRecord, ProbeModel]:
+        """The record and the servable model of a version (models are cached: versions are
+        immutable)."""
+        record = self.record(name, version)
+        key = (record.path, record.weights_sha256)
+        with self._lock:
+            cached = self._models.get(key)
+        if cached is not None:
+            return record, cached
+        weights_path = record.path / WEIGHTS_FILE
+        try:
+            raw = weights_path.read_bytes()
+        except OSError as exc:
+            raise CorruptDataError(f"probe {name!r} v{record.version}: {WEIGHTS_FILE} unreadable ({exc})") from exc
+        if hashlib.sha256(raw).hexdigest() != record.weights_sha256:
+            raise CorruptDataError(
+                f"probe {name!r} v{record.version}: {WEIGHTS_FILE} does not match its checksum; "
+                "the file is damaged - retrain the probe or delete this version"
+            )
+        try:
+            with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+                arrays = {key: npz[key] for key in npz.files}
+        except (OSError, ValueError) as exc:
+            raise CorruptDataError(f"probe {name!r} v{record.version}: weights unreadable ({exc})") from exc
+        meta = {
+            "format": 1,
+            "classes": list(record.classes),
+            "temperature": record.temperature,
+            "abstain_threshold": record.abstain_threshold,
+        }
+        model = ProbeModel.from_arrays(arrays, meta)
+        with self._lock:
+            self._models[key] = model
+        return record, model
+
+    # -- writing ----------------------------------------------------------------------------
+    def _last_version(self, folder: Path) -> int:
+        try:
+            return int((folder / _LAST_VERSION).read_text().strip())
+        except (OSError, ValueError):
+            return 0
+
+    def _sweep_tmp(self, folder: Path) -> None:
+        now = time.time()
+        for child in folder.iterdir():
+            if child.name.startswith((".tmp-", ".deleted-")):
+                try:
+                    if now - child.stat().st_mtime > _STALE_TMP_SECONDS or child.name.startswith(".deleted-"):
+                        shutil.rmtree(child, ignore_errors=True)
+                except OSError:
+                    pass
+
+    def save(self, name: str, model: ProbeModel, record: Mapping[str, Any]) -> ProbeRecord:
+        """Write a new version (the next number) atomically and return its record.
+
+        ``record`` holds the ProbeRecord fields except collection/name/version/classes/
+        temperature/abstain_threshold/weights_sha256, which come from here and from ``model``.
+        """
+        folder = self._dir(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        self._sweep_tmp(folder)
+        arrays, meta = model.to_arrays()
+        buffer = io.BytesIO()
+        np.savez(buffer, weights=arrays["weights"], bias=arrays["bias"])
+        weights = buffer.getvalue()
+        tmp = folder / f".tmp-{uuid.uuid4().hex}"
+        tmp.mkdir()
+        try:
+            _write_file(tmp / WEIGHTS_FILE, weights)
+            number = max([0, self._last_version(folder), *self.versions(name)]) + 1
+            while True:
+                data = {
+                    "format": RECORD_FORMAT,
+                    **dict(record),
+                    "collection": self.collection_name,
+                    "name": name,
+                    "version": number,
+                    "classes": list(meta["classes"]),
+                    "temperature": meta["temperature"],
+                    "abstain_threshold": meta["abstain_threshold"],
+                    "weights_sha256": hashlib.sha256(weights).hexdigest(),
+                }
+                _write_file(
+                    tmp / RECORD_FILE,
+                    json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False).encode("utf-8"),
+                )
+                _fsync_dir(tmp)
+                target = folder / f"v{number}"
+                try:
+                    os.rename(tmp, target)
+                except OSError as exc:
+                    if exc.errno in (errno.EEXIST, errno.ENOTEMPTY) or target.exists():
+                        number += 1  # another writer took this number: take the next one
+                        continue
+                    raise
+                break
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _fsync_dir(folder)
+        try:
+            marker = folder / f".last-{uuid.uuid4().hex}"
+            _write_file(marker, str(max(number, self._last_version(folder))).encode())
+            os.replace(marker, folder / _LAST_VERSION)
+        except OSError:
+            pass  # a hint only
+        return ProbeRecord.from_dict(data, target)
+
+    def delete(self, name: str, version: int | None = None, *, all_versions: bool = False) -> int:
+        """Delete one version, or every version with ``all_versions``; returns how many."""
+        if (version is None) == (not all_versions):
+            raise InvalidInputError(
+                "give exactly one of a version or all_versions to delete a probe "
+                "(so a forgotten version never deletes everything)"
+            )
+        if all_versions:
+            numbers = self.versions(name)
+            if not numbers:
+                self.resolve(name)  # raises NotFoundError with the known names
+        else:
+            assert version is not None
+            numbers = [self.resolve(name, version)]
+        folder = self._dir(name)
+        for number in numbers:
+            path = folder / f"v{number}"
+            doomed = folder / f".deleted-v{number}-{uuid.uuid4().hex}"
+            try:
+                os.rename(path, doomed)
+            except FileNotFoundError:
+                continue
+            with self._lock:
+                for key in [k for k in self._models if k[0] == path]:
+                    del self._models[key]
+            shutil.rmtree(doomed, ignore_errors=True)
+        if all_versions:
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            _fsync_dir(folder)
+        return len(numbers)

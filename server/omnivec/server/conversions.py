@@ -1,0 +1,440 @@
+"""The one module that translates between protobuf messages and engine types.
+
+Servicers call these and nothing else touches ``_pb2`` fields. Request messages are checked for
+what the proto promises (exactly one oneof member, known enum values) and turned into engine
+arguments; engine results become response messages. Business rules stay in the engine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+
+from omnivec.indexer.encoders.base import EncoderSpec
+from omnivec.indexer.encoders.speech import Transcript
+from omnivec.indexer.errors import InvalidInputError
+from omnivec.indexer.ingest import IngestItem
+from omnivec.indexer.media import MediaKind
+from omnivec.indexer.search import Hit, SearchQuery, SearchResult
+from omnivec.indexer.store import CollectionInfo
+from omnivec.v1 import (
+    collections_pb2,
+    common_pb2,
+    embed_pb2,
+    indexing_pb2,
+    search_pb2,
+)
+
+__all__ = [
+    "DEFAULT_K",
+    "collection_to_proto",
+    "encoder_to_proto",
+    "hit_to_proto",
+    "index_progress",
+    "label_scores_to_proto",
+    "media_kind",
+    "metadata_from_struct",
+    "metadata_to_struct",
+    "modality_from_proto",
+    "modality_to_proto",
+    "search_query_from_proto",
+    "search_result_to_proto",
+    "snapshot_to_proto",
+    "transcript_to_proto",
+    "upsert_item_from_proto",
+    "upsert_result",
+    "vectors_to_proto",
+]
+
+DEFAULT_K = 10
+
+_MODALITY_TO_PROTO: dict[str, Any] = {
+    "image": common_pb2.MODALITY_IMAGE,
+    "text": common_pb2.MODALITY_TEXT,
+    "audio": common_pb2.MODALITY_AUDIO,
+}
+_MODALITY_FROM_PROTO: dict[Any, str] = {v: k for k, v in _MODALITY_TO_PROTO.items()}
+
+_STATUS_TO_PROTO = {
+    "indexed": indexing_pb2.ITEM_STATUS_OK,
+    "unchanged": indexing_pb2.ITEM_STATUS_UNCHANGED,
+    "failed": indexing_pb2.ITEM_STATUS_FAILED,
+}
+
+
+# --- scalars -----------------------------------------------------------------------------------
+
+
+def modality_to_proto(modality: str) -> Any:
+    return _MODALITY_TO_PROTO.get(modality, common_pb2.MODALITY_UNSPECIFIED)
+
+
+def modality_from_proto(value: Any, where: str = "modalities") -> str:
+    try:
+        return _MODALITY_FROM_PROTO[value]
+    except KeyError:
+        raise InvalidInputError(
+            f"{where} holds an unset or unknown modality ({value}); use MODALITY_IMAGE, "
+            "MODALITY_TEXT or MODALITY_AUDIO"
+        ) from None
+
+
+def timestamp(seconds: float | datetime | None) -> timestamp_pb2.Timestamp | None:
+    if seconds is None:
+        return None
+    ts = timestamp_pb2.Timestamp()
+    if isinstance(seconds, datetime):
+        ts.FromDatetime(seconds if seconds.tzinfo else seconds.replace(tzinfo=timezone.utc))
+    else:
+        ts.FromNanoseconds(int(float(seconds) * 1e9))
+    return ts
+
+
+def _restore_ints(value: Any) -> Any:
+    # Struct numbers are doubles on the wire; JSON cannot tell 2020 from 2020.0 either, so an
+    # integral number is stored as the int the client most likely sent.
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _restore_ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_restore_ints(v) for v in value]
+    return value
+
+
+def metadata_from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
+    result: dict[str, Any] = _restore_ints(json_format.MessageToDict(struct))
+    return result
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def metadata_to_struct(metadata: Mapping[str, Any] | None) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    if metadata:
+        struct.update(_json_safe(metadata))
+    return struct
+
+
+# --- media ------------------------------------------------------------------------------------
+
+
+def media_kind(media: common_pb2.Media, where: str) -> str:
+    """"text", "image" or "audio"; INVALID_ARGUMENT for an empty Media."""
+    kind = media.WhichOneof("content")
+    if kind is None:
+        raise InvalidInputError(f"{where} has no content; set exactly one of text, image, audio")
+    return str(kind)
+
+
+def media_label(media: common_pb2.Media, fallback: str) -> str:
+    return media.filename or fallback
+
+
+# --- collections ------------------------------------------------------------------------------
+
+
+def encoder_to_proto(spec: EncoderSpec) -> common_pb2.EncoderConfig:
+    return common_pb2.EncoderConfig(
+        name=spec.encoder,
+        model=spec.model,
+        pretrained=spec.weights,
+        dim=spec.dim,
+        normalized=spec.normalized,
+        config_hash=spec.fingerprint,
+    )
+
+
+def _field(obj: Any, *names: str, default: Any = None) -> Any:
+    for name in names:
+        if isinstance(obj, Mapping) and name in obj:
+            return obj[name]
+        if hasattr(obj, name):
+            return getattr(obj, name)
+    return default
+
+
+def snapshot_to_proto(collection: str, snapshot: Any) -> collections_pb2.Snapshot:
+    """A snapshot from the engine: an object or mapping with tag, version and created_at."""
+    message = collections_pb2.Snapshot(
+        collection=collection,
+        tag=str(_field(snapshot, "tag", default="")),
+        lance_version=int(_field(snapshot, "version", "lance_version", default=0) or 0),
+    )
+    created = timestamp(_field(snapshot, "created_at"))
+    if created is not None:
+        message.created_at.CopyFrom(created)
+    return message
+
+
+def collection_to_proto(info: CollectionInfo) -> collections_pb2.Collection:
+    message = collections_pb2.Collection(
+        name=info.name,
+        spaces=[
+            collections_pb2.SpaceInfo(
+                space=status.space,
+                encoder=encoder_to_proto(status.spec),
+                index_kind=status.index_kind,
+                vector_count=status.vectors,
+                index_lance_version=status.index_version or 0,
+            )
+            for _, status in sorted(info.spaces.items())
+        ],
+        item_count=info.item_count,
+        row_count=info.row_count,
+        modality_counts=[
+            collections_pb2.ModalityCount(modality=modality_to_proto(m), item_count=n)
+            for m, n in sorted(info.modality_counts.items())
+            if n
+        ],
+        size_bytes=info.size_bytes,
+        lance_version=info.lance_version,
+        snapshots=[snapshot_to_proto(info.name, s) for s in getattr(info, "snapshots", None) or ()],
+    )
+    created = timestamp(info.created_at)
+    if created is not None:
+        message.created_at.CopyFrom(created)
+    return message
+
+
+# --- indexing ---------------------------------------------------------------------------------
+
+
+def upsert_item_from_proto(request: indexing_pb2.UpsertRequest) -> IngestItem:
+    """An UpsertRequest as the engine's IngestItem; ``key`` carries the sequence number.
+    InvalidInputError for an item without content (the servicer reports it as that item's
+    FAILED result, so one bad message never ends the stream)."""
+    item = request.item
+    media = item.media
+    kind = media.WhichOneof("content")
+    label = media.filename or f"item #{request.sequence}"
+    metadata = metadata_from_struct(item.metadata) if item.HasField("metadata") else {}
+    common: dict[str, Any] = {
+        "label": label,
+        "item_id": item.id or None,
+        "source_uri": item.source_uri,
+        "metadata": metadata,
+        "key": request.sequence,
+    }
+    if kind == "text":
+        return IngestItem(modality=MediaKind.TEXT, text=media.text, **common)
+    if kind == "image":
+        return IngestItem(modality=MediaKind.IMAGE, data=bytes(media.image), **common)
+    if kind == "audio":
+        return IngestItem(modality=MediaKind.AUDIO, data=bytes(media.audio), **common)
+    raise InvalidInputError("has no content; set item.media.text, .image or .audio")
+
+
+def upsert_result(
+    sequence: int, status: str, item_id: str | None, chunks: int = 0, error: str = ""
+) -> indexing_pb2.UpsertResult:
+    return indexing_pb2.UpsertResult(
+        sequence=sequence,
+        id=item_id or "",
+        status=_STATUS_TO_PROTO[status],
+        error=error if status == "failed" else "",
+        chunk_count=chunks if status == "indexed" else 0,
+    )
+
+
+def index_progress(
+    *,
+    done: int,
+    total: int,
+    indexed: int,
+    unchanged: int,
+    failed: int,
+    current_path: str = "",
+    failures: Iterable[tuple[str, str]] = (),
+    is_final: bool = False,
+) -> indexing_pb2.IndexProgress:
+    return indexing_pb2.IndexProgress(
+        done=done, total=total, indexed=indexed, unchanged=unchanged, failed=failed,
+        current_path=current_path,
+        failures=[indexing_pb2.IndexFailure(path=p, reason=r) for p, r in failures],
+        is_final=is_final,
+    )
+
+
+# --- search -----------------------------------------------------------------------------------
+
+
+def search_query_from_proto(request: search_pb2.SearchRequest) -> SearchQuery:
+    kind = request.WhichOneof("query")
+    if kind is None:
+        raise InvalidInputError("the search has no query; set text, image, audio or item_id")
+    return SearchQuery(
+        text=request.text if kind == "text" else None,
+        image=bytes(request.image) if kind == "image" else None,
+        audio=bytes(request.audio) if kind == "audio" else None,
+        item_id=request.item_id if kind == "item_id" else None,
+        k=request.k or DEFAULT_K,
+        where=request.filter or None,
+        modalities=tuple(
+            dict.fromkeys(modality_from_proto(m, "modalities") for m in request.modalities)
+        ),
+        spaces=tuple(dict.fromkeys(request.spaces)),
+    )
+
+
+def hit_to_proto(hit: Hit) -> search_pb2.Hit:
+    message = search_pb2.Hit(
+        id=hit.item_id,
+        modality=modality_to_proto(hit.modality),
+        source_uri=hit.source_uri,
+        metadata=metadata_to_struct(hit.metadata),
+        space=hit.space,
+        score=hit.score,
+        fused_score=hit.fused_score,
+        rank=hit.rank,
+    )
+    if hit.text is not None:
+        timed = hit.start_s is not None and hit.end_s is not None
+        message.span.CopyFrom(
+            common_pb2.Span(
+                text=hit.text,
+                start_seconds=(hit.start_s or 0.0) if timed else 0.0,
+                end_seconds=(hit.end_s or 0.0) if timed else 0.0,
+                has_time=timed,
+            )
+        )
+    return message
+
+
+def search_result_to_proto(result: SearchResult) -> search_pb2.SearchResponse:
+    return search_pb2.SearchResponse(
+        hits=[hit_to_proto(h) for h in result.hits],
+        timings=[
+            search_pb2.SpaceTiming(space=space, embed_ms=embed, search_ms=search)
+            for space, (embed, search) in result.timings_ms.items()
+        ],
+        query_transcript=result.query_transcript or "",
+    )
+
+
+# --- embed and classify -----------------------------------------------------------------------
+
+
+def vectors_to_proto(vectors: Any) -> list[common_pb2.Vector]:
+    return [common_pb2.Vector(values=row.tolist()) for row in vectors]
+
+
+def transcript_to_proto(transcript: Transcript) -> embed_pb2.TranscribeResponse:
+    return embed_pb2.TranscribeResponse(
+        text=transcript.text,
+        segments=[
+            common_pb2.Span(text=s.text, start_seconds=s.start, end_seconds=s.end, has_time=True)
+            for s in transcript.segments
+        ],
+        language=transcript.language or "",
+        duration_seconds=transcript.duration,
+    )
+
+
+def label_scores_to_proto(scores: Sequence[tuple[str, float]]) -> list[common_pb2.LabelScore]:
+    return [common_pb2.LabelScore(label=label, probability=float(p)) for label, p in scores]
+
+
+# --- probes -----------------------------------------------------------------------------------
+# Probe types are imported lazily: the probe engine is optional for the rest of the server.
+
+
+def probe_input_from_proto(message: common_pb2.ItemOrMedia, where: str) -> Any:
+    """An ItemOrMedia as the probe engine's ProbeInput."""
+    from omnivec.indexer.classify import MediaInput
+    from omnivec.indexer.probes.service import ProbeInput
+
+    source = message.WhichOneof("source")
+    if source == "item_id":
+        return ProbeInput.item(message.item_id)
+    if source != "media":
+        raise InvalidInputError(f"{where} is empty; set item_id or media")
+    kind = media_kind(message.media, f"{where}.media")
+    name = message.media.filename or None
+    if kind == "text":
+        return ProbeInput(media=MediaInput(text=message.media.text, name=name))
+    data = bytes(getattr(message.media, kind))
+    return ProbeInput(media=MediaInput(data=data, modality=kind, name=name))
+
+
+def _number(value: Any) -> float:
+    # Absent estimates (too few examples) are NaN on the wire: 0.0 would read as "always wrong".
+    return float("nan") if value is None else float(value)
+
+
+def probe_report_to_proto(record: Any) -> Any:
+    """A stored probe version (ProbeRecord with its training report) as a ProbeReport."""
+    from omnivec.v1 import probes_pb2
+
+    report: Mapping[str, Any] = record.report
+    classes = list(record.classes)
+    message = probes_pb2.ProbeReport(
+        collection=record.collection,
+        name=record.name,
+        version=record.version,
+        space=record.space,
+        classes=classes,
+        regularization_c=_number(report.get("chosen_c")),
+        cv_method=str(report.get("selection_method") or report.get("estimate_method") or ""),
+        cv_folds=int(report.get("cv_folds") or 0),
+        heldout_accuracy=_number(report.get("heldout_accuracy")),
+        zero_shot_accuracy=_number(report.get("zero_shot_accuracy")),
+        plain_probe_accuracy=_number(report.get("plain_probe_accuracy")),
+        class_metrics=[
+            probes_pb2.ClassMetrics(
+                label=m["label"], precision=m["precision"], recall=m["recall"], f1=m["f1"],
+                support=int(m["support"]),
+            )
+            for m in report.get("per_class", ())
+        ],
+        confusion_matrix=[
+            probes_pb2.ConfusionRow(label=label, counts=[int(c) for c in row])
+            for label, row in zip(classes, report.get("confusion_matrix", ()))
+        ],
+        temperature=float(record.temperature),
+        train_seconds=float(report.get("train_seconds") or 0.0),
+        n_examples=len(record.examples),
+        encoder_config_hash=record.encoder_fingerprint,
+        abstain_threshold=float(record.abstain_threshold or 0.0),
+    )
+    created = timestamp(record.created_at)
+    if created is not None:
+        message.created_at.CopyFrom(created)
+    return message
+
+
+def probe_info_to_proto(info: Any) -> Any:
+    from omnivec.v1 import probes_pb2
+
+    message = probes_pb2.ProbeInfo(
+        name=info.name, version=info.version, space=info.space, classes=list(info.classes),
+        heldout_accuracy=_number(info.heldout_accuracy), is_latest=info.is_latest,
+    )
+    created = timestamp(info.created_at)
+    if created is not None:
+        message.created_at.CopyFrom(created)
+    return message
+
+
+def classification_to_proto(result: Any) -> Any:
+    from omnivec.v1 import probes_pb2
+
+    return probes_pb2.Classification(
+        labels=label_scores_to_proto(result.labels),
+        abstained=result.abstained,
+        error=result.error or "",
+    )

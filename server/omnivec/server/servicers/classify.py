@@ -1,0 +1,53 @@
+"""ClassifyService: zero-shot classification with one text prompt per label."""
+
+from __future__ import annotations
+
+import grpc
+
+from omnivec.indexer.errors import InvalidInputError
+from omnivec.server import conversions as conv
+from omnivec.server.limits import check_item_count
+from omnivec.server.servicers import ServerDeps, engine_feature
+from omnivec.server.status import rpc_method
+from omnivec.v1 import classify_pb2, classify_pb2_grpc
+
+__all__ = ["ClassifyServicer"]
+
+DEFAULT_SPACE = "clip"
+
+
+class ClassifyServicer(classify_pb2_grpc.ClassifyServiceServicer):
+    def __init__(self, deps: ServerDeps) -> None:
+        self._engine = deps.engine
+        self._settings = deps.settings
+
+    @rpc_method
+    def ZeroShotClassify(
+        self, request: classify_pb2.ZeroShotClassifyRequest, context: grpc.ServicerContext
+    ) -> classify_pb2.ZeroShotClassifyResponse:
+        classify = engine_feature(self._engine, "zero_shot_classify")
+        check_item_count(len(request.labels), self._settings.max_items_per_request, "labels")
+        space = request.space or DEFAULT_SPACE
+        source = request.input.WhichOneof("source")
+        inputs: dict[str, object] = {}
+        if source == "item_id":
+            if not request.collection:
+                raise InvalidInputError("classifying a stored item needs its collection")
+            inputs["item_id"] = request.input.item_id
+        elif source == "media":
+            kind = conv.media_kind(request.input.media, "input.media")
+            value = getattr(request.input.media, kind)
+            inputs[kind] = value if kind == "text" else bytes(value)
+        else:
+            raise InvalidInputError("the request has no input; set input.media or input.item_id")
+        scores = classify(
+            list(request.labels),
+            collection=request.collection or None,
+            prompt_template=request.prompt_template or "{}",
+            space=space,
+            top_k=request.top_k,
+            **inputs,
+        )
+        return classify_pb2.ZeroShotClassifyResponse(
+            labels=conv.label_scores_to_proto(scores), space=space
+        )

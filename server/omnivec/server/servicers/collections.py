@@ -1,0 +1,106 @@
+"""CollectionService: create, list, describe, delete, snapshot and restore collections."""
+
+from __future__ import annotations
+
+import time
+
+import grpc
+
+from omnivec.indexer.errors import FailedPreconditionError, InvalidInputError, NotFoundError
+from omnivec.server import conversions as conv
+from omnivec.server.limits import check_call_active
+from omnivec.server.servicers import ServerDeps, engine_feature
+from omnivec.server.status import rpc_method
+from omnivec.v1 import collections_pb2, collections_pb2_grpc
+
+__all__ = ["CollectionServicer"]
+
+
+class CollectionServicer(collections_pb2_grpc.CollectionServiceServicer):
+    def __init__(self, deps: ServerDeps) -> None:
+        self._engine = deps.engine
+
+    def _describe(self, name: str) -> collections_pb2.Collection:
+        return conv.collection_to_proto(self._engine.describe_collection(name))
+
+    @rpc_method
+    def CreateCollection(
+        self, request: collections_pb2.CreateCollectionRequest, context: grpc.ServicerContext
+    ) -> collections_pb2.Collection:
+        spaces = list(dict.fromkeys(request.spaces)) or None
+        if request.if_not_exists and spaces is not None:
+            try:
+                existing = self._engine.collection(request.name).spaces
+            except NotFoundError:
+                existing = None
+            if existing is not None and sorted(spaces) != existing:
+                raise FailedPreconditionError(
+                    f"collection {request.name!r} exists with spaces {', '.join(existing)}, "
+                    f"not {', '.join(sorted(spaces))}; use another name or the existing spaces"
+                )
+        self._engine.create_collection(request.name, spaces, exist_ok=request.if_not_exists)
+        return self._describe(request.name)
+
+    @rpc_method
+    def ListCollections(
+        self, request: collections_pb2.ListCollectionsRequest, context: grpc.ServicerContext
+    ) -> collections_pb2.ListCollectionsResponse:
+        described = []
+        for name in self._engine.list_collections():
+            check_call_active(context)
+            try:
+                described.append(self._describe(name))
+            except NotFoundError:  # deleted while listing
+                continue
+        return collections_pb2.ListCollectionsResponse(collections=described)
+
+    @rpc_method
+    def GetCollection(
+        self, request: collections_pb2.GetCollectionRequest, context: grpc.ServicerContext
+    ) -> collections_pb2.Collection:
+        return self._describe(request.name)
+
+    @rpc_method
+    def DeleteCollection(
+        self, request: collections_pb2.DeleteCollectionRequest, context: grpc.ServicerContext
+    ) -> collections_pb2.DeleteCollectionResponse:
+        try:
+            self._engine.delete_collection(request.name)
+        except NotFoundError:
+            if request.if_exists:
+                return collections_pb2.DeleteCollectionResponse(deleted=False)
+            raise
+        return collections_pb2.DeleteCollectionResponse(deleted=True)
+
+    @rpc_method
+    def SnapshotCollection(
+        self, request: collections_pb2.SnapshotCollectionRequest, context: grpc.ServicerContext
+    ) -> collections_pb2.Snapshot:
+        snapshot = engine_feature(self._engine, "snapshot_collection")
+        tag, version = snapshot(request.name, request.tag)
+        message = conv.snapshot_to_proto(
+            request.name, {"tag": tag, "version": version, "created_at": time.time()}
+        )
+        # The engine's own record of the snapshot, when it keeps one, has the exact time.
+        info = self._engine.describe_collection(request.name)
+        for stored in getattr(info, "snapshots", None) or ():
+            proto = conv.snapshot_to_proto(request.name, stored)
+            if proto.tag == tag:
+                return proto
+        return message
+
+    @rpc_method
+    def RestoreCollection(
+        self, request: collections_pb2.RestoreCollectionRequest, context: grpc.ServicerContext
+    ) -> collections_pb2.Collection:
+        restore = engine_feature(self._engine, "restore_collection")
+        target = request.WhichOneof("target")
+        if target is None:
+            raise InvalidInputError("give the version to restore: a tag or a version number")
+        if target == "tag":
+            info = restore(request.name, tag=request.tag)
+        else:
+            info = restore(request.name, version=request.version)
+        if info is None:
+            return self._describe(request.name)
+        return conv.collection_to_proto(info)

@@ -1,0 +1,135 @@
+"""The one place that turns exceptions into gRPC statuses.
+
+Every servicer method is wrapped by :func:`rpc_method`, unary and streaming alike. Deliberate
+engine errors (:mod:`omnivec.indexer.errors`) map to the codes below and keep their message, which
+already says what was wrong and what to do. Anything else is a bug: the client gets INTERNAL with a
+short message and a reference, the traceback goes to the server log only. No call ever ends with
+UNKNOWN, the code gRPC uses for an exception that escapes a handler.
+
+    InvalidInputError (MediaError, ConfigError)  -> INVALID_ARGUMENT
+    NotFoundError                                -> NOT_FOUND
+    AlreadyExistsError                           -> ALREADY_EXISTS
+    FailedPreconditionError (weights missing,
+      encoder mismatch, corrupt data, unready)   -> FAILED_PRECONDITION
+    ResourceExhaustedError                       -> RESOURCE_EXHAUSTED
+    UnauthenticatedError                         -> UNAUTHENTICATED
+    PermissionDeniedError                        -> PERMISSION_DENIED
+    CallCancelledError (client went away)        -> CANCELLED
+    CallDeadlineError (deadline passed)          -> DEADLINE_EXCEEDED
+    grpc.RpcError from a request stream          -> CANCELLED (the client ended the stream)
+    NotImplementedError (engine lacks a feature) -> UNIMPLEMENTED
+    anything else                                -> INTERNAL
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn, TypeVar
+
+import grpc
+
+from omnivec.indexer.errors import (
+    AlreadyExistsError,
+    FailedPreconditionError,
+    InvalidInputError,
+    NotFoundError,
+    OmnivecError,
+    PermissionDeniedError,
+    ResourceExhaustedError,
+    UnauthenticatedError,
+)
+from omnivec.server.limits import CallCancelledError, CallDeadlineError, call_scope
+
+__all__ = ["ERROR_CODES", "abort_with", "rpc_method", "status_for"]
+
+log = logging.getLogger("omnivec.server")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Most specific first: the first matching class wins.
+ERROR_CODES: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
+    (InvalidInputError, grpc.StatusCode.INVALID_ARGUMENT),
+    (NotFoundError, grpc.StatusCode.NOT_FOUND),
+    (AlreadyExistsError, grpc.StatusCode.ALREADY_EXISTS),
+    (FailedPreconditionError, grpc.StatusCode.FAILED_PRECONDITION),
+    (ResourceExhaustedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (UnauthenticatedError, grpc.StatusCode.UNAUTHENTICATED),
+    (PermissionDeniedError, grpc.StatusCode.PERMISSION_DENIED),
+    (CallCancelledError, grpc.StatusCode.CANCELLED),
+    (CallDeadlineError, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (grpc.RpcError, grpc.StatusCode.CANCELLED),
+    (NotImplementedError, grpc.StatusCode.UNIMPLEMENTED),
+)
+
+
+def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
+    """The status code and client-facing message for an exception."""
+    for error_type, code in ERROR_CODES:
+        if isinstance(exc, error_type):
+            if isinstance(exc, grpc.RpcError):
+                return code, "the request stream was cancelled by the client"
+            return code, str(exc) or type(exc).__name__
+    if isinstance(exc, OmnivecError):  # a future subclass not listed above
+        return grpc.StatusCode.FAILED_PRECONDITION, str(exc)
+    return grpc.StatusCode.INTERNAL, ""
+
+
+def abort_with(context: grpc.ServicerContext, exc: BaseException, method: str) -> NoReturn:
+    """Ends the call with the status for ``exc`` (context.abort raises)."""
+    code, message = status_for(exc)
+    if code is grpc.StatusCode.INTERNAL:
+        reference = uuid.uuid4().hex[:12]
+        log.error(
+            "internal error in %s (ref %s): %s: %s",
+            method, reference, type(exc).__name__, exc, exc_info=exc,
+        )
+        message = (
+            f"internal server error ({type(exc).__name__}, ref {reference}); "
+            "the server log has the details"
+        )
+    context.abort(code, message)
+    raise AssertionError("context.abort returned")  # pragma: no cover - abort always raises
+
+
+def _already_aborted(context: grpc.ServicerContext) -> bool:
+    # context.abort() raises a bare Exception after recording the status: let it through.
+    code = context.code() if hasattr(context, "code") else None
+    return code is not None and code is not grpc.StatusCode.OK
+
+
+def rpc_method(fn: F) -> F:
+    """Wraps a servicer method: sets the call scope (for cancellation checks) and maps every
+    exception to a precise status. Works for plain and generator (streaming) methods."""
+    name = fn.__qualname__
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def stream(self: Any, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            with call_scope(context):
+                try:
+                    yield from fn(self, request, context)
+                except GeneratorExit:
+                    raise
+                except BaseException as exc:  # noqa: BLE001 - mapped to a status right here
+                    if isinstance(exc, (KeyboardInterrupt, SystemExit)) or _already_aborted(context):
+                        raise
+                    abort_with(context, exc, name)
+
+        return stream  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    def unary(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+        with call_scope(context):
+            try:
+                return fn(self, request, context)
+            except BaseException as exc:  # noqa: BLE001 - mapped to a status right here
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)) or _already_aborted(context):
+                    raise
+                abort_with(context, exc, name)
+
+    return unary  # type: ignore[return-value]

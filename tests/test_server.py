@@ -1,0 +1,773 @@
+"""The gRPC server end to end: a real server on port 0, the real engine and the real Python SDK.
+
+One module-scoped server (fresh ModelHub, its own data dir, dynamic batching on) serves the happy
+paths; small extra servers share its engine to test limits, auth, TLS and missing weights; one
+subprocess server tests SIGTERM.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from omnivec.client import (
+    Client,
+    FailedPrecondition,
+    InvalidArgument,
+    Media,
+    NotFound,
+    OmnivecClientError,
+    PermissionDenied,
+    ResourceExhausted,
+    TlsOptions,
+    Unauthenticated,
+    UpsertItem,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "samples"
+SPEECH = REPO / "tests" / "fixtures" / "speech"
+TOKEN = "s3cret-token"
+
+
+# --- fixtures ------------------------------------------------------------------------------------
+
+
+def _server_settings(base: Any, data_dir: Path, **server: Any) -> Any:
+    from omnivec.indexer.config import ServerSettings
+
+    return base.model_copy(
+        update={"data_dir": data_dir, "server": ServerSettings(host="127.0.0.1", port=0, **server)}
+    )
+
+
+@pytest.fixture(scope="module")
+def index_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("index_root")
+    notes = root / "notes"
+    notes.mkdir()
+    (notes / "espresso.txt").write_bytes((SAMPLES / "texts" / "espresso.txt").read_bytes())
+    (notes / "rocket.jpg").write_bytes((SAMPLES / "images" / "rocket.jpg").read_bytes())
+    return root
+
+
+@pytest.fixture(scope="module")
+def main_settings(settings: Any, tmp_path_factory: pytest.TempPathFactory, index_root: Path) -> Any:
+    return _server_settings(
+        settings, tmp_path_factory.mktemp("server_data"), index_root=index_root,
+        batch_wait_ms=5.0, max_batch_size=16,
+    )
+
+
+@pytest.fixture(scope="module")
+def engine_for_server(main_settings: Any) -> Iterator[Any]:
+    from omnivec.indexer.engine import Engine
+    from omnivec.indexer.models import ModelHub
+
+    # A hub of its own: the server installs its batching wrapper on it.
+    engine = Engine(main_settings, ModelHub(main_settings))
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def server(main_settings: Any, engine_for_server: Any) -> Iterator[Any]:
+    from omnivec.server.app import create_server
+
+    srv, port = create_server(main_settings, engine_for_server, address="127.0.0.1:0")
+    assert port > 0
+    srv.start()
+    assert srv.wait_until_ready(120)
+    yield srv
+    srv.stop(grace=1)
+
+
+@pytest.fixture(scope="module")
+def client(server: Any) -> Iterator[Client]:
+    with Client(f"127.0.0.1:{server.port}", timeout=120) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def media(client: Client) -> dict[str, Any]:
+    """A clip+text collection holding one text, one image and one audio clip."""
+    client.create_collection("media", ["clip", "text"])
+    items = [
+        UpsertItem(Media(text=(SAMPLES / "texts" / "espresso.txt").read_text()),
+                   metadata={"kind": "note", "year": 2021}, source_uri="espresso.txt"),
+        UpsertItem(Media(image=(SAMPLES / "images" / "cat.jpg").read_bytes(), filename="cat.jpg"),
+                   metadata={"kind": "photo", "year": 2019}, source_uri="cat.jpg"),
+        UpsertItem(Media(audio=(SPEECH / "weather.wav").read_bytes(), filename="weather.wav"),
+                   metadata={"kind": "speech", "year": 2023}, source_uri="weather.wav"),
+    ]
+    first = client.upsert("media", items)
+    second = client.upsert("media", items)
+    return {"items": items, "first": first, "second": second}
+
+
+def _health(target: str, **kwargs: Any) -> str:
+    with Client(target, retries=0, timeout=10, **kwargs) as c:
+        return c.health()
+
+
+# --- health, reflection ---------------------------------------------------------------------------
+
+
+def test_health_is_serving_for_the_server_and_each_service(client: Client) -> None:
+    assert client.health() == "SERVING"
+    assert client.health("omnivec.v1.SearchService") == "SERVING"
+    assert client.health("no.such.Service") == "SERVICE_UNKNOWN"
+
+
+def test_reflection_lists_every_service(server: Any) -> None:
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+        ProtoReflectionDescriptorDatabase,
+    )
+
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        services = set(ProtoReflectionDescriptorDatabase(channel).get_services())
+    assert {
+        "omnivec.v1.CollectionService", "omnivec.v1.IndexingService", "omnivec.v1.SearchService",
+        "omnivec.v1.EmbedService", "omnivec.v1.ClassifyService", "grpc.health.v1.Health",
+    } <= services
+    try:
+        import omnivec.indexer.probes.service  # noqa: F401
+    except ImportError:
+        return
+    assert "omnivec.v1.ProbeService" in services
+
+
+# --- collections ----------------------------------------------------------------------------------
+
+
+def test_collection_lifecycle(client: Client) -> None:
+    created = client.create_collection("lifecycle", ["text"])
+    assert created.name == "lifecycle"
+    assert [s.space for s in created.spaces] == ["text"]
+    assert created.spaces[0].encoder.dim > 0 and created.spaces[0].encoder.config_hash
+    assert created.created_at is not None
+    assert "lifecycle" in [c.name for c in client.list_collections()]
+    assert client.get_collection("lifecycle").item_count == 0
+    again = client.create_collection("lifecycle", ["text"], if_not_exists=True)
+    assert again.name == "lifecycle"
+    with pytest.raises(FailedPrecondition, match="spaces"):
+        client.create_collection("lifecycle", ["clip", "text"], if_not_exists=True)
+    with pytest.raises(OmnivecClientError) as exists:
+        client.create_collection("lifecycle", ["text"])
+    assert exists.value.code == grpc.StatusCode.ALREADY_EXISTS
+    assert client.delete_collection("lifecycle") is True
+    assert client.delete_collection("lifecycle", if_exists=True) is False
+    with pytest.raises(NotFound, match="lifecycle"):
+        client.get_collection("lifecycle")
+
+
+# --- indexing -------------------------------------------------------------------------------------
+
+
+def test_upsert_text_image_audio_then_unchanged(client: Client, media: dict[str, Any]) -> None:
+    first, second = media["first"], media["second"]
+    assert [r.status for r in first] == ["ok", "ok", "ok"], first
+    assert all(r.chunk_count >= 1 for r in first)
+    assert [r.status for r in second] == ["unchanged"] * 3
+    assert [r.id for r in second] == [r.id for r in first]
+    info = client.get_collection("media")
+    assert info.item_count == 3
+    assert info.modality_counts == {"audio": 1, "image": 1, "text": 1}
+
+
+def test_a_bad_item_fails_alone_and_the_stream_goes_on(client: Client, media: dict[str, Any]) -> None:
+    results = client.upsert("media", [
+        UpsertItem(Media(image=b"this is not a jpeg at all", filename="broken.jpg")),
+        UpsertItem(Media(text="a short note about espresso crema"), id="note-crema"),
+    ])
+    assert results[0].status == "failed"
+    assert "broken.jpg" in (results[0].error or "") or "image" in (results[0].error or "")
+    assert results[1].status == "ok" and results[1].id == "note-crema"
+    assert client.delete_items("media", ids=["note-crema"]) == 1
+    assert client.delete_items("media", ids=["note-crema"]) == 0
+
+
+def test_index_path_under_the_root_streams_progress(client: Client) -> None:
+    events = list(client.index_path("folder", "notes", recursive=True))
+    final = events[-1]
+    assert final.is_final and final.total == 2 and final.indexed == 2 and final.failed == 0
+    assert all(not e.is_final for e in events[:-1])
+    again = list(client.index_path("folder", "notes"))[-1]
+    assert again.unchanged == 2 and again.indexed == 0
+    hits = client.search("folder", text="espresso coffee", k=2)
+    assert hits and hits[0].source_uri.endswith("espresso.txt")
+
+
+@pytest.mark.parametrize("path", ["..", "../..", "notes/../../etc", "/etc", "/"])
+def test_index_path_refuses_paths_outside_the_root(client: Client, path: str) -> None:
+    with pytest.raises(PermissionDenied, match="outside"):
+        list(client.index_path("folder", path))
+
+
+def test_index_path_refuses_symlinks_out_of_the_root(
+    client: Client, index_root: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "secret"
+    outside.mkdir()
+    (outside / "passwords.txt").write_text("hunter2 is the admin password")
+    (index_root / "escape").symlink_to(outside, target_is_directory=True)
+    mixed = index_root / "mixed"
+    mixed.mkdir()
+    (mixed / "leak.txt").symlink_to(outside / "passwords.txt")
+    (mixed / "fine.txt").write_text("bread dough rises overnight in the fridge")
+    try:
+        with pytest.raises(PermissionDenied, match="outside"):
+            list(client.index_path("folder", "escape"))
+        with pytest.raises(PermissionDenied):
+            list(client.index_path("folder", "mixed/leak.txt"))
+        events = list(client.index_path("jail", "mixed"))
+        final = events[-1]
+        assert final.indexed == 1 and final.failed == 1
+        reported = [f for e in events for f in e.failures]
+        assert [f.path for f in reported] == ["mixed/leak.txt"]
+        assert "outside the index root" in reported[0].reason
+        hits = client.search("jail", text="admin password", k=5)
+        assert all("hunter2" not in (h.span.text if h.span else "") for h in hits)
+    finally:
+        (index_root / "escape").unlink()
+
+
+def test_index_path_unknown_path_is_not_found(client: Client) -> None:
+    with pytest.raises(NotFound):
+        list(client.index_path("folder", "no-such-folder"))
+
+
+# --- search ---------------------------------------------------------------------------------------
+
+
+def test_search_by_text_image_audio_and_item(client: Client, media: dict[str, Any]) -> None:
+    ids = {r.id: i for i, r in enumerate(media["first"])}
+    text_hits = client.search("media", text="espresso coffee crema", k=3)
+    assert text_hits[0].modality == "text" and text_hits[0].metadata == {"kind": "note", "year": 2021}
+    assert text_hits[0].rank == 1 and text_hits[0].span is not None
+
+    image_hits = client.search("media", image=(SAMPLES / "images" / "cat.jpg").read_bytes(), k=1)
+    assert image_hits[0].modality == "image" and ids[image_hits[0].id] == 1
+    assert image_hits[0].span is None and image_hits[0].space == "clip"
+
+    detailed = client.search_detailed("media", audio=(SPEECH / "weather.wav").read_bytes(), k=3)
+    assert "weather" in (detailed.query_transcript or "").lower()
+    assert detailed.hits[0].modality == "audio"
+    assert detailed.hits[0].span is not None and detailed.hits[0].span.has_time
+    assert {t.space for t in detailed.timings} == {"clip", "text"}
+
+    audio_id = media["first"][2].id
+    like = client.search("media", item_id=audio_id, k=5)
+    assert audio_id not in [h.id for h in like] and len(like) == 2
+
+
+def test_search_filter_and_modalities(client: Client, media: dict[str, Any]) -> None:
+    hits = client.search("media", text="anything at all", k=10, where="metadata.year >= 2021")
+    assert sorted(h.metadata["year"] for h in hits) == [2021, 2023]
+    only_images = client.search("media", text="a cat", k=10, modalities=["image"])
+    assert [h.modality for h in only_images] == ["image"]
+
+
+def test_concurrent_searches_equal_sequential_ones(server: Any, client: Client, media: dict[str, Any]) -> None:
+    queries = [f"query number {i}: {w}" for i, w in enumerate(
+        ["coffee", "weather", "cat", "ocean", "espresso", "sunny", "kitten", "breeze"] * 4
+    )]
+    sequential = [client.search("media", text=q, k=3) for q in queries]
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        parallel = list(pool.map(lambda q: client.search("media", text=q, k=3), queries))
+    assert len(parallel) == 32
+    for seq, par in zip(sequential, parallel):
+        assert [h.id for h in par] == [h.id for h in seq]
+        assert [h.score for h in par] == pytest.approx([h.score for h in seq], abs=1e-4)
+    metrics = server.metrics.render().decode()
+    assert 'omnivec_requests_total{code="OK",method="/omnivec.v1.SearchService/Search"}' in metrics
+    from omnivec.indexer.models import ModelHub
+
+    if hasattr(ModelHub, "set_embedder_wrapper"):  # dynamic batching is on: sizes are recorded
+        assert 'omnivec_encoder_batch_size_count{encoder="text",kind="texts"}' in metrics
+
+
+# --- embed, transcribe, classify ------------------------------------------------------------------
+
+
+def test_embed_text_image_audio(client: Client) -> None:
+    texts = client.embed(texts=["a cat", "a rocket"], space="clip")
+    assert texts.shape[0] == 2 and texts.dtype.name == "float32"
+    images = client.embed(images=[(SAMPLES / "images" / "cat.jpg").read_bytes()], space="clip")
+    assert images.shape == (1, texts.shape[1])
+    audio = client.embed(audio=[SPEECH / "rocket.wav"], space="text")
+    assert audio.shape[0] == 1
+    same_space = client.embed(texts=["a cat"], space="clip", collection="media")
+    assert same_space[0] == pytest.approx(texts[0], abs=1e-5)
+
+
+def test_transcribe(client: Client) -> None:
+    transcript = client.transcribe(SPEECH / "weather.wav")
+    assert "weather" in transcript.text.lower()
+    assert transcript.segments and transcript.segments[0].has_time
+    assert transcript.duration_seconds == pytest.approx(4.44, abs=0.2)
+
+
+def test_zero_shot_classify(client: Client) -> None:
+    from omnivec.indexer.engine import Engine
+
+    if not hasattr(Engine, "zero_shot_classify"):
+        pytest.skip("Engine.zero_shot_classify is not in this tree yet")
+    scores = client.zero_shot_classify(
+        ["weather forecast", "cooking recipe"], text="sunny and warm tomorrow", space="text",
+    )
+    assert [s.label for s in scores][0] == "weather forecast"
+    assert sum(s.probability for s in scores) == pytest.approx(1.0, abs=1e-6)
+    top = client.zero_shot_classify(
+        ["cat", "rocket", "coffee"], image=SAMPLES / "images" / "cat.jpg",
+        prompt_template="a photo of a {}", top_k=2,
+    )
+    assert len(top) == 2
+
+
+# --- error codes ----------------------------------------------------------------------------------
+
+
+def test_bad_media_is_invalid_argument_naming_the_problem(client: Client, media: dict[str, Any]) -> None:
+    with pytest.raises(InvalidArgument, match="image"):
+        client.search("media", image=b"GIF89a but then garbage")
+    with pytest.raises(InvalidArgument, match="(?i)audio|decode|read"):
+        client.transcribe(b"RIFF....WAVEnot really")
+
+
+def test_unknown_collection_is_not_found(client: Client) -> None:
+    with pytest.raises(NotFound, match="nope"):
+        client.search("nope", text="anything")
+    with pytest.raises(NotFound, match="nope"):
+        client.upsert("nope", [UpsertItem(Media(text="hello"))])
+
+
+def test_bad_filter_is_invalid_argument(client: Client, media: dict[str, Any]) -> None:
+    with pytest.raises(InvalidArgument):
+        client.search("media", text="x", where="metadata.year >>= 'oops")
+
+
+def test_bad_arguments_are_invalid_argument(client: Client, media: dict[str, Any]) -> None:
+    from omnivec.v1 import search_pb2
+
+    with grpc.insecure_channel(f"{client.target}") as channel:
+        stub = search_pb2_grpc_stub(channel)
+        with pytest.raises(grpc.RpcError) as no_query:
+            stub.Search(search_pb2.SearchRequest(collection="media"), timeout=30)
+        assert no_query.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        with pytest.raises(grpc.RpcError) as bad_k:
+            stub.Search(search_pb2.SearchRequest(collection="media", text="x", k=5000), timeout=30)
+        assert bad_k.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        with pytest.raises(grpc.RpcError) as unset_modality:
+            stub.Search(search_pb2.SearchRequest(collection="media", text="x", modalities=[0]), timeout=30)
+        assert unset_modality.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def search_pb2_grpc_stub(channel: grpc.Channel) -> Any:
+    from omnivec.v1 import search_pb2_grpc
+
+    return search_pb2_grpc.SearchServiceStub(channel)
+
+
+@pytest.fixture(scope="module")
+def strict(
+    settings: Any, engine_for_server: Any, tmp_path_factory: pytest.TempPathFactory, media: Any
+) -> Iterator[Any]:
+    """Small limits and bearer-token auth, over the main server's engine."""
+    from omnivec.server.app import create_server
+
+    folder = tmp_path_factory.mktemp("strict")
+    tokens = folder / "tokens"
+    tokens.write_text("# comment\nother-token\n" + TOKEN + "\n")
+    cfg = _server_settings(
+        settings, engine_for_server.settings.data_dir, tokens_file=tokens,
+        max_message_bytes=16 * 1024, max_items_per_request=2,
+    )
+    srv, port = create_server(cfg, engine_for_server, address="127.0.0.1:0", batching=False)
+    srv.start(warm=False)
+    yield srv
+    srv.stop(grace=1)
+
+
+def test_oversize_message_is_resource_exhausted(strict: Any) -> None:
+    with Client(f"127.0.0.1:{strict.port}", token=TOKEN, retries=0) as c:
+        with pytest.raises(ResourceExhausted):
+            c.search("media", image=(SAMPLES / "images" / "cat.jpg").read_bytes())  # 20 KB > 16 KiB
+
+
+def test_too_many_items_is_resource_exhausted(strict: Any) -> None:
+    with Client(f"127.0.0.1:{strict.port}", token=TOKEN, retries=0) as c:
+        with pytest.raises(ResourceExhausted, match="at most 2"):
+            c.upsert("media", [UpsertItem(Media(text=f"note {i}"), id=f"n{i}") for i in range(3)])
+        assert c.delete_items("media", ids=["n0", "n1", "n2"]) == 2  # the first two were written
+        with pytest.raises(ResourceExhausted, match="limit of 2"):
+            c.embed(texts=["a", "b", "c"], space="text")
+
+
+def test_auth_missing_and_wrong_tokens_are_unauthenticated(strict: Any) -> None:
+    target = f"127.0.0.1:{strict.port}"
+    assert _health(target) == "SERVING"  # health needs no token
+    with Client(target, retries=0) as anonymous:
+        with pytest.raises(Unauthenticated, match="missing"):
+            anonymous.list_collections()
+        with pytest.raises(Unauthenticated):
+            list(anonymous.index_path("media", "notes"))
+        with pytest.raises(Unauthenticated):
+            anonymous.upsert("media", [UpsertItem(Media(text="x"))])
+    with Client(target, token="wrong-token", retries=0) as wrong:
+        with pytest.raises(Unauthenticated, match="invalid token"):
+            wrong.search("media", text="x")
+    with Client(target, token=TOKEN, retries=0) as good:
+        assert "media" in [c.name for c in good.list_collections()]
+    with Client(target, token="other-token", retries=0) as second:
+        assert second.health() == "SERVING"
+        second.list_collections()
+
+
+def test_missing_clip_weights_is_failed_precondition(
+    settings: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from omnivec.indexer.engine import Engine
+    from omnivec.indexer.models import ModelHub
+    from omnivec.server.app import create_server
+
+    folder = tmp_path_factory.mktemp("noclip")
+    cfg = _server_settings(settings, folder / "data")
+    cfg = cfg.model_copy(update={"clip": cfg.clip.model_copy(
+        update={"checkpoint": folder / "missing.safetensors"}
+    )})
+    engine = Engine(cfg, ModelHub(cfg))
+    srv, port = create_server(cfg, engine, address="127.0.0.1:0", batching=False)
+    srv.start(warm=False)
+    try:
+        with Client(f"127.0.0.1:{port}", retries=0, timeout=60) as c:
+            with pytest.raises(FailedPrecondition, match="(?i)clip|checkpoint|weights"):
+                c.create_collection("pics", ["clip"])
+            with pytest.raises(FailedPrecondition, match="(?i)clip|checkpoint|weights"):
+                c.embed(texts=["a cat"], space="clip")
+    finally:
+        srv.stop(grace=0)
+        engine.close()
+
+
+# --- TLS and mutual TLS ---------------------------------------------------------------------------
+
+
+def _certificates(folder: Path) -> dict[str, Path]:
+    """A CA, a server certificate for localhost/127.0.0.1 and a client certificate, as PEM files."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    def build(subject: str, key: Any, issuer: x509.Name, signer: Any, *, ca: bool,
+              extra: list[tuple[Any, bool]]) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder().subject_name(name(subject)).issuer_name(issuer)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        for extension, critical in extra:
+            builder = builder.add_extension(extension, critical=critical)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = build("omnivec test CA", ca_key, name("omnivec test CA"), ca_key, ca=True, extra=[])
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    server = build("localhost", server_key, ca.subject, ca_key, ca=False, extra=[
+        (x509.SubjectAlternativeName([
+            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        ]), False),
+        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
+    ])
+    client_key = ec.generate_private_key(ec.SECP256R1())
+    client = build("omnivec test client", client_key, ca.subject, ca_key, ca=False, extra=[
+        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False),
+    ])
+
+    def write(file: str, data: bytes) -> Path:
+        path = folder / file
+        path.write_bytes(data)
+        return path
+
+    def key_pem(key: Any) -> bytes:
+        return key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+    return {
+        "ca": write("ca.pem", ca.public_bytes(serialization.Encoding.PEM)),
+        "server_cert": write("server.pem", server.public_bytes(serialization.Encoding.PEM)),
+        "server_key": write("server.key", key_pem(server_key)),
+        "client_cert": write("client.pem", client.public_bytes(serialization.Encoding.PEM)),
+        "client_key": write("client.key", key_pem(client_key)),
+    }
+
+
+def test_tls_and_mutual_tls(
+    settings: Any, engine_for_server: Any, tmp_path: Path, media: Any
+) -> None:
+    from omnivec.server.app import create_server
+
+    pems = _certificates(tmp_path)
+    data_dir = engine_for_server.settings.data_dir
+    tls_cfg = _server_settings(
+        settings, data_dir, tls_cert=pems["server_cert"], tls_key=pems["server_key"]
+    )
+    mtls_cfg = _server_settings(
+        settings, data_dir, tls_cert=pems["server_cert"], tls_key=pems["server_key"],
+        tls_client_ca=pems["ca"],
+    )
+    tls, tls_port = create_server(tls_cfg, engine_for_server, address="127.0.0.1:0", batching=False)
+    mtls, mtls_port = create_server(mtls_cfg, engine_for_server, address="127.0.0.1:0", batching=False)
+    tls.start(warm=False)
+    mtls.start(warm=False)
+    trust = TlsOptions.from_files(root_cert=pems["ca"], server_name_override="localhost")
+    with_cert = TlsOptions.from_files(
+        root_cert=pems["ca"], client_cert=pems["client_cert"], client_key=pems["client_key"],
+        server_name_override="localhost",
+    )
+    try:
+        with Client(f"127.0.0.1:{tls_port}", tls=trust, retries=0, timeout=20) as c:
+            assert c.health() == "SERVING"
+            assert "media" in [x.name for x in c.list_collections()]
+        with Client(f"127.0.0.1:{tls_port}", retries=0, timeout=5) as plaintext:
+            with pytest.raises(OmnivecClientError):
+                plaintext.list_collections()
+        with Client(f"127.0.0.1:{mtls_port}", tls=with_cert, retries=0, timeout=20) as c:
+            assert "media" in [x.name for x in c.list_collections()]
+        with Client(f"127.0.0.1:{mtls_port}", tls=trust, retries=0, timeout=5) as no_cert:
+            with pytest.raises(OmnivecClientError):
+                no_cert.list_collections()
+    finally:
+        tls.stop(grace=0)
+        mtls.stop(grace=0)
+
+
+# --- graceful shutdown ----------------------------------------------------------------------------
+
+def test_sigterm_lets_an_in_flight_search_finish(settings_env: dict[str, str], tmp_path: Path) -> None:
+    env = {
+        **os.environ, **settings_env,
+        "OMNIVEC_DATA_DIR": str(tmp_path / "data"),
+        # A long batching wait keeps the search in flight when SIGTERM arrives.
+        "OMNIVEC_SERVER__BATCH_WAIT_MS": "1500",
+        "OMNIVEC_SERVER__GRACE_SECONDS": "30",
+    }
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "omnivec"), "serve", "--host", "127.0.0.1", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("omnivec serving on 127.0.0.1:"), line + (process.stderr.read() if process.poll() is not None and process.stderr else "")
+        target = line.strip().rsplit(" ", 1)[1]
+        with Client(target, timeout=120) as c:
+            for _ in range(600):
+                if c.health() == "SERVING":
+                    break
+                time.sleep(0.2)
+            c.create_collection("notes", ["text"])
+            c.upsert("notes", [UpsertItem(Media(text="the espresso machine makes crema"))])
+            outcome: dict[str, Any] = {}
+
+            def search() -> None:
+                try:
+                    outcome["hits"] = c.search("notes", audio=SPEECH / "rocket.wav", k=1)
+                except Exception as exc:  # noqa: BLE001 - asserted below
+                    outcome["error"] = exc
+
+            worker = threading.Thread(target=search)
+            worker.start()
+            time.sleep(0.5)
+            process.send_signal(signal.SIGTERM)
+            worker.join(60)
+        assert "error" not in outcome, outcome.get("error")
+        assert len(outcome["hits"]) == 1
+        assert process.wait(60) == 0
+        stderr = process.stderr.read() if process.stderr else ""
+        assert "shutting down" in stderr and "method=/omnivec.v1.SearchService/Search code=OK" in stderr
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+# --- dynamic batching (no server, a fake encoder) -------------------------------------------------
+
+
+class _FakeEncoder:
+    dim = 2
+    batch_size = 8
+
+    def __init__(self) -> None:
+        from omnivec.indexer.encoders.base import EncoderSpec
+
+        self.spec = EncoderSpec("text", "fake", "none", 2)
+        self.calls: list[list[str]] = []
+
+    def encode_texts(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        from omnivec.indexer.errors import InvalidInputError
+
+        self.calls.append(list(texts))
+        if "BAD" in texts:
+            raise InvalidInputError("text 'BAD' is not allowed")
+        return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+    def close(self) -> None:
+        pass
+
+
+class _Context:
+    def __init__(self, active: bool) -> None:
+        self.active = active
+
+    def is_active(self) -> bool:
+        return self.active
+
+    def time_remaining(self) -> float | None:
+        return None
+
+
+def test_batcher_merges_concurrent_calls_and_isolates_a_bad_one() -> None:
+    from omnivec.indexer.errors import InvalidInputError
+    from omnivec.server.batching import BatchingEncoder, BatchingPolicy
+
+    sizes: list[int] = []
+    inner = _FakeEncoder()
+    # A long wait bound: the batch closes as soon as all 8 calls are in (max_batch_size 8).
+    encoder = BatchingEncoder(inner, BatchingPolicy(max_batch_size=8, wait_ms=5000),
+                              lambda enc, kind, n: sizes.append(n))
+    texts = ["a" * (i + 1) for i in range(7)] + ["BAD"]
+    barrier = threading.Barrier(len(texts))
+
+    def one(text: str) -> Any:
+        barrier.wait()
+        try:
+            return encoder.encode_texts([text])
+        except InvalidInputError as exc:
+            return exc
+
+    try:
+        with ThreadPoolExecutor(len(texts)) as pool:
+            results = list(pool.map(one, texts))
+    finally:
+        encoder.stop_batching()
+    for text, result in zip(texts[:-1], results[:-1]):
+        assert result.shape == (1, 2) and result[0, 0] == len(text)
+    assert isinstance(results[-1], InvalidInputError)
+    assert max(len(call) for call in inner.calls) > 1  # at least one real batch
+    assert sizes and sum(sizes) == len(texts) - 1  # only successful passes are recorded
+    assert encoder.spec is inner.spec and encoder.dim == 2
+    # After stop_batching calls go straight through.
+    assert encoder.encode_texts(["xyz"])[0, 0] == 3
+
+
+def test_batcher_skips_calls_whose_rpc_is_gone() -> None:
+    from omnivec.server.batching import BatchingEncoder, BatchingPolicy
+    from omnivec.server.limits import CallCancelledError, call_scope
+
+    inner = _FakeEncoder()
+    encoder = BatchingEncoder(inner, BatchingPolicy(max_batch_size=8, wait_ms=1))
+    try:
+        with call_scope(_Context(active=False)), pytest.raises(CallCancelledError):
+            encoder.encode_texts(["never computed"])
+        assert inner.calls == []
+        with call_scope(_Context(active=True)):
+            assert encoder.encode_texts(["ok"]).shape == (1, 2)
+    finally:
+        encoder.close()
+
+
+def test_status_mapping_never_unknown() -> None:
+    from omnivec.indexer import errors
+    from omnivec.server.status import status_for
+
+    expected = {
+        errors.MediaError("x.jpg", "bad"): grpc.StatusCode.INVALID_ARGUMENT,
+        errors.ConfigError("c"): grpc.StatusCode.INVALID_ARGUMENT,
+        errors.NotFoundError("n"): grpc.StatusCode.NOT_FOUND,
+        errors.AlreadyExistsError("a"): grpc.StatusCode.ALREADY_EXISTS,
+        errors.WeightsUnavailableError("w"): grpc.StatusCode.FAILED_PRECONDITION,
+        errors.EncoderMismatchError("e"): grpc.StatusCode.FAILED_PRECONDITION,
+        errors.CorruptDataError("c"): grpc.StatusCode.FAILED_PRECONDITION,
+        errors.ResourceExhaustedError("r"): grpc.StatusCode.RESOURCE_EXHAUSTED,
+        errors.UnauthenticatedError("u"): grpc.StatusCode.UNAUTHENTICATED,
+        errors.PermissionDeniedError("p"): grpc.StatusCode.PERMISSION_DENIED,
+        ZeroDivisionError("boom"): grpc.StatusCode.INTERNAL,
+    }
+    for exc, code in expected.items():
+        assert status_for(exc)[0] == code, exc
+    assert status_for(errors.MediaError("x.jpg", "bad"))[1] == "x.jpg: bad"
+
+
+def test_unexpected_errors_are_internal_without_a_traceback(
+    client: Client, engine_for_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise ZeroDivisionError("division by zero deep inside")
+
+    monkeypatch.setattr(engine_for_server, "search", broken)
+    with pytest.raises(OmnivecClientError) as error:
+        client.search("media", text="x")
+    assert error.value.code == grpc.StatusCode.INTERNAL
+    assert "ZeroDivisionError" in error.value.message and "Traceback" not in error.value.message
+
+
+# --- probes ---------------------------------------------------------------------------------------
+
+
+def test_probe_train_list_classify_delete(client: Client, media: dict[str, Any]) -> None:
+    from omnivec.client import ItemRef, LabelledExample
+
+    pytest.importorskip("omnivec.indexer.probes.service")
+    client.create_collection("topics", ["text"])
+    texts = {
+        "coffee": ["espresso with crema", "a latte with milk foam", "dark roast coffee beans"],
+        "weather": ["sunny and warm tomorrow", "heavy rain this evening", "a cold windy morning"],
+    }
+    items = [UpsertItem(Media(text=t), id=f"{label}-{i}", metadata={"topic": label})
+             for label, group in texts.items() for i, t in enumerate(group)]
+    assert {r.status for r in client.upsert("topics", items)} == {"ok"}
+    examples = [LabelledExample(ItemRef(item.id or ""), str((item.metadata or {})["topic"])) for item in items]
+    progress: list[Any] = []
+    report = client.train_probe("topics", "topic", examples, space="text", seed=1,
+                                on_progress=progress.append)
+    assert report.version == 1 and sorted(report.classes) == ["coffee", "weather"]
+    assert progress
+    assert [p.name for p in client.list_probes("topics")] == ["topic"]
+    assert client.get_probe("topics", "topic").version == 1
+    results = client.classify("topics", "topic", [Media(text="a cappuccino please"), ItemRef("nope")])
+    assert results[0].labels[0].label == "coffee"
+    assert results[1].error and "nope" in results[1].error
+    final = list(client.classify_collection("topics", "topic"))[-1]
+    assert final.is_final and final.total == 6
+    assert client.delete_probe("topics", "topic", all_versions=True) == 1
+    with pytest.raises(NotFound):
+        client.get_probe("topics", "topic")
