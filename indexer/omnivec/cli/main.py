@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from omnivec.cli import data_commands, probe_commands, serve_command
+from omnivec.cli import data_commands, demo_command, probe_commands, serve_command
 from omnivec.cli._common import CliState, configure_logging, console, handle_errors, print_json
 from omnivec.indexer.errors import InvalidInputError
 
@@ -184,6 +184,7 @@ def selfcheck(ctx: typer.Context) -> None:
 data_commands.register(app)
 serve_command.register(app)
 probe_commands.register(app)
+demo_command.register(app)
 
 
 if __name__ == "__main__":
