@@ -620,30 +620,6 @@ def test_sigterm_lets_an_in_flight_search_finish(settings_env: dict[str, str], t
 # --- dynamic batching (no server, a fake encoder) -------------------------------------------------
 
 
-class _FakeEncoder:
-    dim = 2
-    batch_size = 8
-
-    def __init__(self) -> None:
-        from omnivec.indexer.encoders.base import EncoderSpec
-
-        self.spec = EncoderSpec("text", "fake", "none", 2)
-        self.calls: list[list[str]] = []
-
-    def encode_texts(self, texts: list[str]) -> Any:
-        import numpy as np
-
-        from omnivec.indexer.errors import InvalidInputError
-
-        self.calls.append(list(texts))
-        if "BAD" in texts:
-            raise InvalidInputError("text 'BAD' is not allowed")
-        return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
-
-    def close(self) -> None:
-        pass
-
-
 class _Context:
     def __init__(self, active: bool) -> None:
         self.active = active
@@ -655,23 +631,24 @@ class _Context:
         return None
 
 
-def test_batcher_merges_concurrent_calls_and_isolates_a_bad_one() -> None:
-    from omnivec.indexer.errors import InvalidInputError
+def test_batcher_merges_concurrent_calls_and_isolates_a_bad_one(models: Any) -> None:
+    import numpy as np
+
     from omnivec.server.batching import BatchingEncoder, BatchingPolicy
 
+    inner = models.text()  # the real MiniLM
     sizes: list[int] = []
-    inner = _FakeEncoder()
     # A long wait bound: the batch closes as soon as all 8 calls are in (max_batch_size 8).
     encoder = BatchingEncoder(inner, BatchingPolicy(max_batch_size=8, wait_ms=5000),
                               lambda enc, kind, n: sizes.append(n))
-    texts = ["a" * (i + 1) for i in range(7)] + ["BAD"]
+    texts: list[Any] = [f"sentence number {i} about rivers" for i in range(7)] + [None]
     barrier = threading.Barrier(len(texts))
 
-    def one(text: str) -> Any:
+    def one(text: Any) -> Any:
         barrier.wait()
         try:
             return encoder.encode_texts([text])
-        except InvalidInputError as exc:
+        except Exception as exc:  # noqa: BLE001 - the bad input's own failure
             return exc
 
     try:
@@ -679,30 +656,32 @@ def test_batcher_merges_concurrent_calls_and_isolates_a_bad_one() -> None:
             results = list(pool.map(one, texts))
     finally:
         encoder.stop_batching()
-    for text, result in zip(texts[:-1], results[:-1]):
-        assert result.shape == (1, 2) and result[0, 0] == len(text)
-    assert isinstance(results[-1], InvalidInputError)
-    assert max(len(call) for call in inner.calls) > 1  # at least one real batch
-    assert sizes and sum(sizes) == len(texts) - 1  # only successful passes are recorded
-    assert encoder.spec is inner.spec and encoder.dim == 2
+    expected = inner.encode_texts(texts[:-1])
+    for row, result in zip(expected, results[:-1]):
+        assert isinstance(result, np.ndarray) and result.shape == (1, 384)
+        np.testing.assert_allclose(result[0], row, atol=1e-5)  # batched equals unbatched
+    assert isinstance(results[-1], Exception)  # only the bad call failed
+    assert sizes and max(sizes) > 1  # at least one real batch of several calls
+    assert encoder.spec is inner.spec and encoder.dim == 384
     # After stop_batching calls go straight through.
-    assert encoder.encode_texts(["xyz"])[0, 0] == 3
+    np.testing.assert_allclose(encoder.encode_texts([texts[0]])[0], expected[0], atol=1e-5)
 
 
-def test_batcher_skips_calls_whose_rpc_is_gone() -> None:
+def test_batcher_skips_calls_whose_rpc_is_gone(models: Any) -> None:
     from omnivec.server.batching import BatchingEncoder, BatchingPolicy
     from omnivec.server.limits import CallCancelledError, call_scope
 
-    inner = _FakeEncoder()
-    encoder = BatchingEncoder(inner, BatchingPolicy(max_batch_size=8, wait_ms=1))
+    sizes: list[int] = []
+    encoder = BatchingEncoder(models.text(), BatchingPolicy(max_batch_size=8, wait_ms=1),
+                              lambda enc, kind, n: sizes.append(n))
     try:
         with call_scope(_Context(active=False)), pytest.raises(CallCancelledError):
             encoder.encode_texts(["never computed"])
-        assert inner.calls == []
+        assert sizes == []  # the cancelled call never reached the model
         with call_scope(_Context(active=True)):
-            assert encoder.encode_texts(["ok"]).shape == (1, 2)
+            assert encoder.encode_texts(["ok"]).shape == (1, 384)
     finally:
-        encoder.close()
+        encoder.stop_batching()
 
 
 def test_status_mapping_never_unknown() -> None:
