@@ -43,8 +43,16 @@ _ERRORS: dict[type[Exception], type[errors.OmnivecError]] = {
 def _translate(exc: client_errors.OmnivecClientError) -> errors.OmnivecError:
     for client_type, engine_type in _ERRORS.items():
         if isinstance(exc, client_type):
-            return engine_type(str(getattr(exc, "details", "") or exc))
+            return engine_type(exc.message)  # the server's text, without the status suffix
     return errors.OmnivecError(f"server error: {exc}")
+
+
+def call_remote(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call the SDK, raising the engine's error classes so the CLI reports both paths alike."""
+    try:
+        return fn(*args, **kwargs)
+    except client_errors.OmnivecClientError as exc:
+        raise _translate(exc) from exc
 
 
 def _spec(encoder: EncoderConfig) -> EncoderSpec:
@@ -76,12 +84,12 @@ class RemoteBackend:
 
     def __init__(self, target: str, *, token: str | None = None) -> None:
         self._client = Client(target, token=token)
+        from omnivec.cli.remote_probes import RemoteProbes
+
+        self.probes = RemoteProbes(self._client)
 
     def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except client_errors.OmnivecClientError as exc:
-            raise _translate(exc) from exc
+        return call_remote(fn, *args, **kwargs)
 
     # -- collections ------------------------------------------------------------------------
     def create_collection(self, name: str, spaces: Sequence[str] | None = None, *, exist_ok: bool = False) -> None:

@@ -1,0 +1,394 @@
+"""Probes behind the CLI's ``--server`` backend: :class:`ProbeService`'s methods over the SDK.
+
+``RemoteBackend.probes`` is a :class:`RemoteProbes`. Each method takes and returns the engine's
+own types (:class:`ProbeRecord`, :class:`ProbeInfo`, :class:`Classification`,
+:class:`ClassifyCollectionResult`) so ``omnivec probe ...`` and ``omnivec classify --probe`` print
+the same output either way. Local files are read here and sent as media bytes (texts as text),
+named by their path so the server's messages and stored example sources read as they do locally;
+item ids go as item refs.
+
+The wire (``omnivec.v1.ProbeReport``) carries less than a stored :class:`ProbeRecord`; what it
+lacks is filled as follows (see :func:`_record`):
+
+- ``n_train`` / ``n_heldout`` / ``estimate_method`` are derived from the per-class supports (the
+  evaluated rows) and ``n_examples``; ``zero_shot_prior_used`` is "prompts were given" (wrong only
+  when cross-validation preferred the plain probe);
+- ``cv_scores``, ``evaluated_rows``, ``evaluated_predictions``, ``notes``, ``examples`` are empty;
+  ``plain_probe_c``, ``heldout_log_loss``, ``prior_scale`` are None; ``weights_sha256`` is "";
+- the encoder spec is the collection's current one for the probe's space when its hash is the
+  probe's (else a placeholder naming the hash);
+- ``prompt_template``, ``class_names`` and ``seed`` are what this process asked for when it
+  trained the version, else None / {} / 0.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from omnivec.cli.remote import _read_local, _spec, call_remote
+from omnivec.client import Client, Media
+from omnivec.client.types import ItemRef, ProbeReport, TrainProgress
+from omnivec.client.types import LabelledExample as RemoteExample
+from omnivec.indexer.classify import MediaInput
+from omnivec.indexer.encoders.base import EncoderSpec
+from omnivec.indexer.errors import InvalidInputError, OmnivecError
+from omnivec.indexer.media import MediaKind, decode_text
+from omnivec.indexer.probes.service import (
+    ITEM_POOLING,
+    Classification,
+    ClassifyCollectionResult,
+    LabelledExample,
+    ProbeInfo,
+    ProbeInput,
+    ProgressCallback,
+    label_column_for,
+)
+from omnivec.indexer.probes.storage import ProbeRecord, _check_version
+from omnivec.indexer.probes.training import _check_threshold
+
+__all__ = ["RemoteProbes"]
+
+_MAX_LISTED = 20  # as the engine: errors list at most this many examples
+_BATCH_INPUTS = 256  # Classify inputs per request (the proto's documented 1-256)
+_BATCH_BYTES = 16 << 20  # and at most about this many media bytes per request
+
+
+def _opt(value: float) -> float | None:
+    """The wire's NaN ("no estimate") back to the engine's None."""
+    return None if math.isnan(value) else float(value)
+
+
+def _to_wire(inp: ProbeInput) -> Media | ItemRef:
+    """An engine input as the SDK's; local files are read here (MediaError as locally)."""
+    if inp.item_id is not None:
+        return ItemRef(inp.item_id)
+    media = inp.media
+    assert media is not None
+    if media.text is not None:
+        return Media(text=media.text, filename=media.name)
+    # Name files by their path, as the engine does, so server messages and stored sources match.
+    name = media.name or (str(media.path) if media.path is not None else None)
+    kind = media.kind()  # by stated modality, extension or content: the engine's rule
+    if kind is MediaKind.TEXT:
+        return Media(text=decode_text(media.source(), name=media.name), filename=name)
+    if media.path is not None:
+        data = _read_local(media.path, str(media.path))
+    else:
+        assert media.data is not None
+        data = media.data
+    if kind is MediaKind.IMAGE:
+        return Media(image=data, filename=name)
+    return Media(audio=data, filename=name)
+
+
+def _size(value: Media | ItemRef) -> int:
+    if isinstance(value, ItemRef):
+        return len(value.item_id)
+    return len(value.text.encode()) if value.text is not None else len(value.image or value.audio or b"")
+
+
+def _report_dict(report: ProbeReport) -> dict[str, Any]:
+    """The engine's ``ProbeReport.to_dict()`` rebuilt from the wire (gaps: module docstring)."""
+    per_class = [
+        {"label": m.label, "precision": m.precision, "recall": m.recall, "f1": m.f1, "support": m.support}
+        for m in report.class_metrics
+    ]
+    heldout = _opt(report.heldout_accuracy)
+    zero_shot = _opt(report.zero_shot_accuracy)
+    plain = _opt(report.plain_probe_accuracy)
+    evaluated = sum(m.support for m in report.class_metrics)
+    total = report.n_examples
+    if not report.class_metrics:
+        estimate, n_train, n_heldout = "none", total, 0
+    elif evaluated < total:  # a held-out split is a strict subset of the examples
+        estimate, n_train, n_heldout = "held-out split", total - evaluated, evaluated
+    else:  # out-of-fold estimates over every example
+        estimate = "leave-one-out" if report.cv_method == "leave-one-out" else "cross-validation"
+        n_train, n_heldout = total, 0
+    # Not on the wire. No prompts (no zero-shot accuracy): no prior. With prompts the prior is
+    # the default that the selection CV keeps unless the plain probe is strictly better, and then
+    # the plain probe's accuracy is the held-out accuracy; equal accuracies cannot tell, so they
+    # read as the default.
+    prior_used = zero_shot is not None
+    return {
+        "classes": list(report.classes),
+        "chosen_c": report.regularization_c,
+        "selection_method": report.cv_method,
+        "cv_scores": [],
+        "estimate_method": estimate,
+        "heldout_accuracy": heldout,
+        "zero_shot_accuracy": zero_shot,
+        "plain_probe_accuracy": plain,
+        "plain_probe_c": None,
+        "per_class": per_class,
+        "confusion_matrix": [list(r) for r in report.confusion_matrix],
+        "heldout_log_loss": None,
+        "temperature": report.temperature,
+        "zero_shot_prior_used": prior_used,
+        "prior_scale": None,
+        "train_seconds": report.train_seconds,
+        "n_train": n_train,
+        "n_heldout": n_heldout,
+        "evaluated_rows": [],
+        "evaluated_predictions": [],
+        "notes": [],
+    }
+
+
+def _record(
+    report: ProbeReport,
+    encoder: EncoderSpec,
+    *,
+    prompt_template: str | None = None,
+    class_names: Mapping[str, str] | None = None,
+    seed: int = 0,
+) -> ProbeRecord:
+    return ProbeRecord(
+        collection=report.collection,
+        name=report.name,
+        version=report.version,
+        space=report.space,
+        classes=tuple(report.classes),
+        encoder=encoder,
+        encoder_fingerprint=report.encoder_config_hash,
+        temperature=report.temperature,
+        abstain_threshold=report.abstain_threshold or None,  # the wire's 0 means "never abstains"
+        report=_report_dict(report),
+        examples=(),
+        created_at=report.created_at.timestamp() if report.created_at else 0.0,
+        prompt_template=prompt_template,
+        class_names=dict(class_names or {}),
+        pooling=ITEM_POOLING,
+        seed=seed,
+        weights_sha256="",
+    )
+
+
+class RemoteProbes:
+    """:class:`omnivec.indexer.probes.service.ProbeService`'s methods, answered by a server."""
+
+    @staticmethod
+    def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return call_remote(fn, *args, **kwargs)
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def _encoder(self, collection: str, space: str, fingerprint: str) -> EncoderSpec:
+        """The spec the probe was trained on: the collection's, while it is still that one."""
+        try:
+            info = self._call(self._client.get_collection, collection)
+        except OmnivecError:
+            info = None
+        for status in info.spaces if info is not None else ():
+            if status.space == space and status.encoder.config_hash == fingerprint:
+                return _spec(status.encoder)
+        return EncoderSpec(encoder=space, model=f"unknown (encoder {fingerprint})", weights="", dim=0)
+
+    def _as_record(self, report: ProbeReport, **known: Any) -> ProbeRecord:
+        encoder = self._encoder(report.collection, report.space, report.encoder_config_hash)
+        return _record(report, encoder, **known)
+
+    # -- training ---------------------------------------------------------------------------
+    def train(
+        self,
+        collection: str,
+        name: str,
+        *,
+        examples: Sequence[LabelledExample],
+        space: str | None = None,
+        prompt_template: str | None = None,
+        class_names: Mapping[str, str] | None = None,
+        abstain_threshold: float | None = None,
+        seed: int = 0,
+        config: Any = None,
+        progress: ProgressCallback | None = None,
+    ) -> ProbeRecord:
+        """Upload the examples, relay TrainProbe's progress to ``progress``, return the record."""
+        if config is not None:
+            raise InvalidInputError("a training config cannot be sent to a server; it chooses its own")
+        if isinstance(examples, (str, bytes)) or not isinstance(examples, Sequence):
+            raise InvalidInputError("examples must be a list of LabelledExample")
+        _check_threshold(abstain_threshold)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise InvalidInputError(f"seed must be an integer, got {seed!r}")
+        wire: list[RemoteExample] = []
+        bad: list[str] = []
+        for i, ex in enumerate(examples):
+            if not isinstance(ex, LabelledExample):
+                raise InvalidInputError(f"examples[{i}] is a {type(ex).__name__}, not a LabelledExample")
+            try:
+                wire.append(RemoteExample(_to_wire(ex.input), ex.label))
+            except OmnivecError as exc:  # unreadable here: the engine's message for it
+                bad.append(str(exc))
+        if bad:
+            details = "; ".join(bad[:_MAX_LISTED])
+            more = f" (and {len(bad) - _MAX_LISTED} more)" if len(bad) > _MAX_LISTED else ""
+            raise InvalidInputError(f"{len(bad)} training example(s) cannot be used: {details}{more}")
+
+        def run() -> ProbeReport:
+            events = self._client.train_probe_stream(
+                collection, name, wire, space=space or "", prompt_template=prompt_template,
+                class_names=class_names, abstain_threshold=abstain_threshold or 0.0, seed=seed,
+            )
+            for event in events:
+                if isinstance(event, ProbeReport):
+                    return event
+                if progress is not None and isinstance(event, TrainProgress):
+                    progress(event.stage, event.done, event.total)
+            raise OmnivecError("server error: the server ended TrainProbe without a report")
+
+        report: ProbeReport = self._call(run)  # the stream relays the engine's stages, "save" last
+        use_prompts = prompt_template is not None or bool(class_names)
+        return self._as_record(
+            report, prompt_template=(prompt_template or "{}") if use_prompts else None,
+            class_names=class_names, seed=seed,
+        )
+
+    # -- versions ---------------------------------------------------------------------------
+    def list(self, collection: str, name: str | None = None, *, all_versions: bool = False) -> builtins.list[ProbeInfo]:
+        infos = self._call(self._client.list_probes, collection, name=name, all_versions=all_versions)
+        return [
+            ProbeInfo(
+                name=i.name, version=i.version, space=i.space, classes=tuple(i.classes),
+                heldout_accuracy=_opt(i.heldout_accuracy),
+                created_at=i.created_at.timestamp() if i.created_at else 0.0,
+                is_latest=i.is_latest,
+            )
+            for i in infos
+        ]
+
+    def get(self, collection: str, name: str, version: int | None = None) -> ProbeRecord:
+        if version is not None:
+            _check_version(version)  # the engine refuses 0; the wire would read it as "latest"
+        return self._as_record(self._call(self._client.get_probe, collection, name, version or 0))
+
+    def delete(
+        self, collection: str, name: str, *, version: int | None = None, all_versions: bool = False
+    ) -> int:
+        if (version is None) == (not all_versions):
+            raise InvalidInputError(
+                "give exactly one of a version or all_versions to delete a probe "
+                "(so a forgotten version never deletes everything)"
+            )
+        if version is not None:
+            _check_version(version)
+        return int(self._call(
+            self._client.delete_probe, collection, name, version=version, all_versions=all_versions
+        ))
+
+    # -- serving ----------------------------------------------------------------------------
+    def classify(
+        self,
+        collection: str,
+        name: str,
+        inputs: Sequence[ProbeInput | MediaInput | Path | str],
+        *,
+        version: int | None = None,
+        top_k: int = 0,
+    ) -> builtins.list[Classification]:
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
+            raise InvalidInputError(f"top_k must be >= 0 (0 means all classes), got {top_k!r}")
+        if isinstance(inputs, (str, bytes)) or not isinstance(inputs, Sequence):
+            raise InvalidInputError("inputs must be a list (of item ids, paths or ProbeInput)")
+        if not inputs:
+            raise InvalidInputError("nothing to classify: give at least one item id or file")
+        # Resolve the version first (ClassifyResponse.version is not exposed by Client.classify),
+        # then classify with it pinned: unknown probes and collections fail here, as locally.
+        resolved = self._call(self._client.get_probe, collection, name, version or 0).version
+        items = [ProbeInput.coerce(v) for v in inputs]
+        results: list[Classification | None] = [None] * len(items)
+        pending: list[tuple[int, Media | ItemRef]] = []
+        for i, item in enumerate(items):
+            try:
+                pending.append((i, _to_wire(item)))
+            except OmnivecError as exc:
+                results[i] = Classification(item.describe(), (), False, resolved, str(exc))
+        for batch in _batches(pending):
+            answers = self._call(
+                self._client.classify, collection, name, [w for _, w in batch],
+                version=resolved, top_k=top_k,
+            )
+            for (i, _), answer in zip(batch, answers):
+                results[i] = Classification(
+                    input=items[i].describe(),
+                    labels=tuple((s.label, float(s.probability)) for s in answer.labels),
+                    abstained=answer.abstained,
+                    version=resolved,
+                    error=answer.error,
+                )
+        return [r for r in results if r is not None]
+
+    def classify_collection(
+        self,
+        collection: str,
+        name: str,
+        *,
+        version: int | None = None,
+        column: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> ClassifyCollectionResult:
+        """Label every item on the server. The wire's final event gives items + skipped and the
+        abstentions; the last "classify" event's total is the items labelled."""
+        label_col = label_column_for(name, column)  # the engine's name rules and messages, here
+        if progress is not None:
+            progress("read", 0, 1)
+
+        def run() -> tuple[Any, int | None]:
+            final, labelled = None, None
+            for event in self._client.classify_collection(
+                collection, name, version=version or 0, column=label_col
+            ):
+                if progress is not None and final is None and labelled is None:
+                    progress("read", 1, 1)
+                if event.is_final:
+                    final = event
+                    continue
+                labelled = event.total
+                if progress is not None:
+                    progress("classify", event.done, event.total)
+            return final, labelled
+
+        final, labelled = self._call(run)
+        if final is None:
+            raise OmnivecError("server error: the server ended ClassifyCollection without a result")
+        items = int(final.total if labelled is None else labelled)
+        if progress is not None:
+            progress("write", 1, 1)
+        info = self._call(self._client.get_collection, collection)
+        skipped = int(final.total) - items
+        return ClassifyCollectionResult(
+            collection=info.name,
+            probe=name,
+            version=final.version,
+            column=final.column or label_col,
+            confidence_column=f"{final.column or label_col}_confidence",
+            items=items,
+            # Rows are not on the wire: every row belongs to a labelled item when none was skipped.
+            rows=int(info.row_count) if skipped == 0 else items,
+            abstained=int(final.abstained),
+            skipped=skipped,
+            counts={},  # per-label counts are not on the wire
+            lance_version=int(info.lance_version),
+        )
+
+
+def _batches(pending: Sequence[tuple[int, Media | ItemRef]]) -> builtins.list[builtins.list[tuple[int, Media | ItemRef]]]:
+    out: builtins.list[builtins.list[tuple[int, Media | ItemRef]]] = []
+    current: builtins.list[tuple[int, Media | ItemRef]] = []
+    size = 0
+    for entry in pending:
+        weight = _size(entry[1])
+        if current and (len(current) >= _BATCH_INPUTS or size + weight > _BATCH_BYTES):
+            out.append(current)
+            current, size = [], 0
+        current.append(entry)
+        size += weight
+    if current:
+        out.append(current)
+    return out
+
