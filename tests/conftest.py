@@ -113,6 +113,18 @@ def run_cli(
     )
 
 
+def invoke_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The same `omnivec` app in this process (typer's CliRunner): the console script's code
+    without paying interpreter start and model loading per command. Use run_cli where the
+    process boundary itself is under test (exit codes of the real script, offline, signals)."""
+    from typer.testing import CliRunner
+
+    from omnivec.cli.main import app
+
+    result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
+
+
 def unshare_available() -> bool:
     if shutil.which("unshare") is None:
         return False

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import media_factory as mf
-from conftest import SPEECH, run_cli
+import pytest
+from conftest import SPEECH, invoke_cli, run_cli
+
 from omnivec.indexer.errors import MediaError
 from omnivec.indexer.media import decode_audio, decode_image, decode_text
 
@@ -106,7 +106,9 @@ def test_cli_prints_one_clear_error_without_traceback(
         "garbage": str(mf.garbage_wav(tmp_path)),
         "empty": str(mf.empty_file(tmp_path, "empty.ogg")),
     }
-    result = run_cli(*[a.format(**files) for a in args], env=cli_env)
+    argv = [a.format(**files) for a in args]
+    # The first case runs the real console script; the rest run the same app in process.
+    result = run_cli(*argv, env=cli_env) if args[1:2] == ["--image"] and "missing" in args[2] else invoke_cli(*argv, env=cli_env)
     assert result.returncode == 2, result.stderr
     assert reason in result.stderr
     assert "Traceback" not in result.stderr + result.stdout

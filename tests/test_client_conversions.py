@@ -15,9 +15,10 @@ from typing import Any
 
 import grpc
 import numpy as np
-import omnivec.client as client_pkg
 import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+import omnivec.client as client_pkg
 from omnivec.client import (
     AsyncClient,
     Classification,

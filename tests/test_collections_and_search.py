@@ -6,11 +6,10 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
-import pytest
-
 import media_factory as mf
-from conftest import REPO, SPEECH, run_cli
+import pytest
+from conftest import REPO, SPEECH, invoke_cli
+
 from omnivec.indexer.errors import (
     AlreadyExistsError,
     EncoderMismatchError,
@@ -189,14 +188,14 @@ def test_changed_file_replaces_its_rows_and_delete_by_source(engine, tmp_path: P
 
 def test_cli_index_and_search_json(cli_env: dict[str, str], mixed_folder) -> None:  # type: ignore[no-untyped-def]
     notes = mixed_folder["root"] / "notes"
-    result = run_cli("index", str(notes), "-c", "cli", "--json", env=cli_env)
+    result = invoke_cli("index", str(notes), "-c", "cli", "--json", env=cli_env)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["indexed"] == 12 and summary["failed"] == []
-    broken = run_cli("index", str(mixed_folder["root"] / "broken"), "-c", "cli", "--json", env=cli_env)
+    broken = invoke_cli("index", str(mixed_folder["root"] / "broken"), "-c", "cli", "--json", env=cli_env)
     assert broken.returncode == 1  # the exit code says something failed
     assert len(json.loads(broken.stdout)["failed"]) == 5
-    found = run_cli("search", "cats sleep a lot", "-c", "cli", "-k", "2", "--json", "--space", "text", env=cli_env)
+    found = invoke_cli("search", "cats sleep a lot", "-c", "cli", "-k", "2", "--json", "--space", "text", env=cli_env)
     assert found.returncode == 0, found.stderr
     hits = json.loads(found.stdout)["hits"]
     assert hits[0]["source_uri"].endswith("cats.md")

@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from conftest import OMNIVEC_BIN, REPO, SPEECH, run_cli
+from conftest import OMNIVEC_BIN, REPO, SPEECH, invoke_cli
 
 SAMPLES = REPO / "samples"
 
@@ -58,8 +57,8 @@ def local_env(settings_env: dict[str, str], tmp_path_factory: pytest.TempPathFac
 
 
 def _both(server_target: str, cli_env: dict[str, str], *args: str) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
-    local = run_cli(*args, env=cli_env)
-    remote = run_cli("--server", server_target, *args, env=cli_env)
+    local = invoke_cli(*args, env=cli_env)
+    remote = invoke_cli("--server", server_target, *args, env=cli_env)
     return local, remote
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import OMNIVEC_BIN
+
 from omnivec.indexer.search import SearchQuery
 from omnivec.indexer.store import Store, vector_column
 

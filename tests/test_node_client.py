@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from conftest import OMNIVEC_BIN, REPO
 
 NODE_DIR = REPO / "clients" / "node"

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import OMNIVEC_BIN, SPEECH, invoke_cli, unshare_available
 
-from conftest import OMNIVEC_BIN, SPEECH, run_cli, unshare_available
 from omnivec.indexer.config import ClipSettings, load_settings
 from omnivec.indexer.encoders.clip import resolve_clip_weights
 from omnivec.indexer.errors import ConfigError, WeightsUnavailableError
@@ -133,7 +133,7 @@ def test_bad_config_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_models_list_reports_sources_and_offline_availability(cli_env: dict[str, str]) -> None:
-    result = run_cli("models", "list", "--json", env=cli_env)
+    result = invoke_cli("models", "list", "--json", env=cli_env)
     assert result.returncode == 0, result.stderr
     rows = {row["encoder"]: row for row in json.loads(result.stdout)}
     assert set(rows) == {"clip", "text", "speech"}

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import invoke_cli
 
 from omnivec.indexer.classify import MediaInput, zero_shot_classify
 from omnivec.indexer.errors import (
@@ -466,8 +466,8 @@ def test_probe_name_rules() -> None:
 # -- CLI ----------------------------------------------------------------------------------------
 
 def omnivec(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """`omnivec ARGS` as a user runs it."""
-    return run_cli(*args, env=env)
+    """`omnivec ARGS`, the real app run in this process."""
+    return invoke_cli(*args, env=env)
 
 
 class _InProcessCli:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import OMNIVEC_BIN, run_cli
+from conftest import OMNIVEC_BIN, invoke_cli
 
 pytestmark = pytest.mark.slow  # a server and six model-loading CLI runs
 
@@ -93,7 +93,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _both(target: str, env: dict[str, str], *args: str) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
-    return run_cli(*args, env=env), run_cli("--server", target, *args, env=env)
+    return invoke_cli(*args, env=env), invoke_cli("--server", target, *args, env=env)
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,16 @@ def backend(ctx: typer.Context) -> Any:
         return RemoteBackend(state.server, token=state.token)
     from omnivec.indexer.engine import Engine
 
-    return Engine(state.settings())
+    settings = state.settings()
+    key = settings.model_dump_json()
+    # One engine per configuration and process: a console run makes one anyway, and code that
+    # invokes the CLI app repeatedly in one process (tests, notebooks) keeps its loaded models.
+    if key not in _LOCAL_ENGINES:
+        _LOCAL_ENGINES[key] = Engine(settings)
+    return _LOCAL_ENGINES[key]
+
+
+_LOCAL_ENGINES: dict[str, Any] = {}
 
 
 def _spaces(value: str | None) -> list[str] | None:

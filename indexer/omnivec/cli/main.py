@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from omnivec.cli import data_commands, demo_command, probe_commands, serve_command
+from omnivec.cli import bench_command, data_commands, demo_command, probe_commands, serve_command
 from omnivec.cli._common import CliState, configure_logging, console, handle_errors, print_json
+from omnivec.cli.data_commands import backend
 from omnivec.indexer.errors import InvalidInputError
 
 app = typer.Typer(
@@ -45,13 +46,6 @@ def main(
     ctx.obj = CliState(config_file=config, data_dir=data, offline=offline, server=server, token=token)
 
 
-def _engine(ctx: typer.Context):  # type: ignore[no-untyped-def]
-    from omnivec.indexer.engine import Engine
-
-    state: CliState = ctx.obj
-    return Engine(state.settings())
-
-
 @app.command()
 @handle_errors
 def embed(
@@ -68,7 +62,7 @@ def embed(
     given = [x for x in (text, image, audio) if x]
     if len(given) != 1:
         raise InvalidInputError("give exactly one kind of input: --text, --image or --audio")
-    engine = _engine(ctx)
+    engine = backend(ctx)
     if text:
         result = engine.embed_texts(text, space=space or "text")
         inputs = list(text)
@@ -108,7 +102,7 @@ def transcribe(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Print the transcript of an audio file with segment times."""
-    transcript = _engine(ctx).transcribe(file)
+    transcript = backend(ctx).transcribe(file)
     if as_json:
         print_json({"file": str(file)} | transcript.to_dict())
         return
@@ -162,9 +156,10 @@ def models_pull(ctx: typer.Context) -> None:
 @handle_errors
 def selfcheck(ctx: typer.Context) -> None:
     """Load every available encoder and run one real input through each."""
+    from omnivec.indexer.engine import Engine
     from omnivec.indexer.models import describe_weights
 
-    engine = _engine(ctx)
+    engine = Engine(ctx.obj.settings())  # checks this machine's models, never a server's
     for info in describe_weights(engine.settings):
         if not info.available_offline:
             console.print(f"[yellow]skip[/] {info.encoder}: {info.note}", highlight=False)
@@ -185,6 +180,7 @@ data_commands.register(app)
 serve_command.register(app)
 probe_commands.register(app)
 demo_command.register(app)
+bench_command.register(app)
 
 
 if __name__ == "__main__":

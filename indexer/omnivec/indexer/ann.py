@@ -37,6 +37,7 @@ from typing import Any, Final, Literal
 import faiss
 import numpy as np
 import numpy.typing as npt
+
 from omnivec.indexer.errors import CorruptDataError, InvalidInputError, ResourceExhaustedError
 
 __all__ = [

@@ -23,7 +23,6 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from omnivec.indexer.errors import ConfigError
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -31,6 +30,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from omnivec.indexer.errors import ConfigError
 
 __all__ = [
     "ClipSettings",

@@ -97,7 +97,8 @@ class Engine:
     def restore_collection(
         self, name: str, *, tag: str | None = None, version: int | None = None
     ) -> CollectionInfo:
-        collection = self.store.open(name)
+        # verify=False: restoring an older version is how a damaged collection is recovered.
+        collection = self.store.open(name, verify=False)
         collection.restore(tag=tag, version=version)
         collection.flush_ann()
         return collection.info()

@@ -17,6 +17,7 @@ passes through, so a filter can never smuggle arbitrary SQL into the store.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -198,6 +199,9 @@ class _Parser:
                 raise InvalidInputError(f"filter: {name!r} is numeric; compare it with a number")
             if kind == "str" and isinstance(sample, (float, bool)):
                 raise InvalidInputError(f"filter: {name!r} is text; compare it with a 'quoted' value")
+            if name == "chunk" and isinstance(sample, float):
+                # An int32 column: LanceDB refuses to compare it with a non-integral literal.
+                return "CAST(chunk AS DOUBLE)"
             return name
         key = name.removeprefix("metadata.")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]*", key):
@@ -215,6 +219,10 @@ def _render(value: Literal) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInputError("filter: a number is out of range")
+        if value.is_integer() and abs(value) < 2**53:
+            return str(int(value))  # 3, not 3.0: LanceDB compares it with integer columns too
         return repr(value)
     return "'" + value.replace("'", "''") + "'"
 

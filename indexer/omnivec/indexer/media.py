@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Final
 
 import numpy as np
-from omnivec.indexer.errors import MediaError
 from PIL import Image, UnidentifiedImageError
+
+from omnivec.indexer.errors import MediaError
 
 __all__ = [
     "AUDIO_EXTENSIONS",

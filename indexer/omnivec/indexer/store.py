@@ -174,6 +174,8 @@ class Collection:
         self._ann: dict[str, AnnIndex] = {}
         self._lock_file: Any = None
         self._next_rowid: int | None = None
+        # Set at open when a data file of the current version cannot be read (see _scan_problem).
+        self.damage: CorruptDataError | None = None
 
     @property
     def spaces(self) -> list[str]:
@@ -494,8 +496,10 @@ class Collection:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             index.save(path, version=version)
-        except OSError as exc:
-            # The index is only an accelerator: failing to save it loses nothing.
+        except (OSError, ResourceExhaustedError) as exc:
+            # The index is only an accelerator: failing to save it (a full disk included: the
+            # ANN module reports ENOSPC as ResourceExhaustedError) loses nothing, and must not
+            # turn a read that opens the index into an error.
             log.warning("%s: could not save ANN index %s: %s", self.name, path, exc)
 
     def flush_ann(self) -> None:
@@ -565,6 +569,9 @@ class Collection:
             self._next_rowid = None
             with self._ann_lock:
                 self._ann.clear()
+            self.damage = _damage(self.name, self.path, self._table)
+            if self.damage is not None:
+                raise self.damage
             return self.version
 
     # -- description ------------------------------------------------------------------------
@@ -613,6 +620,127 @@ def _sql_list(values: Sequence[str]) -> str:
     return ", ".join(_sql_str(v) for v in values)
 
 
+def _manifest_version(path: Path) -> int:
+    number = int(path.stem)
+    # LanceDB's V2 manifest names count down from u64::MAX, so the newest sorts first.
+    return (2**64 - 1 - number) if number >= 2**63 else number
+
+
+def _open_table(name: str, path: Path) -> Any:
+    """Open the LanceDB table. When the newest manifest is unreadable (truncated or garbage), fall
+    back to the newest version that opens: the damaged manifests are moved to ``quarantine/``
+    (never deleted), and put back if no older version opens either."""
+    import lancedb
+
+    error: Exception | None = None
+    for _ in range(2):  # a second try rules out a transient failure
+        try:
+            table = lancedb.connect(str(path)).open_table(TABLE_NAME)
+        except Exception as exc:  # noqa: BLE001 - judged below
+            error = exc
+            continue
+        _warn_if_newest_manifest_missing(name, path, table)
+        return table
+    assert error is not None
+    versions = path / f"{TABLE_NAME}.lance" / "_versions"
+    manifests = sorted(
+        (p for p in versions.glob("*.manifest") if p.stem.isdigit()),
+        key=_manifest_version, reverse=True,
+    )
+    moved: list[tuple[Path, Path]] = []
+    quarantine = path / "quarantine"
+    for manifest in manifests[:-1][:10]:
+        quarantine.mkdir(exist_ok=True)
+        dest = quarantine / f"{manifest.name}.{int(time.time())}"
+        os.replace(manifest, dest)
+        moved.append((manifest, dest))
+        try:
+            table = lancedb.connect(str(path)).open_table(TABLE_NAME)
+        except Exception:  # noqa: BLE001 - try the next older version
+            continue
+        log.warning(
+            "collection %r: newest version(s) %s unreadable (%s); opened version %d instead and "
+            "moved the damaged manifest(s) to %s", name,
+            ", ".join(str(_manifest_version(m)) for m, _ in moved), _first_line(error),
+            table.version, quarantine,
+        )
+        return table
+    for manifest, dest in reversed(moved):  # nothing older opens either: change nothing
+        os.replace(dest, manifest)
+    raise error
+
+
+def _warn_if_newest_manifest_missing(name: str, path: Path, table: Any) -> None:
+    hint = path / f"{TABLE_NAME}.lance" / "_versions" / "latest_version_hint.json"
+    try:
+        hinted = int(json.loads(hint.read_text())["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if hinted > int(table.version):
+        log.warning(
+            "collection %r: the newest manifest (version %d) is missing; opened version %d "
+            "(writes of the missing version are lost)", name, hinted, table.version,
+        )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:300] if text else ''}"
+
+
+def _scan_problem(table: Any) -> str | None:
+    """Cheap open-time check that every data file of the current version can be read: scan the
+    small columns (row ids and probe labels), which reads each file's footer, and compare the
+    row count with the manifest's. None when all is well."""
+    columns = ["rowid", *(n for n in table.schema.names if n.startswith(LABEL_COLUMN_PREFIX))]
+    try:
+        scanned = table.search().select(columns).limit(None).to_arrow().num_rows
+        expected = int(table.count_rows())
+    except Exception as exc:  # noqa: BLE001 - any read failure is damage
+        return _first_line(exc)
+    if scanned != expected:
+        return f"{scanned} rows readable but the manifest lists {expected}"
+    return None
+
+
+def _damage(name: str, path: Path, table: Any) -> CorruptDataError | None:
+    """A CorruptDataError naming the damage and the recovery command, or None if readable."""
+    import lancedb
+
+    problem = _scan_problem(table)
+    if problem is None:
+        return None
+    good: int | None = None
+    try:
+        probe = lancedb.connect(str(path)).open_table(TABLE_NAME)
+        older = sorted(
+            (int(v["version"]) for v in probe.list_versions() if int(v["version"]) < table.version),
+            reverse=True,
+        )
+        for version in older[:20]:
+            probe.checkout(version)
+            if _scan_problem(probe) is None:
+                good = version
+                break
+    except Exception as exc:  # noqa: BLE001 - only the advice gets less precise
+        log.warning("collection %r: looking for a readable version failed: %s", name, exc)
+    if good is not None:
+        how = (
+            f"restore the newest readable version with `omnivec collections restore {name} "
+            f"--version {good}` (writes made after version {good} are lost) or delete it with "
+            f"`omnivec collections delete {name}` and re-index it"
+        )
+    else:
+        how = (
+            f"no readable version is left: delete it with `omnivec collections delete {name}` "
+            "and re-index it"
+        )
+    log.error("collection %r is damaged (version %d): %s", name, table.version, problem)
+    return CorruptDataError(
+        f"collection {name!r} is damaged at version {table.version} ({problem}); {how}"
+    )
+
+
 class Store:
     """All collections under one data directory."""
 
@@ -649,6 +777,8 @@ class Store:
                 if not exist_ok:
                     raise AlreadyExistsError(f"collection {name!r} already exists")
                 collection = self._open_locked(name)
+                if collection.damage is not None:
+                    raise collection.damage
                 for space, spec in specs.items():
                     collection.check_encoder(space, spec)
                 return collection
@@ -667,13 +797,16 @@ class Store:
             _atomic_write_text(path / "collection.json", json.dumps(meta, indent=2))
             return self._open_locked(name)
 
-    def open(self, name: str) -> Collection:
+    def open(self, name: str, *, verify: bool = True) -> Collection:
+        """The open collection. A damaged one raises CorruptDataError naming the recovery
+        command, unless ``verify`` is False (restore, which is that recovery, passes False)."""
         with self._lock:
-            return self._open_locked(name)
+            collection = self._open_locked(name)
+        if verify and collection.damage is not None:
+            raise collection.damage
+        return collection
 
     def _open_locked(self, name: str) -> Collection:
-        import lancedb
-
         if name in self._open:
             return self._open[name]
         path = self._path(name)
@@ -686,13 +819,14 @@ class Store:
             )
         try:
             meta = json.loads(meta_path.read_text())
-            table = lancedb.connect(str(path)).open_table(TABLE_NAME)
+            table = _open_table(name, path)
         except Exception as exc:
             raise CorruptDataError(
-                f"collection {name!r} cannot be opened ({type(exc).__name__}: {exc}); restore it "
-                f"with `omnivec collections restore {name}` or delete and re-index it"
+                f"collection {name!r} cannot be opened ({_first_line(exc)}) and no older version "
+                f"opens either; delete it with `omnivec collections delete {name}` and re-index it"
             ) from exc
         collection = Collection(path, table, meta, self.settings)
+        collection.damage = _damage(name, path, table)
         self._open[name] = collection
         return collection
 

@@ -21,6 +21,7 @@ from omnivec.indexer.ingest import IngestItem
 from omnivec.indexer.media import MediaKind
 from omnivec.indexer.search import Hit, SearchQuery, SearchResult
 from omnivec.indexer.store import CollectionInfo
+from omnivec.server.limits import MAX_UPLOAD_TEXT_BYTES, check_query_text, text_size
 from omnivec.v1 import (
     collections_pb2,
     common_pb2,
@@ -138,6 +139,8 @@ def media_kind(media: common_pb2.Media, where: str) -> str:
     kind = media.WhichOneof("content")
     if kind is None:
         raise InvalidInputError(f"{where} has no content; set exactly one of text, image, audio")
+    if kind == "text":
+        check_query_text(media.text, where)
     return str(kind)
 
 
@@ -231,6 +234,12 @@ def upsert_item_from_proto(request: indexing_pb2.UpsertRequest) -> IngestItem:
         "key": request.sequence,
     }
     if kind == "text":
+        size = text_size(media.text, MAX_UPLOAD_TEXT_BYTES)
+        if size is not None:
+            raise InvalidInputError(
+                f"text is {size} bytes, over the server's limit of {MAX_UPLOAD_TEXT_BYTES} bytes "
+                "for one uploaded item; split it into several items"
+            )
         return IngestItem(modality=MediaKind.TEXT, text=media.text, **common)
     if kind == "image":
         return IngestItem(modality=MediaKind.IMAGE, data=bytes(media.image), **common)
@@ -277,6 +286,8 @@ def search_query_from_proto(request: search_pb2.SearchRequest) -> SearchQuery:
     kind = request.WhichOneof("query")
     if kind is None:
         raise InvalidInputError("the search has no query; set text, image, audio or item_id")
+    if kind == "text":
+        check_query_text(request.text, "the search query")
     return SearchQuery(
         text=request.text if kind == "text" else None,
         image=bytes(request.image) if kind == "image" else None,

@@ -22,16 +22,28 @@ from omnivec.indexer.config import ServerSettings
 from omnivec.indexer.errors import ResourceExhaustedError
 
 __all__ = [
+    "MAX_QUERY_TEXT_BYTES",
+    "MAX_UPLOAD_TEXT_BYTES",
     "CallCancelledError",
     "CallDeadlineError",
     "call_scope",
     "check_call_active",
     "check_item_count",
+    "check_query_text",
     "current_context",
     "server_options",
+    "text_size",
 ]
 
 _scope = threading.local()
+
+# Text sizes. A query text (Search, Embed, ZeroShotClassify, probe inputs) is read by encoders
+# only up to their first few hundred tokens, but tokenising it costs time in proportion to its
+# length (20 MB took ~50 s of CPU): over this size it is refused with RESOURCE_EXHAUSTED. An
+# uploaded text item (Upsert) is chunked and embedded whole; over this size that item FAILS
+# (its result says why) and the stream goes on.
+MAX_QUERY_TEXT_BYTES = 1024 * 1024
+MAX_UPLOAD_TEXT_BYTES = 8 * 1024 * 1024
 
 
 class CallCancelledError(Exception):
@@ -68,6 +80,24 @@ def check_call_active(context: Any = None) -> None:
         raise CallDeadlineError("the call's deadline passed before the server finished")
     if not context.is_active():
         raise CallCancelledError("the call was cancelled")
+
+
+def text_size(text: str, limit: int) -> int | None:
+    """The UTF-8 size of ``text`` when it is over ``limit`` bytes, else None (cheaply)."""
+    if len(text) * 4 <= limit:
+        return None
+    size = len(text.encode("utf-8", "surrogatepass"))
+    return size if size > limit else None
+
+
+def check_query_text(text: str, where: str) -> None:
+    size = text_size(text, MAX_QUERY_TEXT_BYTES)
+    if size is not None:
+        raise ResourceExhaustedError(
+            f"{where}: the text is {size} bytes, over the server's limit of "
+            f"{MAX_QUERY_TEXT_BYTES} bytes for a query text (encoders read only its first few "
+            "hundred tokens); send a shorter text"
+        )
 
 
 def check_item_count(count: int, limit: int, what: str) -> None:

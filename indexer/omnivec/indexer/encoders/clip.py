@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from omnivec.indexer.concurrency import prefetch_map
 from omnivec.indexer.config import ClipSettings, Settings
 from omnivec.indexer.encoders.base import EncoderSpec, WeightsInfo, file_sha256, require_list

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from omnivec.indexer.errors import ConfigError
 from pydantic import BaseModel
+
+from omnivec.indexer.errors import ConfigError
 
 __all__ = ["EncoderEntry", "get_entry", "register", "registered_names"]
 

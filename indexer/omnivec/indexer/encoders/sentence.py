@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
 from omnivec.indexer.config import Settings, TextSettings
 from omnivec.indexer.encoders.base import EncoderSpec, WeightsInfo, require_list
 from omnivec.indexer.encoders.registry import register

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from omnivec.indexer.config import Settings, SpeechSettings
 from omnivec.indexer.encoders.base import WeightsInfo, require_list
 from omnivec.indexer.encoders.registry import register

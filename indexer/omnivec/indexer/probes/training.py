@@ -41,8 +41,9 @@ from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
-from omnivec.indexer.errors import CorruptDataError, InvalidInputError
 from scipy.optimize import minimize, minimize_scalar
+
+from omnivec.indexer.errors import CorruptDataError, InvalidInputError
 
 __all__ = [
     "DEFAULT_C_GRID",

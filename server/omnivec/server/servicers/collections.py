@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import grpc
 
-from omnivec.indexer.errors import FailedPreconditionError, InvalidInputError, NotFoundError
+from omnivec.indexer.errors import (
+    CorruptDataError,
+    FailedPreconditionError,
+    InvalidInputError,
+    NotFoundError,
+)
 from omnivec.server import conversions as conv
 from omnivec.server.limits import check_call_active
 from omnivec.server.servicers import ServerDeps, engine_feature
@@ -14,6 +20,8 @@ from omnivec.server.status import rpc_method
 from omnivec.v1 import collections_pb2, collections_pb2_grpc
 
 __all__ = ["CollectionServicer"]
+
+log = logging.getLogger("omnivec.server")
 
 
 class CollectionServicer(collections_pb2_grpc.CollectionServiceServicer):
@@ -51,6 +59,11 @@ class CollectionServicer(collections_pb2_grpc.CollectionServiceServicer):
             try:
                 described.append(self._describe(name))
             except NotFoundError:  # deleted while listing
+                continue
+            except CorruptDataError as exc:
+                # One damaged collection must not hide the others; GetCollection on it answers
+                # FAILED_PRECONDITION with the damage and the recovery command.
+                log.warning("ListCollections skips damaged collection %r: %s", name, exc)
                 continue
         return collections_pb2.ListCollectionsResponse(collections=described)
 
