@@ -507,3 +507,18 @@ def test_concurrent_search_during_adds(kind: AnnKind) -> None:
     assert index.ntotal == x.shape[0]
     _, f = index.search(x[-5:], 1)
     np.testing.assert_array_equal(f[:, 0], ids[-5:])
+
+
+def test_tune_search_lowers_ef_and_keeps_recall_on_clustered_data() -> None:
+    rng = np.random.default_rng(5)
+    centres = unit(rng, 200, 64)
+    x = normalise(centres[rng.integers(0, 200, 25_000)] + rng.normal(scale=0.08, size=(25_000, 64)))
+    ids = np.arange(25_000, dtype=np.int64)
+    index = AnnIndex.build(x, ids, choose_params(25_000, 64))
+    before = index.params.ef_search
+    ef, measured = index.tune_search(0.95)
+    assert ef == index.params.ef_search and ef <= before and measured >= 0.97
+    q = normalise(x[rng.choice(25_000, 200, replace=False)] + rng.normal(scale=0.05, size=(200, 64)))
+    _, found = index.search(q, 10)
+    _, truth = exact_topk(q, x, ids, 10)
+    assert recall(found, truth) >= 0.95  # held-out queries meet the target at the tuned ef

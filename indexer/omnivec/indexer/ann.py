@@ -30,7 +30,7 @@ import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -537,6 +537,43 @@ class AnnIndex:
                     f"ANN index removed {removed} of {present.size} ids; rebuild it"
                 )
             self._ids = np.setdiff1d(self._ids, present, assume_unique=True).astype(np.int64)
+
+    # ----------------------------------------------------------------------------- tuning
+
+    def tune_search(
+        self, recall_target: float, *, sample: int = 200, k: int = 10, seed: int = 0
+    ) -> tuple[int, float]:
+        """Lower HNSW ``ef_search`` to the smallest value that still meets ``recall_target``.
+
+        Like autofaiss: ``choose_params`` guesses ef from the size alone (calibrated on the
+        hardest, isotropic data); real embeddings are clustered and need less. Queries are
+        sampled stored vectors with noise, recall@k is measured against exact search, and the
+        smallest ef (at least 2k) on a ladder with recall >= target + 0.02 is kept. Returns
+        (ef_search, measured recall). Other index kinds are left as they are.
+        """
+        with self._lock.write():
+            if self._layout != "hnsw":
+                return self._params.ef_search, float("nan")
+            live = self._live_ids_locked()
+            if live.size < 2 * k:
+                return self._params.ef_search, float("nan")
+            rng = np.random.default_rng(seed)
+            chosen = rng.choice(live, size=min(sample, live.size), replace=False)
+            q = self._index.reconstruct_batch(chosen).astype(np.float32)
+            q += rng.normal(scale=0.5 / math.sqrt(self._dim), size=q.shape).astype(np.float32)
+            q /= np.linalg.norm(q, axis=1, keepdims=True)
+            _, truth = self._exhaustive_locked(q, k, None)
+            ladder = sorted({16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, self._params.ef_search})
+            best = (self._params.ef_search, float("nan"))
+            for ef in (e for e in ladder if 2 * k <= e <= self._params.ef_search):
+                _, got = self._index.search(q, k, params=_hnsw_search_params(ef, self._tombstone_sel[1] if self._tombstone_sel else None))
+                recall = float(np.mean([len(set(a) & set(b)) / k for a, b in zip(got, truth)]))
+                if recall >= min(1.0, recall_target + 0.02):
+                    best = (ef, recall)
+                    break
+                best = (self._params.ef_search, recall)
+            self._params = replace(self._params, ef_search=best[0])
+            return best
 
     # ----------------------------------------------------------------------------- search
 

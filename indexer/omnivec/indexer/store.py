@@ -436,7 +436,11 @@ class Collection:
             exact_threshold=self._settings.ann_exact_threshold,
             recall_target=self._settings.ann_recall_target,
         )
-        return AnnIndex.build(vectors, ids, params)
+        index = AnnIndex.build(vectors, ids, params)
+        if index.kind is AnnKind.HNSW:
+            ef, recall = index.tune_search(self._settings.ann_recall_target)
+            log.info("%s: HNSW %s tuned to ef_search=%d (recall@10 %.3f)", self.name, space, ef, recall)
+        return index
 
     def _open_ann(self, space: str) -> AnnIndex:
         """Load the saved index, catch it up with LanceDB, or rebuild it: never serve it stale."""
