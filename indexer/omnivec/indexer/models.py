@@ -32,8 +32,7 @@ def apply_thread_settings(settings: Settings) -> None:
         return
     import torch
 
-    if settings.torch_threads > 0:
-        torch.set_num_threads(settings.torch_threads)
+    torch.set_num_threads(settings.effective_torch_threads)
     _threads_applied = True
 
 

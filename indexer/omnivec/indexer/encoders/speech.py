@@ -99,7 +99,7 @@ class WhisperTranscriber:
                 str(path),
                 device=device,
                 compute_type=cfg.compute_type,
-                cpu_threads=settings.torch_threads,
+                cpu_threads=settings.effective_torch_threads,
                 local_files_only=True,
             )
         except Exception as exc:
