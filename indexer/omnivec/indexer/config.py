@@ -156,7 +156,6 @@ class Settings(BaseSettings):
         description="Intra-op threads for torch and CTranslate2; 0 = half the cores (at least 1). "
         "More threads than free cores make OpenMP spin: on a busy 2-core machine 2 threads made "
         "a single MiniLM query 7x slower than 1 (bench fig1.threads).",
-    )."
     )
     decode_workers: int = Field(
         2, ge=1, le=64, description="Threads decoding and preprocessing media off the model thread."
