@@ -17,7 +17,7 @@ Embedded with the bundled MiniLM (the ``text`` space, through omnivec's own enco
    ``LogisticRegression`` with C chosen on the very same CV folds and grid, both scored on the
    same held-out split (40 rows: one row is 2.5 points) and, refitted on all shots with their
    chosen C, on the ~840 remaining rows, where the one-point bar is judged.
-3. Training time at 16 shots x 50 classes x 384-d (synthetic, as scripts/bench_probe_training.py),
+3. Training time at 16 shots x 50 classes x 384-d (synthetic, as `omnivec bench --only fig6`),
    reported, never asserted.
 
     python scripts/bench_probes.py [--seeds 10] [--json]
@@ -103,9 +103,9 @@ def few_shot(X: np.ndarray, labels: list[str], prompts: dict[str, np.ndarray], s
 
 
 def parity(X: np.ndarray, labels: list[str], seeds: int = 5, shots: int = 16) -> dict[str, Any]:
-    from bench_probe_training import _sklearn_same_job
     from sklearn.linear_model import LogisticRegression
 
+    from omnivec.bench.fig6_probes import sklearn_same_job as _sklearn_same_job
     from omnivec.indexer.probes import ProbeTrainingConfig, train_probe
 
     classes = sorted(set(labels))
@@ -144,9 +144,21 @@ def parity(X: np.ndarray, labels: list[str], seeds: int = 5, shots: int = 16) ->
     }
 
 
-def timing() -> dict[str, Any]:
-    from bench_probe_training import _data, _timed
+def _timed(fn: Any, repeats: int) -> tuple[float, float, Any]:
+    """Best wall and CPU seconds over ``repeats`` calls, and the last result."""
+    import time
 
+    walls, cpus, result = [], [], None
+    for _ in range(repeats):
+        w, c = time.perf_counter(), time.process_time()
+        result = fn()
+        walls.append(time.perf_counter() - w)
+        cpus.append(time.process_time() - c)
+    return min(walls), min(cpus), result
+
+
+def timing() -> dict[str, Any]:
+    from omnivec.bench.fig6_probes import make_data as _data
     from omnivec.indexer.probes import ProbeTrainingConfig, train_probe
 
     X, labels, prompts = _data(50, 16, 384, 0.08, 0)

@@ -1,6 +1,6 @@
 """Figure 6: probe training time and held-out accuracy vs scikit-learn on the same embeddings.
 
-The logic of ``scripts/bench_probe_training.py``, moved here: the same synthetic unit-norm class
+The same synthetic unit-norm class
 clusters (a shared direction makes all cosines positive, like real embedding spaces), and
 scikit-learn's ``LogisticRegression(C)`` fitted on the very same CV folds for the very same C values
 that ``train_probe`` evaluated, C chosen by the same rule, refitted, scored on the same held-out

@@ -32,7 +32,7 @@ from omnivec.indexer.engine import Engine
 from omnivec.indexer.errors import ConfigError, OmnivecError
 from omnivec.server.auth import BearerTokenInterceptor, load_tokens
 from omnivec.server.batching import BatchingEncoder, BatchingPolicy, make_wrapper
-from omnivec.server.interceptors import RequestLogInterceptor
+from omnivec.server.interceptors import MalformedRequestInterceptor, RequestLogInterceptor
 from omnivec.server.limits import server_options
 from omnivec.server.metrics import ServerMetrics
 from omnivec.server.servicers import ServerDeps
@@ -264,6 +264,7 @@ def create_server(
     interceptors: list[grpc.ServerInterceptor] = [RequestLogInterceptor(metrics)]
     if tokens:
         interceptors.append(BearerTokenInterceptor(tokens))
+    interceptors.append(MalformedRequestInterceptor())  # last: see its docstring
     grpc_server = grpc.server(
         ThreadPoolExecutor(
             max_workers=server_settings.max_concurrent_rpcs, thread_name_prefix="rpc"

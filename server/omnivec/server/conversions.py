@@ -12,8 +12,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf import struct_pb2, timestamp_pb2
 
+# Reading Struct metadata (numbers come back as doubles) has one home: the SDK's wire module.
+from omnivec.client._conversions import metadata_from_struct
 from omnivec.indexer.encoders.base import EncoderSpec
 from omnivec.indexer.encoders.speech import Transcript
 from omnivec.indexer.errors import InvalidInputError
@@ -93,23 +95,6 @@ def timestamp(seconds: float | datetime | None) -> timestamp_pb2.Timestamp | Non
     else:
         ts.FromNanoseconds(int(float(seconds) * 1e9))
     return ts
-
-
-def _restore_ints(value: Any) -> Any:
-    # Struct numbers are doubles on the wire; JSON cannot tell 2020 from 2020.0 either, so an
-    # integral number is stored as the int the client most likely sent.
-    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _restore_ints(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_restore_ints(v) for v in value]
-    return value
-
-
-def metadata_from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
-    result: dict[str, Any] = _restore_ints(json_format.MessageToDict(struct))
-    return result
 
 
 def _json_safe(value: Any) -> Any:

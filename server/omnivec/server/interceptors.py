@@ -12,7 +12,7 @@ import grpc
 
 from omnivec.server.metrics import ServerMetrics
 
-__all__ = ["RequestLogInterceptor", "rebuild_handler"]
+__all__ = ["MalformedRequestInterceptor", "RequestLogInterceptor", "rebuild_handler"]
 
 log = logging.getLogger("omnivec.server.requests")
 
@@ -20,10 +20,12 @@ Behavior = Callable[[Any, grpc.ServicerContext], Any]
 
 
 def rebuild_handler(
-    handler: grpc.RpcMethodHandler, wrap: Callable[[Behavior, bool], Behavior]
+    handler: grpc.RpcMethodHandler,
+    wrap: Callable[[Behavior, bool], Behavior],
+    request_deserializer: Callable[[bytes], Any] | None = None,
 ) -> grpc.RpcMethodHandler:
     """A handler of the same kind as ``handler`` whose behaviour is ``wrap(behaviour,
-    response_streaming)``."""
+    response_streaming)`` (and, if given, whose requests are read by ``request_deserializer``)."""
     if handler.request_streaming and handler.response_streaming:
         factory: Any = grpc.stream_stream_rpc_method_handler
         behavior = handler.stream_stream
@@ -35,7 +37,7 @@ def rebuild_handler(
         factory, behavior = grpc.unary_unary_rpc_method_handler, handler.unary_unary
     new_handler: grpc.RpcMethodHandler = factory(
         wrap(behavior, handler.response_streaming),
-        request_deserializer=handler.request_deserializer,
+        request_deserializer=request_deserializer or handler.request_deserializer,
         response_serializer=handler.response_serializer,
     )
     return new_handler
@@ -112,3 +114,65 @@ class RequestLogInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             return unary
 
         return rebuild_handler(handler, wrap)
+
+
+class _Malformed:
+    """Stands in for a request whose bytes are not a valid message of the method's type."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def message(self, method: str) -> str:
+        return (
+            f"the request to {method} is not a valid protobuf message ({self.reason}); "
+            "send a message of the method's request type"
+        )
+
+
+class MalformedRequestInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Answers INVALID_ARGUMENT to request bytes that do not parse (garbage, or nesting past
+    protobuf's recursion limit) instead of gRPC's own INTERNAL "Exception deserializing request!"
+    (which, on a request stream, also left the server unable to shut down). Register it last, so
+    the other interceptors' handlers keep its tolerant deserializer."""
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(handler_call_details)
+        if handler is None or handler.request_deserializer is None:
+            return handler
+        method = handler_call_details.method
+        deserialize = handler.request_deserializer
+
+        def tolerant(data: bytes) -> Any:
+            try:
+                return deserialize(data)
+            except Exception as exc:  # noqa: BLE001 - answered as INVALID_ARGUMENT below
+                return _Malformed(f"{type(exc).__name__}: {exc}")
+
+        def wrap(behavior: Behavior, _streaming: bool) -> Behavior:
+            if handler.request_streaming:
+
+                def checked_stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
+                    def checked() -> Iterator[Any]:
+                        for request in requests:
+                            if isinstance(request, _Malformed):
+                                from omnivec.indexer.errors import InvalidInputError
+
+                                raise InvalidInputError(request.message(method))
+                            yield request
+
+                    return behavior(checked(), context)
+
+                return checked_stream
+
+            def checked_unary(request: Any, context: grpc.ServicerContext) -> Any:
+                if isinstance(request, _Malformed):
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message(method))
+                return behavior(request, context)
+
+            return checked_unary
+
+        return rebuild_handler(handler, wrap, request_deserializer=tolerant)

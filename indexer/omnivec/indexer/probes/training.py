@@ -16,7 +16,7 @@ Solver: full-batch L-BFGS (scipy's L-BFGS-B, analytic gradient, float64) with th
 rule scikit-learn uses (gtol on the projected gradient, ftol 64 eps, 50 line-search steps). It was
 measured against torch.optim.LBFGS(strong_wolfe): at these sizes (hundreds of rows, a few hundred
 dims) the cost is a couple of BLAS calls per evaluation and scipy's C driver has less per-iteration
-overhead than torch's Python one; see ``scripts/bench_probe_training.py`` for the numbers.
+overhead than torch's Python one; see ``omnivec bench --only fig6`` for the numbers.
 
 Model selection: C is chosen on the training part only, by stratified k-fold CV (k = min(5, the
 smallest class count)), by repeated stratified splits when the smallest class has 2-3 examples (one
