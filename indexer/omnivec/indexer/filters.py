@@ -36,7 +36,10 @@ BUILTIN_COLUMNS = {
 }
 LABEL_COLUMN_PREFIX = "label_"
 MAX_FILTER_CHARS = 4096
-MAX_DEPTH = 32
+# Nesting (NOT and parentheses). The SQL parser inside LanceDB gives up at a recursion limit the
+# translated predicate can reach well before 32 levels (about 9 levels of "(a OR b AND ...)"),
+# which surfaced as a LanceDB parse error; 8 keeps every accepted filter parseable.
+MAX_DEPTH = 8
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -195,7 +198,7 @@ class _Parser:
     def column(self, name: str, sample: Literal | None) -> str:
         if name in BUILTIN_COLUMNS or name in self.extra_columns:
             kind = BUILTIN_COLUMNS.get(name)
-            if kind == "num" and isinstance(sample, str):
+            if kind == "num" and isinstance(sample, (str, bool)):
                 raise InvalidInputError(f"filter: {name!r} is numeric; compare it with a number")
             if kind == "str" and isinstance(sample, (float, bool)):
                 raise InvalidInputError(f"filter: {name!r} is text; compare it with a 'quoted' value")
