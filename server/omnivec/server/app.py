@@ -173,9 +173,11 @@ class OmnivecServer:
         from omnivec.indexer.models import describe_weights
 
         settings = self.engine.settings
+        local: dict[str, bool] = {}
         for info in describe_weights(settings):
             weights = "available" if info.available_offline else "NOT available offline"
             log.info("encoder %s: %s, weights from %s (%s)", info.encoder, info.model, info.source, weights)
+            local[info.encoder] = info.available_offline
         loaders: dict[str, Callable[[], Any]] = {
             "text": self.engine.models.text, "clip": self.engine.models.clip,
             "speech": self.engine.models.speech,
@@ -185,6 +187,14 @@ class OmnivecServer:
                 return
             if not getattr(settings, name).enabled:
                 log.info("encoder %s: disabled", name)
+                continue
+            if not local.get(name, True):
+                # Start-up never downloads: a call that needs this encoder loads (or downloads,
+                # where allowed) it then, or answers FAILED_PRECONDITION with the remedy.
+                log.warning(
+                    "encoder %s: weights not on this machine; `omnivec models pull` fetches them, "
+                    "or set clip.checkpoint", name,
+                )
                 continue
             try:
                 load()
