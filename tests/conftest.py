@@ -7,7 +7,9 @@ then loaded through the same `clip.checkpoint` code path users use for local wei
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -123,6 +125,29 @@ def invoke_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
 
     result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
     return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
+
+
+@contextlib.contextmanager
+def serve_process(env: dict[str, str], data_dir: Path) -> Iterator[str]:
+    """A real `omnivec serve` subprocess on a free loopback port; yields HOST:PORT."""
+    proc = subprocess.Popen(
+        [str(OMNIVEC_BIN), "serve", "--host", "127.0.0.1", "--port", "0"],
+        env={**os.environ, **env, "OMNIVEC_DATA_DIR": str(data_dir)},
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        target = None
+        for line in proc.stdout:
+            match = re.search(r"omnivec serving on (\S+)", line)
+            if match:
+                target = match.group(1)
+                break
+        assert target, "server did not start"
+        yield target
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
 
 
 def unshare_available() -> bool:

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
-import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -13,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import OMNIVEC_BIN, REPO, SPEECH, invoke_cli
+from conftest import REPO, SPEECH, invoke_cli, serve_process
 
 SAMPLES = REPO / "samples"
 
@@ -32,22 +30,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server_target(settings_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    env = {**os.environ, **settings_env, "OMNIVEC_DATA_DIR": str(tmp_path_factory.mktemp("server-data"))}
-    proc = subprocess.Popen(
-        [str(OMNIVEC_BIN), "serve", "--host", "127.0.0.1", "--port", "0"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    assert proc.stdout is not None
-    target = None
-    for line in proc.stdout:
-        match = re.search(r"omnivec serving on (\S+)", line)
-        if match:
-            target = match.group(1)
-            break
-    assert target, "server did not start"
-    yield target
-    proc.terminate()
-    proc.wait(timeout=60)
+    with serve_process(settings_env, tmp_path_factory.mktemp("server-data")) as target:
+        yield target
 
 
 @pytest.fixture(scope="module")

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import OMNIVEC_BIN, REPO
+from conftest import REPO, serve_process
 
 NODE_DIR = REPO / "clients" / "node"
 
@@ -33,18 +31,8 @@ def node_modules() -> Path:
 
 @pytest.fixture(scope="module")
 def server(settings_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    env = {**os.environ, **settings_env, "OMNIVEC_DATA_DIR": str(tmp_path_factory.mktemp("node-data"))}
-    proc = subprocess.Popen(
-        [str(OMNIVEC_BIN), "serve", "--host", "127.0.0.1", "--port", "0"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    match = re.search(r"omnivec serving on (\S+)", line)
-    assert match, line
-    yield match.group(1)
-    proc.terminate()
-    proc.wait(timeout=60)
+    with serve_process(settings_env, tmp_path_factory.mktemp("node-data")) as target:
+        yield target
 
 
 def test_node_example_searches_a_collection(node_modules: Path, server: str) -> None:

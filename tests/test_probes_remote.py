@@ -8,15 +8,13 @@ real `omnivec` subprocesses both ways; the rest run in this process through type
 from __future__ import annotations
 
 import json
-import os
-import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import OMNIVEC_BIN, invoke_cli
+from conftest import invoke_cli, serve_process
 
 pytestmark = pytest.mark.slow  # a server and six model-loading CLI runs
 
@@ -50,24 +48,8 @@ PROMPT = "a sentence about {}"
 
 @pytest.fixture(scope="module")
 def server_target(settings_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    env = {**os.environ, **settings_env, "OMNIVEC_DATA_DIR": str(tmp_path_factory.mktemp("server-data"))}
-    proc = subprocess.Popen(
-        [str(OMNIVEC_BIN), "serve", "--host", "127.0.0.1", "--port", "0"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        target = None
-        for line in proc.stdout:
-            match = re.search(r"omnivec serving on (\S+)", line)
-            if match:
-                target = match.group(1)
-                break
-        assert target, "server did not start"
+    with serve_process(settings_env, tmp_path_factory.mktemp("server-data")) as target:
         yield target
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
 
 
 @pytest.fixture(scope="module")

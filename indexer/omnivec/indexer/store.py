@@ -52,7 +52,10 @@ __all__ = [
     "CollectionInfo",
     "ROW_COLUMNS",
     "Store",
+    "column_to_matrix",
+    "is_valid_name",
     "validate_collection_name",
+    "validate_name",
     "vector_column",
 ]
 
@@ -70,14 +73,23 @@ ROW_COLUMNS = (
 )
 
 
-def validate_collection_name(name: str) -> str:
-    """Names are plain identifiers, so a name can never be a path that escapes the data dir."""
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
+def is_valid_name(name: object) -> bool:
+    return isinstance(name, str) and _NAME.fullmatch(name) is not None
+
+
+def validate_name(name: str, what: str) -> str:
+    """Names of collections, probes and snapshots are plain identifiers, so a name can never be
+    a path that escapes its directory."""
+    if not is_valid_name(name):
         raise InvalidInputError(
-            f"invalid collection name {name!r}: use 1-64 letters, digits, '_' or '-', "
+            f"invalid {what} {name!r}: use 1-64 letters, digits, '_' or '-', "
             "starting with a letter or digit"
         )
     return name
+
+
+def validate_collection_name(name: str) -> str:
+    return validate_name(name, "collection name")
 
 
 def vector_column(space: str) -> str:
@@ -269,7 +281,7 @@ class Collection:
                 column = table.column(vector_column(space))
                 mask = np.asarray(column.is_valid())
                 if mask.any() and space in self._ann:
-                    vectors = _to_matrix(column.filter(pa.array(mask)), self.specs[space].dim)
+                    vectors = column_to_matrix(column.filter(pa.array(mask)), self.specs[space].dim)
                     self._ann[space].add(vectors, rowids[mask])
             return self.version
 
@@ -425,7 +437,7 @@ class Collection:
             .to_arrow()
         )
         ids = data.column("rowid").to_numpy().astype(np.int64)
-        return _to_matrix(data.column(vector_column(space)), self.specs[space].dim), ids
+        return column_to_matrix(data.column(vector_column(space)), self.specs[space].dim), ids
 
     def _build_ann(self, space: str) -> AnnIndex:
         vectors, ids = self._vectors(space)
@@ -538,8 +550,7 @@ class Collection:
     # -- snapshots ----------------------------------------------------------------------------
     def snapshot(self, tag: str) -> tuple[str, int]:
         """Tag the current LanceDB version; a tagged version survives old-version cleanup."""
-        if not _NAME.fullmatch(tag):
-            raise InvalidInputError(f"invalid snapshot tag {tag!r}: use letters, digits, '_' or '-'")
+        validate_name(tag, "snapshot tag")
         with self._write_lock:
             if tag in self.snapshots():
                 raise AlreadyExistsError(f"snapshot {tag!r} already exists in {self.name!r}")
@@ -607,7 +618,8 @@ class Collection:
                     self._lock_file = None
 
 
-def _to_matrix(column: Any, dim: int) -> np.ndarray:
+def column_to_matrix(column: Any, dim: int) -> np.ndarray:
+    """A LanceDB fixed-size-list vector column as a contiguous (n, dim) float32 matrix."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     if len(column) == 0:
@@ -765,7 +777,7 @@ class Store:
             return []
         return sorted(
             p.name for p in self.data_dir.iterdir()
-            if (p / "collection.json").is_file() and _NAME.fullmatch(p.name)
+            if (p / "collection.json").is_file() and is_valid_name(p.name)
         )
 
     def create(

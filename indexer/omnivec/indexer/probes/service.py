@@ -57,7 +57,13 @@ from omnivec.indexer.media import MediaKind
 from omnivec.indexer.models import EMBEDDING_SPACES, ModelHub
 from omnivec.indexer.probes.storage import ProbeRecord, ProbeStorage, validate_probe_name
 from omnivec.indexer.probes.training import ProbeModel, ProbeTrainingConfig, train_probe
-from omnivec.indexer.store import Collection, Store, validate_collection_name, vector_column
+from omnivec.indexer.store import (
+    Collection,
+    Store,
+    column_to_matrix,
+    validate_collection_name,
+    vector_column,
+)
 
 __all__ = [
     "ITEM_POOLING",
@@ -382,15 +388,6 @@ def _pool_groups(keys: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.n
     return uniq, (sums / norms).astype(np.float32)
 
 
-def _to_matrix(column: Any, dim: int) -> np.ndarray:
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    if len(column) == 0:
-        return np.zeros((0, dim), dtype=np.float32)
-    values = column.flatten().to_numpy(zero_copy_only=False)
-    return np.ascontiguousarray(values.reshape(len(column), dim), dtype=np.float32)
-
-
 class ProbeService:
     """Train, store and serve probes for the collections of one :class:`Store`."""
 
@@ -467,7 +464,7 @@ class ProbeService:
             ids.extend(data.column("item_id").to_pylist())
             present.extend(mask.tolist())
             if mask.any():
-                mats.append(_to_matrix(vec.filter(pa.array(mask)), dim))
+                mats.append(column_to_matrix(vec.filter(pa.array(mask)), dim))
         seen = set(ids)
         unknown = [i for i in wanted if i not in seen]
         with_vec = [i for i, ok in zip(ids, present) if ok]
@@ -888,7 +885,7 @@ class ProbeService:
         rowids = data.column("rowid").to_numpy().astype(np.int64)
         ids_with = all_ids[mask]
         skipped = len(set(all_ids.tolist()) - set(ids_with.tolist()))
-        matrix = _to_matrix(vec.filter(pa.array(mask)), dim) if mask.any() else np.zeros((0, dim), np.float32)
+        matrix = column_to_matrix(vec.filter(pa.array(mask)), dim) if mask.any() else np.zeros((0, dim), np.float32)
         uniq, inverse = (np.unique(ids_with, return_inverse=True) if len(ids_with) else (np.empty(0, object), np.empty(0, np.intp)))
         pooled_sums = np.zeros((len(uniq), dim), dtype=np.float64)
         if len(uniq):

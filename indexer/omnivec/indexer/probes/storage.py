@@ -44,6 +44,7 @@ import numpy as np
 from omnivec.indexer.encoders.base import EncoderSpec
 from omnivec.indexer.errors import CorruptDataError, InvalidInputError, NotFoundError
 from omnivec.indexer.probes.training import ProbeModel
+from omnivec.indexer.store import is_valid_name, validate_name
 
 __all__ = [
     "PROBES_DIR",
@@ -56,7 +57,6 @@ PROBES_DIR = "probes"
 RECORD_FILE = "probe.json"
 WEIGHTS_FILE = "model.npz"
 RECORD_FORMAT = 1
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
 _VERSION_DIR = re.compile(r"^v([1-9][0-9]{0,8})$")
 _LAST_VERSION = ".last_version"
 _STALE_TMP_SECONDS = 3600.0
@@ -64,12 +64,7 @@ _STALE_TMP_SECONDS = 3600.0
 
 def validate_probe_name(name: str) -> str:
     """Probe names follow the collection-name rule, so a name can never escape its directory."""
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise InvalidInputError(
-            f"invalid probe name {name!r}: use 1-64 letters, digits, '_' or '-', "
-            "starting with a letter or digit"
-        )
-    return name
+    return validate_name(name, "probe name")
 
 
 def _check_version(version: int) -> int:
@@ -200,7 +195,7 @@ class ProbeStorage:
         if not self.root.is_dir():
             return []
         return sorted(
-            p.name for p in self.root.iterdir() if _NAME.fullmatch(p.name) and self.versions(p.name)
+            p.name for p in self.root.iterdir() if is_valid_name(p.name) and self.versions(p.name)
         )
 
     def versions(self, name: str) -> list[int]:
