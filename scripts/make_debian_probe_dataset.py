@@ -105,14 +105,20 @@ def main() -> None:
     ap.add_argument("--per-class", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help="comma-separated archive sections (default: the ten of the main benchmark set)",
+    )
     args = ap.parse_args()
-    rows = build(args.per_class, args.seed)
+    sections = tuple(s.strip() for s in args.sections.split(",") if s.strip())
+    rows = build(args.per_class, args.seed, sections)
     data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
     if len(data) > MAX_BYTES:
         sys.exit(f"{len(data)} bytes is over the {MAX_BYTES}-byte budget; lower --per-class")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(data)
-    print(f"wrote {len(rows)} rows ({len(data)} bytes, {len(SECTIONS)} sections) to {args.out}")
+    print(f"wrote {len(rows)} rows ({len(data)} bytes, {len(sections)} sections) to {args.out}")
 
 
 if __name__ == "__main__":

@@ -291,7 +291,7 @@ def test_zero_shot_prior_helps_at_one_and_two_shots(
     assert np.mean(with_prior) > 0.6
 
 
-def test_two_shot_report_uses_heldout_split_with_prompts(
+def test_two_shot_report_keeps_every_example_for_selection(
     minilm_topics: tuple[NDArray[np.float32], list[str], dict[str, NDArray[np.float32]]],
 ) -> None:
     X, labels, prompts = minilm_topics
@@ -299,13 +299,31 @@ def test_two_shot_report_uses_heldout_split_with_prompts(
     rng = np.random.default_rng(0)
     idx = np.concatenate([rng.choice(np.flatnonzero(y == t), 2, replace=False) for t in _TOPICS])
     model, report = train_probe(X[idx], [labels[i] for i in idx], prompt_embeddings=prompts)
-    assert report.estimate_method == "held-out split"
-    assert report.n_heldout == 6 and report.n_train == 6
-    assert report.selection_method == "leave-one-out"  # 1 per class left after the split
+    # Holding one of two examples out would leave leave-one-out for selection; below 4 per class
+    # nothing is held out and all three numbers are out-of-fold estimates on the same rows.
+    assert report.estimate_method == "cross-validation"
+    assert report.n_heldout == 0 and report.n_train == 12
+    assert report.selection_method == "repeated-splits"
     assert report.zero_shot_accuracy is not None and report.plain_probe_accuracy is not None
     assert report.heldout_accuracy is not None
-    assert any("pessimistic" in n for n in report.notes)
+    assert any("none were held out" in n for n in report.notes)
+    assert any("one standard error" in n for n in report.notes)
     assert len(model.predict(X)) == len(X)
+
+
+def test_four_shot_report_uses_heldout_split_with_prompts(
+    minilm_topics: tuple[NDArray[np.float32], list[str], dict[str, NDArray[np.float32]]],
+) -> None:
+    X, labels, prompts = minilm_topics
+    y = np.asarray(labels)
+    rng = np.random.default_rng(0)
+    idx = np.concatenate([rng.choice(np.flatnonzero(y == t), 4, replace=False) for t in _TOPICS])
+    _, report = train_probe(X[idx], [labels[i] for i in idx], prompt_embeddings=prompts)
+    assert report.estimate_method == "held-out split"
+    assert report.n_heldout == 6 and report.n_train == 18
+    assert report.selection_method == "repeated-splits"  # 3 per class left after the split
+    assert report.zero_shot_accuracy is not None and report.plain_probe_accuracy is not None
+    assert sum(sum(r) for r in report.confusion_matrix) == 6
 
 
 # ---------------------------------------------------------------------------------------------

@@ -42,13 +42,13 @@ def sklearn_same_job(
     """scikit-learn on train_probe's folds and C values; returns (chosen C, held-out accuracy)."""
     from sklearn.linear_model import LogisticRegression
 
-    from omnivec.indexer.probes.training import _holdout_split, _log_loss, _make_splits
+    from omnivec.indexer.probes.training import _log_loss, _make_splits, _report_split
 
     classes = sorted(set(labels))
     y = np.asarray([classes.index(lab) for lab in labels])
     # Same seed, same draw order as train_probe: identical held-out split and CV folds.
     rng = np.random.default_rng(config.seed)
-    train, held = _holdout_split(y, config.holdout_fraction, rng)
+    train, held = _report_split(y, len(classes), config, rng)
     splits = _make_splits(y[train], len(classes), rng)
     Xtr, ytr = X[train], y[train]
     scores: dict[float, tuple[float, float]] = {}
