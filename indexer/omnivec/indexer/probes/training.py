@@ -323,6 +323,8 @@ class ProbeReport:
     chosen_c: float
     selection_method: str  # "k-fold" | "repeated-splits" | "leave-one-out" | "fixed"
     cv_scores: tuple[CScore, ...]
+    cv_folds: int  # folds per repetition (n for leave-one-out); 0 when C was fixed
+    cv_repetitions: int  # 1, or the number of reshuffled repetitions of "repeated-splits"
     estimate_method: str  # "held-out split" | "leave-one-out" | "cross-validation" | "none"
     heldout_accuracy: float | None
     zero_shot_accuracy: float | None
@@ -350,6 +352,8 @@ class ProbeReport:
             "chosen_c": self.chosen_c,
             "selection_method": self.selection_method,
             "cv_scores": [s.to_dict() for s in self.cv_scores],
+            "cv_folds": self.cv_folds,
+            "cv_repetitions": self.cv_repetitions,
             "estimate_method": self.estimate_method,
             "heldout_accuracy": self.heldout_accuracy,
             "zero_shot_accuracy": self.zero_shot_accuracy,
@@ -1152,6 +1156,8 @@ def _train_probe(
         chosen_c=sel.chosen_c,
         selection_method=sel.method,
         cv_scores=sel.scores,
+        cv_folds=0 if sel.method == "fixed" else sum(1 for r, _, _ in splits.folds if r == 0),
+        cv_repetitions=0 if sel.method == "fixed" else 1 + max(r for r, _, _ in splits.folds),
         estimate_method=estimate_method,
         heldout_accuracy=heldout_accuracy,
         zero_shot_accuracy=zero_shot_accuracy,
