@@ -28,7 +28,9 @@ Embedded with the bundled MiniLM (the ``text`` space, through omnivec's own enco
 3. Training time at 16 shots x 50 classes x 384-d on the 50-section set's embeddings, reported,
    never asserted.
 
-    python scripts/bench_probes.py [--seeds 10] [--json] [--data FILE ...]
+    python scripts/bench_probes.py [--seeds 10] [--json] [--data FILE ...] [--out FILE]
+
+Writes every number (per draw) to benchmarks/results/probes.json and prints the summary.
 """
 
 from __future__ import annotations
@@ -112,6 +114,7 @@ def few_shot(X: np.ndarray, labels: list[str], prompts: dict[str, np.ndarray], s
             "prior_beats_zero_shot_seeds": int(sum(p > z for p, z in zip(acc["prior"], acc["zero_shot"]))),
             "prior_chosen_by_cv_seeds": prior_used,
             "seeds": seeds,
+            "draws_pct": {k: [round(100 * a, 2) for a in v] for k, v in acc.items()},
             "test_rows": int(len(labels) - shots * len(classes)),
         }
     return out
@@ -209,6 +212,10 @@ def main() -> None:
         help="JSONL set(s) to evaluate (default: the three committed Debian sets)",
     )
     ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--out", type=Path, default=REPO / "benchmarks" / "results" / "probes.json",
+        help="where the full results (every draw) are written as JSON",
+    )
     args = ap.parse_args()
 
     from omnivec.indexer.config import load_settings
@@ -225,6 +232,8 @@ def main() -> None:
     }
     for r in results:
         r.pop("_xy")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(output, indent=2) + "\n", encoding="utf-8")
     if args.json:
         print(json.dumps(output, indent=2))
         return

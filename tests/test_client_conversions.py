@@ -9,7 +9,7 @@ import inspect
 import threading
 from collections.abc import Iterator
 from concurrent import futures
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -26,6 +26,7 @@ from omnivec.client import (
     ClassMetrics,
     Client,
     Collection,
+    CScore,
     EncoderConfig,
     Hit,
     IndexFailure,
@@ -107,6 +108,52 @@ def make_report() -> ProbeReport:
         encoder_config_hash="abc123",
         created_at=WHEN,
         abstain_threshold=0.4,
+        prompt_template="a photo of a {}.",
+        class_names={"cat": "tabby cat"},
+        seed=7,
+        selection_method="repeated-splits",
+        estimate_method="held-out split",
+        cv_repetitions=3,
+        cv_scores=(CScore(0.1, 0.8, 0.55), CScore(1.0, 0.85, 0.42)),
+        plain_probe_c=0.25,
+        heldout_log_loss=0.31,
+        zero_shot_prior_used=True,
+        prior_scale=12.5,
+        n_train=15,
+        n_heldout=4,
+        notes=("few examples per class", "second note"),
+    )
+
+
+def make_bare_report() -> ProbeReport:
+    """No prompts and no estimate: every optional field None, empty strings stay empty."""
+    return ProbeReport(
+        collection="photos",
+        name="pets",
+        version=1,
+        space="clip",
+        classes=("cat", "dog"),
+        regularization_c=1.0,
+        cv_method="fixed",
+        cv_folds=0,
+        heldout_accuracy=None,
+        zero_shot_accuracy=None,
+        plain_probe_accuracy=None,
+        class_metrics=(),
+        confusion_matrix=(),
+        temperature=1.0,
+        train_seconds=0.0,
+        n_examples=2,
+        encoder_config_hash="abc123",
+        created_at=None,
+        abstain_threshold=0.0,
+        prompt_template=None,
+        selection_method="fixed",
+        estimate_method="none",
+        plain_probe_c=None,
+        heldout_log_loss=None,
+        prior_scale=None,
+        n_train=2,
     )
 
 
@@ -234,8 +281,26 @@ ROUND_TRIPS: list[tuple[str, Any, Any, Any]] = [
     ),
     ("probe-report", make_report(), conv.probe_report_to_proto, conv.probe_report_from_proto),
     (
+        "probe-report-bare",
+        make_bare_report(),
+        conv.probe_report_to_proto,
+        conv.probe_report_from_proto,
+    ),
+    (
+        "probe-report-empty-prompt",
+        replace(make_bare_report(), prompt_template="", zero_shot_accuracy=0.0),
+        conv.probe_report_to_proto,
+        conv.probe_report_from_proto,
+    ),
+    (
         "probe-info",
         ProbeInfo("pets", 2, "clip", ("cat", "dog"), 0.9, WHEN, True),
+        conv.probe_info_to_proto,
+        conv.probe_info_from_proto,
+    ),
+    (
+        "probe-info-no-estimate",
+        ProbeInfo("pets", 1, "clip", ("cat", "dog"), None, WHEN, False),
         conv.probe_info_to_proto,
         conv.probe_info_from_proto,
     ),
@@ -264,6 +329,25 @@ def test_dataclass_round_trips_through_proto(value: Any, to_proto: Any, from_pro
     # Through the wire format too, so that nothing survives only as a Python attribute.
     reparsed = type(message).FromString(message.SerializeToString())
     assert from_proto(reparsed) == value
+
+
+def test_probe_report_optional_fields_are_unset_for_none() -> None:
+    bare = conv.probe_report_to_proto(make_bare_report())
+    for name in ("heldout_accuracy", "zero_shot_accuracy", "plain_probe_accuracy",
+                 "plain_probe_c", "heldout_log_loss", "prior_scale", "prompt_template"):
+        assert not bare.HasField(name), name
+    full = conv.probe_report_to_proto(make_report())
+    for name in ("heldout_accuracy", "zero_shot_accuracy", "plain_probe_accuracy",
+                 "plain_probe_c", "heldout_log_loss", "prior_scale", "prompt_template"):
+        assert full.HasField(name), name
+    # A 0.0 accuracy is an estimate ("always wrong"), not "none": it stays set.
+    zero = conv.probe_report_to_proto(replace(make_bare_report(), heldout_accuracy=0.0))
+    assert zero.HasField("heldout_accuracy")
+    assert conv.probe_report_from_proto(zero).heldout_accuracy == 0.0
+    # Servers before the accuracies were `optional` sent NaN for "no estimate".
+    old = conv.probe_report_to_proto(make_bare_report())
+    old.heldout_accuracy = float("nan")
+    assert conv.probe_report_from_proto(old).heldout_accuracy is None
 
 
 def test_metadata_keeps_ints_as_ints_and_floats_as_floats() -> None:

@@ -7,7 +7,9 @@ real `omnivec` subprocesses both ways; the rest run in this process through type
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,6 +125,110 @@ def test_training_reports_are_congruent(trained: dict[str, Any]) -> None:
                 "confusion_matrix", "zero_shot_accuracy", "plain_probe_accuracy", "zero_shot_prior_used"):
         assert ra[key] == rb[key], key  # the same numbers: doubles travel exactly
     assert rb["temperature"] == pytest.approx(ra["temperature"])
+
+
+def _same(a: Any, b: Any, where: str = "") -> None:
+    """Equal, floats to 1e-9 relative (two trainings, two processes); None only matches None."""
+    if a is None or b is None:
+        assert a is None and b is None, (where, a, b)
+    elif isinstance(a, float) or isinstance(b, float):
+        assert a == pytest.approx(b, rel=1e-9, abs=1e-12), (where, a, b)
+    elif isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), (where, a, b)
+        for key in a:
+            _same(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, (list, tuple)):
+        assert isinstance(b, (list, tuple)) and len(a) == len(b), (where, a, b)
+        for i, (x, y) in enumerate(zip(a, b)):
+            _same(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, (where, a, b)
+
+
+def _assert_report_travels(local: Any, wire: Any, remote: Any) -> None:
+    """The engine's ``local`` record, the SDK's ``wire`` report and the CLI's ``remote`` record
+    (both read from the server) agree on everything the wire carries."""
+    lr = local.report
+    assert wire.selection_method == wire.cv_method == lr["selection_method"]
+    assert (wire.estimate_method, wire.cv_folds, wire.cv_repetitions) == (
+        lr["estimate_method"], lr["cv_folds"], lr["cv_repetitions"]
+    )
+    assert (wire.n_train, wire.n_heldout) == (lr["n_train"], lr["n_heldout"])
+    _same([(s.c, s.accuracy, s.log_loss) for s in wire.cv_scores],
+          [(s["c"], s["accuracy"], s["log_loss"]) for s in lr["cv_scores"]], "cv_scores")
+    _same(wire.regularization_c, lr["chosen_c"], "chosen_c")
+    assert wire.zero_shot_prior_used is lr["zero_shot_prior_used"]
+    assert wire.prompt_template == local.prompt_template
+    assert dict(wire.class_names) == local.class_names
+    assert wire.seed == local.seed
+    assert list(wire.notes) == lr["notes"]
+    for key in ("heldout_accuracy", "zero_shot_accuracy", "plain_probe_accuracy", "plain_probe_c",
+                "heldout_log_loss", "prior_scale"):
+        _same(getattr(wire, key), lr[key], key)
+    # The CLI's record: the whole report but what the wire leaves out (module docstring of
+    # omnivec.cli.remote_probes) and the training time of the other training.
+    skip = {"train_seconds", "evaluated_rows", "evaluated_predictions"}
+    assert list(remote.report) == list(lr)  # the same keys in the same order: the same --json
+    _same({k: v for k, v in remote.report.items() if k not in skip},
+          {k: v for k, v in lr.items() if k not in skip}, "report")
+    assert remote.report["evaluated_rows"] == remote.report["evaluated_predictions"] == []
+    for key in ("prompt_template", "class_names", "seed", "classes", "encoder_fingerprint",
+                "abstain_threshold", "pooling"):
+        assert getattr(remote, key) == getattr(local, key), key
+    _same(remote.temperature, local.temperature, "temperature")
+
+
+def test_report_travels_in_full(server_target: str, local_env: dict[str, str], trained: dict[str, Any],
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """GetProbe from a fresh client (nothing from this process's memory of training) reports what
+    the engine stored locally: with prompts and a held-out split, and with nothing estimated."""
+    from omnivec.cli.remote_probes import RemoteProbes
+    from omnivec.client import Client, ItemRef
+    from omnivec.client import LabelledExample as WireExample
+    from omnivec.indexer.config import load_settings
+    from omnivec.indexer.engine import Engine
+    from omnivec.indexer.ingest import content_id
+    from omnivec.indexer.probes.service import LabelledExample, ProbeInput
+
+    for key, value in local_env.items():
+        monkeypatch.setenv(key, value)
+    engine = Engine(load_settings())
+    try:
+        local = engine.probes.get(COLLECTION, "topic", 1)
+        assert local.prompt_template == PROMPT and local.report["zero_shot_prior_used"]
+        with Client(server_target) as client:
+            _assert_report_travels(local, client.get_probe(COLLECTION, "topic", 1),
+                                   RemoteProbes(client).get(COLLECTION, "topic", 1))
+
+        # One stored item per class, no prompts: C fixed, no estimate, every optional field None.
+        ids = {topic: content_id(TOPICS[topic][0].encode()) for topic in TOPICS}
+        engine.probes.train(COLLECTION, "bare", examples=[
+            LabelledExample(ProbeInput.item(i), t) for t, i in ids.items()
+        ], seed=3)
+        with Client(server_target) as client:
+            client.train_probe(COLLECTION, "bare", [WireExample(ItemRef(i), t) for t, i in ids.items()],
+                               space="text", seed=3)
+        local = engine.probes.get(COLLECTION, "bare", 1)
+        assert local.report["estimate_method"] == "none" and local.prompt_template is None
+        assert local.report["heldout_accuracy"] is local.report["zero_shot_accuracy"] is None
+        with Client(server_target) as client:
+            wire = client.get_probe(COLLECTION, "bare", 1)
+            _assert_report_travels(local, wire, RemoteProbes(client).get(COLLECTION, "bare", 1))
+        assert wire.heldout_accuracy is wire.zero_shot_accuracy is wire.plain_probe_accuracy is None
+    finally:  # the later tests list the collection's probes: leave only "topic"
+        with contextlib.suppress(Exception):
+            engine.probes.delete(COLLECTION, "bare", all_versions=True)
+        with contextlib.suppress(Exception), Client(server_target) as client:
+            client.delete_probe(COLLECTION, "bare", all_versions=True)
+        engine.close()
+
+    # And the text report prints the same both ways but for the other training's time.
+    cli = _Cli(server_target, local_env, monkeypatch)
+    out = cli.both("probe", "show", "topic", "--collection", COLLECTION, "--version", "1")
+    assert out[0].exit_code == out[1].exit_code == 0, (out[0].output, out[1].output)
+    text = [re.sub(r"training time: [0-9.]+ s", "training time: T s", r.stdout) for r in out]
+    assert text[0] == text[1]
+    assert "prompt 'a sentence about {}'" in text[1] and "folds" in text[1]
 
 
 def test_classify_is_congruent(server_target: str, local_env: dict[str, str], workdir: Path,

@@ -110,6 +110,7 @@ _FACTS: tuple[tuple[str, str, str], ...] = (
     ("rpc_floor_health_check_median_ms", "RPC floor", "ms"),
     ("accuracy_diff_points", "accuracy diff", "pt"),
     ("train_16x50x384_s", "16x50x384 train", "s"),
+    ("train_16x50x384_with_prompts_s", "with prompts", "s"),
     ("omnivec_to_health_serving_s", "to SERVING", "s"),
     ("raw_all_models_loaded_s", "raw all loaded", "s"),
     ("single_query_ms_1_thread", "1-thread query", "ms"),

@@ -85,14 +85,17 @@ def print_report(record: Any) -> None:
         f"{report.get('n_heldout', 0)} held out", highlight=False,
     )
     console.print(
-        f"  chosen C: {report['chosen_c']:.3g} ({report['selection_method']})  |  "
+        f"  chosen C: {report['chosen_c']:.3g} ({_selection(report)})  |  "
         f"zero-shot prior: {'used' if report.get('zero_shot_prior_used') else 'not used'}"
         + (f" (prompt {record.prompt_template!r})" if record.prompt_template else ""),
         highlight=False,
     )
+    # Below 4 examples per class nothing is held out: the three numbers are then out-of-fold
+    # estimates on the same rows, and the label says so.
+    estimate = report.get("estimate_method") or "none"
+    label = "held-out accuracy" if estimate == "held-out split" else f"accuracy ({estimate})"
     console.print(
-        f"  held-out accuracy: [bold]{_pct(report.get('heldout_accuracy'))}[/] "
-        f"({report.get('estimate_method')})  |  zero-shot baseline: "
+        f"  {label}: probe [bold]{_pct(report.get('heldout_accuracy'))}[/]  |  zero-shot: "
         f"{_pct(report.get('zero_shot_accuracy'))}  |  plain probe: "
         f"{_pct(report.get('plain_probe_accuracy'))}",
         highlight=False,
@@ -118,6 +121,16 @@ def print_report(record: Any) -> None:
         console.print(table)
     for note in report.get("notes") or []:
         console.print(f"  [yellow]note:[/] {note}", highlight=False)
+
+
+def _selection(report: dict[str, Any]) -> str:
+    """"k-fold, 5 folds" / "repeated-splits, 2 folds x 10" / "leave-one-out" / "fixed"."""
+    method = str(report.get("selection_method") or "")
+    folds = int(report.get("cv_folds") or 0)
+    repetitions = int(report.get("cv_repetitions") or 0)
+    if method in ("fixed", "leave-one-out") or not folds:
+        return method
+    return f"{method}, {folds} folds" + (f" x {repetitions}" if repetitions > 1 else "")
 
 
 def _class_names(values: list[str] | None) -> dict[str, str]:

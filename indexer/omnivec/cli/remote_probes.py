@@ -7,18 +7,15 @@ the same output either way. Local files are read here and sent as media bytes (t
 named by their path so the server's messages and stored example sources read as they do locally;
 item ids go as item refs.
 
-The wire (``omnivec.v1.ProbeReport``) carries less than a stored :class:`ProbeRecord`; what it
-lacks is filled as follows (see :func:`_record`):
+The wire (``omnivec.v1.ProbeReport``) carries the stored :class:`ProbeRecord`'s training report
+in full (accuracies that could not be estimated stay None) and its prompt template, class names
+and seed, so ``probe show`` and the training report print the same either way. Not on the wire
+(see :func:`_record`), because they are the record's bulk and only index the training data:
 
-- ``n_train`` / ``n_heldout`` / ``estimate_method`` are derived from the per-class supports (the
-  evaluated rows) and ``n_examples``; ``zero_shot_prior_used`` is "prompts were given" (wrong only
-  when cross-validation preferred the plain probe);
-- ``cv_scores``, ``evaluated_rows``, ``evaluated_predictions``, ``notes``, ``examples`` are empty;
-  ``plain_probe_c``, ``heldout_log_loss``, ``prior_scale`` are None; ``weights_sha256`` is "";
+- ``examples`` (the stored example references) and the report's ``evaluated_rows`` /
+  ``evaluated_predictions`` (which index those examples) are empty; ``weights_sha256`` is "";
 - the encoder spec is the collection's current one for the probe's space when its hash is the
-  probe's (else a placeholder naming the hash);
-- ``prompt_template``, ``class_names`` and ``seed`` are what this process asked for when it
-  trained the version, else None / {} / 0.
+  probe's (else a placeholder naming the hash); ``pooling`` is the engine's only one.
 """
 
 from __future__ import annotations
@@ -57,9 +54,9 @@ _BATCH_INPUTS = 256  # Classify inputs per request (the proto's documented 1-256
 _BATCH_BYTES = 16 << 20  # and at most about this many media bytes per request
 
 
-def _opt(value: float) -> float | None:
-    """The wire's NaN ("no estimate") back to the engine's None."""
-    return None if math.isnan(value) else float(value)
+def _opt(value: float | None) -> float | None:
+    """No estimate is None (unset on the wire; NaN from servers before it was optional)."""
+    return None if value is None or math.isnan(value) else float(value)
 
 
 def _to_wire(inp: ProbeInput) -> Media | ItemRef:
@@ -92,61 +89,42 @@ def _size(value: Media | ItemRef) -> int:
 
 
 def _report_dict(report: ProbeReport) -> dict[str, Any]:
-    """The engine's ``ProbeReport.to_dict()`` rebuilt from the wire (gaps: module docstring)."""
-    per_class = [
-        {"label": m.label, "precision": m.precision, "recall": m.recall, "f1": m.f1, "support": m.support}
-        for m in report.class_metrics
-    ]
-    heldout = _opt(report.heldout_accuracy)
-    zero_shot = _opt(report.zero_shot_accuracy)
-    plain = _opt(report.plain_probe_accuracy)
-    evaluated = sum(m.support for m in report.class_metrics)
-    total = report.n_examples
-    if not report.class_metrics:
-        estimate, n_train, n_heldout = "none", total, 0
-    elif evaluated < total:  # a held-out split is a strict subset of the examples
-        estimate, n_train, n_heldout = "held-out split", total - evaluated, evaluated
-    else:  # out-of-fold estimates over every example
-        estimate = "leave-one-out" if report.cv_method == "leave-one-out" else "cross-validation"
-        n_train, n_heldout = total, 0
-    # Not on the wire. No prompts (no zero-shot accuracy): no prior. With prompts the prior is
-    # the default that the selection CV keeps unless the plain probe is strictly better, and then
-    # the plain probe's accuracy is the held-out accuracy; equal accuracies cannot tell, so they
-    # read as the default.
-    prior_used = zero_shot is not None
+    """The engine's ``ProbeReport.to_dict()`` rebuilt from the wire, keys in its order (gaps:
+    module docstring)."""
     return {
         "classes": list(report.classes),
         "chosen_c": report.regularization_c,
-        "selection_method": report.cv_method,
-        "cv_scores": [],
-        "estimate_method": estimate,
-        "heldout_accuracy": heldout,
-        "zero_shot_accuracy": zero_shot,
-        "plain_probe_accuracy": plain,
-        "plain_probe_c": None,
-        "per_class": per_class,
+        "selection_method": report.selection_method,
+        "cv_scores": [
+            {"c": s.c, "accuracy": s.accuracy, "log_loss": s.log_loss} for s in report.cv_scores
+        ],
+        "cv_folds": report.cv_folds,
+        "cv_repetitions": report.cv_repetitions,
+        "estimate_method": report.estimate_method,
+        "heldout_accuracy": report.heldout_accuracy,
+        "zero_shot_accuracy": report.zero_shot_accuracy,
+        "plain_probe_accuracy": report.plain_probe_accuracy,
+        "plain_probe_c": report.plain_probe_c,
+        "per_class": [
+            {"label": m.label, "precision": m.precision, "recall": m.recall, "f1": m.f1,
+             "support": m.support}
+            for m in report.class_metrics
+        ],
         "confusion_matrix": [list(r) for r in report.confusion_matrix],
-        "heldout_log_loss": None,
+        "heldout_log_loss": report.heldout_log_loss,
         "temperature": report.temperature,
-        "zero_shot_prior_used": prior_used,
-        "prior_scale": None,
+        "zero_shot_prior_used": report.zero_shot_prior_used,
+        "prior_scale": report.prior_scale,
         "train_seconds": report.train_seconds,
-        "n_train": n_train,
-        "n_heldout": n_heldout,
-        "evaluated_rows": [],
-        "evaluated_predictions": [],
-        "notes": [],
+        "n_train": report.n_train,
+        "n_heldout": report.n_heldout,
+        "evaluated_rows": [],  # not on the wire
+        "evaluated_predictions": [],  # not on the wire
+        "notes": list(report.notes),
     }
 
 
-def _record(
-    report: ProbeReport,
-    encoder: EncoderSpec,
-    *,
-    prompt_template: str | None = None,
-    class_names: Mapping[str, str] | None = None,
-    seed: int = 0,
-) -> ProbeRecord:
+def _record(report: ProbeReport, encoder: EncoderSpec) -> ProbeRecord:
     return ProbeRecord(
         collection=report.collection,
         name=report.name,
@@ -158,13 +136,13 @@ def _record(
         temperature=report.temperature,
         abstain_threshold=report.abstain_threshold or None,  # the wire's 0 means "never abstains"
         report=_report_dict(report),
-        examples=(),
+        examples=(),  # not on the wire
         created_at=report.created_at.timestamp() if report.created_at else 0.0,
-        prompt_template=prompt_template,
-        class_names=dict(class_names or {}),
+        prompt_template=report.prompt_template,
+        class_names=dict(report.class_names),
         pooling=ITEM_POOLING,
-        seed=seed,
-        weights_sha256="",
+        seed=report.seed,
+        weights_sha256="",  # not on the wire
     )
 
 
@@ -189,9 +167,9 @@ class RemoteProbes:
                 return _spec(status.encoder)
         return EncoderSpec(encoder=space, model=f"unknown (encoder {fingerprint})", weights="", dim=0)
 
-    def _as_record(self, report: ProbeReport, **known: Any) -> ProbeRecord:
+    def _as_record(self, report: ProbeReport) -> ProbeRecord:
         encoder = self._encoder(report.collection, report.space, report.encoder_config_hash)
-        return _record(report, encoder, **known)
+        return _record(report, encoder)
 
     # -- training ---------------------------------------------------------------------------
     def train(
@@ -243,11 +221,7 @@ class RemoteProbes:
             raise OmnivecError("server error: the server ended TrainProbe without a report")
 
         report: ProbeReport = self._call(run)  # the stream relays the engine's stages, "save" last
-        use_prompts = prompt_template is not None or bool(class_names)
-        return self._as_record(
-            report, prompt_template=(prompt_template or "{}") if use_prompts else None,
-            class_names=class_names, seed=seed,
-        )
+        return self._as_record(report)
 
     # -- versions ---------------------------------------------------------------------------
     def list(self, collection: str, name: str | None = None, *, all_versions: bool = False) -> builtins.list[ProbeInfo]:

@@ -368,16 +368,26 @@ def probe_input_from_proto(message: common_pb2.ItemOrMedia, where: str) -> Any:
 
 
 def _number(value: Any) -> float:
-    # Absent estimates (too few examples) are NaN on the wire: 0.0 would read as "always wrong".
+    # Absent estimates (too few examples) are NaN in ProbeInfo: 0.0 would read as "always wrong".
     return float("nan") if value is None else float(value)
 
 
+def _optional_number(value: Any) -> float | None:
+    """None (no estimate) stays None: an `optional double` left unset on the wire."""
+    return None if value is None else float(value)
+
+
 def probe_report_to_proto(record: Any) -> Any:
-    """A stored probe version (ProbeRecord with its training report) as a ProbeReport."""
+    """A stored probe version (ProbeRecord with its training report) as a ProbeReport.
+
+    Everything of the record but its examples, the report's evaluated rows and predictions (which
+    index those examples), the encoder spec beyond its hash, the pooling and the weights' digest.
+    """
     from omnivec.v1 import probes_pb2
 
     report: Mapping[str, Any] = record.report
     classes = list(record.classes)
+    selection = str(report.get("selection_method") or "")
     message = probes_pb2.ProbeReport(
         collection=record.collection,
         name=record.name,
@@ -385,11 +395,11 @@ def probe_report_to_proto(record: Any) -> Any:
         space=record.space,
         classes=classes,
         regularization_c=_number(report.get("chosen_c")),
-        cv_method=str(report.get("selection_method") or report.get("estimate_method") or ""),
+        cv_method=selection or str(report.get("estimate_method") or ""),
         cv_folds=int(report.get("cv_folds") or 0),
-        heldout_accuracy=_number(report.get("heldout_accuracy")),
-        zero_shot_accuracy=_number(report.get("zero_shot_accuracy")),
-        plain_probe_accuracy=_number(report.get("plain_probe_accuracy")),
+        heldout_accuracy=_optional_number(report.get("heldout_accuracy")),
+        zero_shot_accuracy=_optional_number(report.get("zero_shot_accuracy")),
+        plain_probe_accuracy=_optional_number(report.get("plain_probe_accuracy")),
         class_metrics=[
             probes_pb2.ClassMetrics(
                 label=m["label"], precision=m["precision"], recall=m["recall"], f1=m["f1"],
@@ -406,6 +416,25 @@ def probe_report_to_proto(record: Any) -> Any:
         n_examples=len(record.examples),
         encoder_config_hash=record.encoder_fingerprint,
         abstain_threshold=float(record.abstain_threshold or 0.0),
+        prompt_template=record.prompt_template,
+        class_names=dict(record.class_names or {}),
+        seed=int(record.seed or 0),
+        selection_method=selection,
+        estimate_method=str(report.get("estimate_method") or ""),
+        cv_repetitions=int(report.get("cv_repetitions") or 0),
+        cv_scores=[
+            probes_pb2.CScore(
+                c=float(sc["c"]), accuracy=float(sc["accuracy"]), log_loss=float(sc["log_loss"])
+            )
+            for sc in report.get("cv_scores") or ()
+        ],
+        plain_probe_c=_optional_number(report.get("plain_probe_c")),
+        heldout_log_loss=_optional_number(report.get("heldout_log_loss")),
+        zero_shot_prior_used=bool(report.get("zero_shot_prior_used")),
+        prior_scale=_optional_number(report.get("prior_scale")),
+        n_train=int(report.get("n_train") or 0),
+        n_heldout=int(report.get("n_heldout") or 0),
+        notes=[str(n) for n in report.get("notes") or ()],
     )
     created = timestamp(record.created_at)
     if created is not None:
@@ -418,7 +447,7 @@ def probe_info_to_proto(info: Any) -> Any:
 
     message = probes_pb2.ProbeInfo(
         name=info.name, version=info.version, space=info.space, classes=list(info.classes),
-        heldout_accuracy=_number(info.heldout_accuracy), is_latest=info.is_latest,
+        heldout_accuracy=_optional_number(info.heldout_accuracy), is_latest=info.is_latest,
     )
     created = timestamp(info.created_at)
     if created is not None:

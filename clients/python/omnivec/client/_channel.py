@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
 from omnivec.client.errors import InvalidArgument
 from omnivec.v1 import (
     classify_pb2_grpc,

@@ -2,24 +2,28 @@
 
 Every type converts both ways (``x_to_proto`` / ``x_from_proto``) so that round trips are
 testable. Conventions: an empty proto string for an optional value becomes None; an unset
-Timestamp becomes None; a Span without time has None start/end; Struct numbers are doubles on the
-wire, so integral numbers come back as int (JSON cannot tell 1 from 1.0 either).
+`optional` field or Timestamp becomes None (and None leaves it unset); a Span without time has
+None start/end; Struct numbers are doubles on the wire, so integral numbers come back as int
+(JSON cannot tell 1 from 1.0 either).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
+
 from omnivec.client.errors import InvalidArgument, OmnivecClientError
 from omnivec.client.types import (
     Classification,
     ClassifyCollectionProgress,
     ClassMetrics,
     Collection,
+    CScore,
     EncoderConfig,
     FloatMatrix,
     Hit,
@@ -531,6 +535,15 @@ def labelled_example_from_proto(message: probes_pb2.LabelledExample) -> Labelled
     return LabelledExample(item_or_media_from_proto(message.input), message.label)
 
 
+def _optional_double(message: Any, field: str) -> float | None:
+    """An `optional double` as None when unset; NaN too (servers before the field was optional
+    sent NaN for "no estimate")."""
+    if not message.HasField(field):
+        return None
+    value = float(getattr(message, field))
+    return None if math.isnan(value) else value
+
+
 def probe_report_to_proto(report: ProbeReport) -> probes_pb2.ProbeReport:
     return probes_pb2.ProbeReport(
         collection=report.collection,
@@ -550,9 +563,11 @@ def probe_report_to_proto(report: ProbeReport) -> probes_pb2.ProbeReport:
             )
             for m in report.class_metrics
         ],
-        confusion_matrix=[
+        confusion_matrix=[  # empty when nothing could be estimated, else one row per class
             probes_pb2.ConfusionRow(label=label, counts=list(row))
-            for label, row in zip(report.classes, report.confusion_matrix, strict=True)
+            for label, row in zip(
+                report.classes, report.confusion_matrix, strict=bool(report.confusion_matrix)
+            )
         ],
         temperature=report.temperature,
         train_seconds=report.train_seconds,
@@ -560,6 +575,23 @@ def probe_report_to_proto(report: ProbeReport) -> probes_pb2.ProbeReport:
         encoder_config_hash=report.encoder_config_hash,
         created_at=timestamp_to_proto(report.created_at),
         abstain_threshold=report.abstain_threshold,
+        prompt_template=report.prompt_template,
+        class_names=dict(report.class_names),
+        seed=report.seed,
+        selection_method=report.selection_method,
+        estimate_method=report.estimate_method,
+        cv_repetitions=report.cv_repetitions,
+        cv_scores=[
+            probes_pb2.CScore(c=s.c, accuracy=s.accuracy, log_loss=s.log_loss)
+            for s in report.cv_scores
+        ],
+        plain_probe_c=report.plain_probe_c,
+        heldout_log_loss=report.heldout_log_loss,
+        zero_shot_prior_used=report.zero_shot_prior_used,
+        prior_scale=report.prior_scale,
+        n_train=report.n_train,
+        n_heldout=report.n_heldout,
+        notes=list(report.notes),
     )
 
 
@@ -573,9 +605,9 @@ def probe_report_from_proto(message: probes_pb2.ProbeReport) -> ProbeReport:
         regularization_c=message.regularization_c,
         cv_method=message.cv_method,
         cv_folds=message.cv_folds,
-        heldout_accuracy=message.heldout_accuracy,
-        zero_shot_accuracy=message.zero_shot_accuracy,
-        plain_probe_accuracy=message.plain_probe_accuracy,
+        heldout_accuracy=_optional_double(message, "heldout_accuracy"),
+        zero_shot_accuracy=_optional_double(message, "zero_shot_accuracy"),
+        plain_probe_accuracy=_optional_double(message, "plain_probe_accuracy"),
         class_metrics=tuple(
             ClassMetrics(m.label, m.precision, m.recall, m.f1, m.support)
             for m in message.class_metrics
@@ -587,6 +619,22 @@ def probe_report_from_proto(message: probes_pb2.ProbeReport) -> ProbeReport:
         encoder_config_hash=message.encoder_config_hash,
         created_at=timestamp_from_proto(message),
         abstain_threshold=message.abstain_threshold,
+        prompt_template=(
+            message.prompt_template if message.HasField("prompt_template") else None
+        ),
+        class_names=dict(message.class_names),
+        seed=message.seed,
+        selection_method=message.selection_method,
+        estimate_method=message.estimate_method,
+        cv_repetitions=message.cv_repetitions,
+        cv_scores=tuple(CScore(s.c, s.accuracy, s.log_loss) for s in message.cv_scores),
+        plain_probe_c=_optional_double(message, "plain_probe_c"),
+        heldout_log_loss=_optional_double(message, "heldout_log_loss"),
+        zero_shot_prior_used=message.zero_shot_prior_used,
+        prior_scale=_optional_double(message, "prior_scale"),
+        n_train=message.n_train,
+        n_heldout=message.n_heldout,
+        notes=tuple(message.notes),
     )
 
 
@@ -608,7 +656,7 @@ def probe_info_from_proto(message: probes_pb2.ProbeInfo) -> ProbeInfo:
         version=message.version,
         space=message.space,
         classes=tuple(message.classes),
-        heldout_accuracy=message.heldout_accuracy,
+        heldout_accuracy=_optional_double(message, "heldout_accuracy"),
         created_at=timestamp_from_proto(message),
         is_latest=message.is_latest,
     )

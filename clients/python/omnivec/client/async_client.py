@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 import grpc.aio
+
 from omnivec.client import _conversions as conv
 from omnivec.client import _requests as req
 from omnivec.client._channel import (

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
+
 from omnivec.client.errors import InvalidArgument
 
 AUTHORIZATION_KEY = "authorization"

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
+
 from omnivec.client import _conversions as conv
 from omnivec.client import _requests as req
 from omnivec.client._channel import (

@@ -15,6 +15,7 @@ from typing import Any, Literal, Union
 
 import numpy as np
 import numpy.typing as npt
+
 from omnivec.client.errors import InvalidArgument
 
 Modality = Literal["image", "text", "audio"]
@@ -320,7 +321,22 @@ class ClassMetrics:
 
 
 @dataclass(frozen=True)
+class CScore:
+    """Cross-validated score of one C: pooled out-of-fold accuracy and mean log loss."""
+
+    c: float
+    accuracy: float
+    log_loss: float
+
+
+@dataclass(frozen=True)
 class ProbeReport:
+    """The training report of a probe version (see ``omnivec.v1.ProbeReport``).
+
+    Accuracies are None when they could not be estimated (``zero_shot_accuracy`` also without
+    prompts); ``estimate_method`` says how they were.
+    """
+
     collection: str
     name: str
     version: int
@@ -329,9 +345,9 @@ class ProbeReport:
     regularization_c: float
     cv_method: str
     cv_folds: int
-    heldout_accuracy: float
-    zero_shot_accuracy: float
-    plain_probe_accuracy: float
+    heldout_accuracy: float | None
+    zero_shot_accuracy: float | None
+    plain_probe_accuracy: float | None
     class_metrics: tuple[ClassMetrics, ...]
     confusion_matrix: tuple[tuple[int, ...], ...]
     """Rows are true classes, columns predicted classes, both in the order of `classes`."""
@@ -341,6 +357,23 @@ class ProbeReport:
     encoder_config_hash: str
     created_at: datetime | None
     abstain_threshold: float
+    prompt_template: str | None = None
+    """None when the probe was trained without prompts (no zero-shot prior)."""
+    class_names: Mapping[str, str] = field(default_factory=dict)
+    seed: int = 0
+    selection_method: str = ""
+    """How C was chosen: "k-fold", "repeated-splits", "leave-one-out" or "fixed"."""
+    estimate_method: str = ""
+    """"held-out split", "leave-one-out", "cross-validation" or "none"."""
+    cv_repetitions: int = 0
+    cv_scores: tuple[CScore, ...] = ()
+    plain_probe_c: float | None = None
+    heldout_log_loss: float | None = None
+    zero_shot_prior_used: bool = False
+    prior_scale: float | None = None
+    n_train: int = 0
+    n_heldout: int = 0
+    notes: tuple[str, ...] = ()
 
     def confusion_array(self) -> npt.NDArray[np.int64]:
         return np.array(self.confusion_matrix, dtype=np.int64).reshape(
@@ -354,7 +387,7 @@ class ProbeInfo:
     version: int
     space: str
     classes: tuple[str, ...]
-    heldout_accuracy: float
+    heldout_accuracy: float | None  # None: no estimate (too few examples)
     created_at: datetime | None
     is_latest: bool
 

@@ -88,7 +88,14 @@ class ConfusionRow(_message.Message):
     def __init__(self, label: _Optional[str] = ..., counts: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ProbeReport(_message.Message):
-    __slots__ = ("collection", "name", "version", "space", "classes", "regularization_c", "cv_method", "cv_folds", "heldout_accuracy", "zero_shot_accuracy", "plain_probe_accuracy", "class_metrics", "confusion_matrix", "temperature", "train_seconds", "n_examples", "encoder_config_hash", "created_at", "abstain_threshold")
+    __slots__ = ("collection", "name", "version", "space", "classes", "regularization_c", "cv_method", "cv_folds", "heldout_accuracy", "zero_shot_accuracy", "plain_probe_accuracy", "class_metrics", "confusion_matrix", "temperature", "train_seconds", "n_examples", "encoder_config_hash", "created_at", "abstain_threshold", "prompt_template", "class_names", "seed", "selection_method", "estimate_method", "cv_repetitions", "cv_scores", "plain_probe_c", "heldout_log_loss", "zero_shot_prior_used", "prior_scale", "n_train", "n_heldout", "notes")
+    class ClassNamesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -108,6 +115,20 @@ class ProbeReport(_message.Message):
     ENCODER_CONFIG_HASH_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     ABSTAIN_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    CLASS_NAMES_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    SELECTION_METHOD_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATE_METHOD_FIELD_NUMBER: _ClassVar[int]
+    CV_REPETITIONS_FIELD_NUMBER: _ClassVar[int]
+    CV_SCORES_FIELD_NUMBER: _ClassVar[int]
+    PLAIN_PROBE_C_FIELD_NUMBER: _ClassVar[int]
+    HELDOUT_LOG_LOSS_FIELD_NUMBER: _ClassVar[int]
+    ZERO_SHOT_PRIOR_USED_FIELD_NUMBER: _ClassVar[int]
+    PRIOR_SCALE_FIELD_NUMBER: _ClassVar[int]
+    N_TRAIN_FIELD_NUMBER: _ClassVar[int]
+    N_HELDOUT_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
     collection: str
     name: str
     version: int
@@ -127,7 +148,31 @@ class ProbeReport(_message.Message):
     encoder_config_hash: str
     created_at: _timestamp_pb2.Timestamp
     abstain_threshold: float
-    def __init__(self, collection: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[int] = ..., space: _Optional[str] = ..., classes: _Optional[_Iterable[str]] = ..., regularization_c: _Optional[float] = ..., cv_method: _Optional[str] = ..., cv_folds: _Optional[int] = ..., heldout_accuracy: _Optional[float] = ..., zero_shot_accuracy: _Optional[float] = ..., plain_probe_accuracy: _Optional[float] = ..., class_metrics: _Optional[_Iterable[_Union[ClassMetrics, _Mapping]]] = ..., confusion_matrix: _Optional[_Iterable[_Union[ConfusionRow, _Mapping]]] = ..., temperature: _Optional[float] = ..., train_seconds: _Optional[float] = ..., n_examples: _Optional[int] = ..., encoder_config_hash: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., abstain_threshold: _Optional[float] = ...) -> None: ...
+    prompt_template: str
+    class_names: _containers.ScalarMap[str, str]
+    seed: int
+    selection_method: str
+    estimate_method: str
+    cv_repetitions: int
+    cv_scores: _containers.RepeatedCompositeFieldContainer[CScore]
+    plain_probe_c: float
+    heldout_log_loss: float
+    zero_shot_prior_used: bool
+    prior_scale: float
+    n_train: int
+    n_heldout: int
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, collection: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[int] = ..., space: _Optional[str] = ..., classes: _Optional[_Iterable[str]] = ..., regularization_c: _Optional[float] = ..., cv_method: _Optional[str] = ..., cv_folds: _Optional[int] = ..., heldout_accuracy: _Optional[float] = ..., zero_shot_accuracy: _Optional[float] = ..., plain_probe_accuracy: _Optional[float] = ..., class_metrics: _Optional[_Iterable[_Union[ClassMetrics, _Mapping]]] = ..., confusion_matrix: _Optional[_Iterable[_Union[ConfusionRow, _Mapping]]] = ..., temperature: _Optional[float] = ..., train_seconds: _Optional[float] = ..., n_examples: _Optional[int] = ..., encoder_config_hash: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., abstain_threshold: _Optional[float] = ..., prompt_template: _Optional[str] = ..., class_names: _Optional[_Mapping[str, str]] = ..., seed: _Optional[int] = ..., selection_method: _Optional[str] = ..., estimate_method: _Optional[str] = ..., cv_repetitions: _Optional[int] = ..., cv_scores: _Optional[_Iterable[_Union[CScore, _Mapping]]] = ..., plain_probe_c: _Optional[float] = ..., heldout_log_loss: _Optional[float] = ..., zero_shot_prior_used: _Optional[bool] = ..., prior_scale: _Optional[float] = ..., n_train: _Optional[int] = ..., n_heldout: _Optional[int] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CScore(_message.Message):
+    __slots__ = ("c", "accuracy", "log_loss")
+    C_FIELD_NUMBER: _ClassVar[int]
+    ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    LOG_LOSS_FIELD_NUMBER: _ClassVar[int]
+    c: float
+    accuracy: float
+    log_loss: float
+    def __init__(self, c: _Optional[float] = ..., accuracy: _Optional[float] = ..., log_loss: _Optional[float] = ...) -> None: ...
 
 class ProbeInfo(_message.Message):
     __slots__ = ("name", "version", "space", "classes", "heldout_accuracy", "created_at", "is_latest")
