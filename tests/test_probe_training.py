@@ -311,6 +311,33 @@ def test_two_shot_report_keeps_every_example_for_selection(
     assert len(model.predict(X)) == len(X)
 
 
+def test_one_shot_probe_moves_off_the_zero_shot_classifier_within_the_trust_region(
+    minilm_topics: tuple[NDArray[np.float32], list[str], dict[str, NDArray[np.float32]]],
+) -> None:
+    """Leave-one-out alone would always pick the strongest regularisation at one shot (it never
+    sees a class's own example); the few-shot rule must move the probe towards its examples, but
+    not further than the trust radius from the prompts."""
+    from omnivec.indexer.probes.training import _FEW_SHOT_TRUST_RADIUS
+
+    X, labels, prompts = minilm_topics
+    y = np.asarray(labels)
+    rng = np.random.default_rng(3)
+    idx = np.concatenate([rng.choice(np.flatnonzero(y == t), 1, replace=False) for t in _TOPICS])
+    model, report = train_probe(X[idx], [labels[i] for i in idx], prompt_embeddings=prompts)
+    assert report.selection_method == "leave-one-out" and report.zero_shot_prior_used
+    grid = sorted(s.c for s in report.cv_scores)
+    assert report.chosen_c > grid[0], "the one-shot probe collapsed onto the zero-shot classifier"
+    # The final weights: away from the scaled prompts, but within the radius (the final fit sees
+    # one more example than the LOO fits the radius was checked on, hence the slack).
+    assert report.prior_scale is not None
+    P = np.stack([prompts[c] / np.linalg.norm(prompts[c]) for c in model.classes]).astype(np.float64)
+    W0 = report.prior_scale * P
+    distance = float(np.linalg.norm(model.weights - W0) / np.linalg.norm(W0))
+    assert 1e-3 < distance <= 1.5 * _FEW_SHOT_TRUST_RADIUS, distance
+    # Its own examples are classified as labelled.
+    assert model.predict(X[idx]) == [labels[i] for i in idx]
+
+
 def test_four_shot_report_uses_heldout_split_with_prompts(
     minilm_topics: tuple[NDArray[np.float32], list[str], dict[str, NDArray[np.float32]]],
 ) -> None:
