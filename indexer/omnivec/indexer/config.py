@@ -110,6 +110,12 @@ class IndexSettings(BaseModel):
     ann_kind: Literal["auto", "flat", "hnsw", "ivfpq"] = "auto"
     ann_exact_threshold: int = Field(20_000, ge=1)
     ann_recall_target: float = Field(0.95, gt=0.0, le=1.0)
+    payload_cache_mb: int = Field(
+        256,
+        ge=0,
+        description="Per open collection, keep the display columns of search hits in memory up to "
+        "this many MiB (0 = off): a hit then costs no LanceDB query (5-11 ms each on 2 cores).",
+    )
 
 
 class ServerSettings(BaseModel):

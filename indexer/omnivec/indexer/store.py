@@ -46,6 +46,7 @@ from omnivec.indexer.errors import (
     ResourceExhaustedError,
 )
 from omnivec.indexer.filters import LABEL_COLUMN_PREFIX
+from omnivec.indexer.payload import PayloadCache
 
 __all__ = [
     "Collection",
@@ -186,6 +187,9 @@ class Collection:
         self._ann: dict[str, AnnIndex] = {}
         self._lock_file: Any = None
         self._next_rowid: int | None = None
+        self._payload = PayloadCache(
+            ROW_COLUMNS, settings.payload_cache_mb << 20, self._scan_rows, self.name
+        )
         # Set at open when a data file of the current version cannot be read (see _scan_problem).
         self.damage: CorruptDataError | None = None
 
@@ -267,6 +271,7 @@ class Collection:
             )
             table = rows.append_column("rowid", pa.array(rowids)).append_column("indexed_at", now)
             table = table.select(self._table.schema.names).cast(self._write_schema())
+            before = self.version
             try:
                 self._table.add(table)
             except Exception as exc:
@@ -283,6 +288,7 @@ class Collection:
                 if mask.any() and space in self._ann:
                     vectors = column_to_matrix(column.filter(pa.array(mask)), self.specs[space].dim)
                     self._ann[space].add(vectors, rowids[mask])
+            self._payload.appended(start, before, self.version)
             return self.version
 
     def _write_schema(self) -> pa.Schema:
@@ -299,6 +305,7 @@ class Collection:
             doomed = self._column("rowid", where=predicate)
             if len(doomed) == 0:
                 return 0
+            before = self.version
             try:
                 self._table.delete(predicate)
             except Exception as exc:
@@ -309,6 +316,7 @@ class Collection:
                 raise
             for index in self._ann.values():
                 index.remove(doomed)
+            self._payload.removed(doomed, before, self.version)
             return len(doomed)
 
     def delete_items(
@@ -335,6 +343,13 @@ class Collection:
         result = query.select([name]).limit(None).to_arrow()
         return np.asarray(result.column(name).to_numpy(zero_copy_only=False))
 
+    def _scan_rows(self, where: str | None) -> pa.Table:
+        """The display columns (ROW_COLUMNS) of every row, or of those matching ``where``."""
+        query = self._table.search()
+        if where:
+            query = query.where(where)
+        return query.select(list(ROW_COLUMNS)).limit(None).to_arrow()
+
     def count_rows(self, where: str | None = None) -> int:
         return int(self._table.count_rows(where) if where else self._table.count_rows())
 
@@ -360,6 +375,10 @@ class Collection:
         ids = [int(r) for r in rowids]
         if not ids:
             return {}
+        if tuple(columns) == ROW_COLUMNS:
+            cached = self._payload.rows(ids, self.version)
+            if cached is not None:
+                return cached
         cols = list(dict.fromkeys(["rowid", *columns]))
         data = (
             self._table.search()
@@ -582,6 +601,7 @@ class Collection:
             self._table.restore(version)
             # Row ids and vectors changed under the in-memory indexes: re-derive them.
             self._next_rowid = None
+            self._payload.clear()
             with self._ann_lock:
                 self._ann.clear()
             self.damage = _damage(self.name, self.path, self._table)
