@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import wave
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -572,10 +573,16 @@ def test_sigterm_lets_an_in_flight_search_finish(settings_env: dict[str, str], t
     env = {
         **os.environ, **settings_env,
         "OMNIVEC_DATA_DIR": str(tmp_path / "data"),
-        # A long batching wait keeps the search in flight when SIGTERM arrives.
-        "OMNIVEC_SERVER__BATCH_WAIT_MS": "1500",
         "OMNIVEC_SERVER__GRACE_SECONDS": "30",
     }
+    # A long spoken query (the clip ten times over) keeps the search in flight, transcribing,
+    # when SIGTERM arrives.
+    with wave.open(str(SPEECH / "rocket.wav"), "rb") as clip:
+        params, frames = clip.getparams(), clip.readframes(clip.getnframes())
+    long_query = tmp_path / "rocket-x10.wav"
+    with wave.open(str(long_query), "wb") as out:
+        out.setparams(params)
+        out.writeframes(frames * 10)
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "omnivec"), "serve", "--host", "127.0.0.1", "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
@@ -597,7 +604,7 @@ def test_sigterm_lets_an_in_flight_search_finish(settings_env: dict[str, str], t
 
             def search() -> None:
                 try:
-                    outcome["hits"] = c.search("notes", audio=SPEECH / "rocket.wav", k=1)
+                    outcome["hits"] = c.search("notes", audio=long_query, k=1)
                 except Exception as exc:  # noqa: BLE001 - asserted below
                     outcome["error"] = exc
 
@@ -610,7 +617,10 @@ def test_sigterm_lets_an_in_flight_search_finish(settings_env: dict[str, str], t
         assert len(outcome["hits"]) == 1
         assert process.wait(60) == 0
         stderr = process.stderr.read() if process.stderr else ""
-        assert "shutting down" in stderr and "method=/omnivec.v1.SearchService/Search code=OK" in stderr
+        finished = "method=/omnivec.v1.SearchService/Search code=OK"
+        assert "shutting down" in stderr and finished in stderr
+        # It was in flight at the signal: it finished after the shutdown began.
+        assert stderr.index("shutting down") < stderr.index(finished), stderr
     finally:
         if process.poll() is None:
             process.kill()
@@ -638,8 +648,9 @@ def test_batcher_merges_concurrent_calls_and_isolates_a_bad_one(models: Any) -> 
 
     inner = models.text()  # the real MiniLM
     sizes: list[int] = []
-    # A long wait bound: the batch closes as soon as all 8 calls are in (max_batch_size 8).
-    encoder = BatchingEncoder(inner, BatchingPolicy(max_batch_size=8, wait_ms=5000),
+    # A wait bound long enough for the calls released together to meet in one batch (the first
+    # may run on its own thread: it finds nothing in flight).
+    encoder = BatchingEncoder(inner, BatchingPolicy(max_batch_size=8, wait_ms=1000),
                               lambda enc, kind, n: sizes.append(n))
     texts: list[Any] = [f"sentence number {i} about rivers" for i in range(7)] + [None]
     barrier = threading.Barrier(len(texts))

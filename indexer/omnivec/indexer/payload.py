@@ -65,9 +65,15 @@ class PayloadCache:
         self._over_budget_at: int | None = None  # version found too big; not retried until it moves
 
     # -- reading ----------------------------------------------------------------------------
-    def rows(self, rowids: Iterable[int], version: int) -> dict[int, dict[str, Any]] | None:
-        """The rows present among ``rowids`` as dicts, or None when the cache cannot answer
-        (disabled, over budget); the caller then queries LanceDB."""
+    def rows(
+        self, rowids: Iterable[int], version: int, columns: Sequence[str] | None = None
+    ) -> dict[int, dict[str, Any]] | None:
+        """The rows present among ``rowids`` as dicts of ``columns`` (default: all; ``rowid`` is
+        always included), or None when the cache cannot answer (disabled, over budget, a column
+        it does not hold); the caller then queries LanceDB."""
+        wanted_columns = list(dict.fromkeys(["rowid", *(columns or self.columns)]))
+        if not set(wanted_columns) <= set(self.columns):
+            return None
         snap = self._current(version)
         if snap is None:
             return None
@@ -79,7 +85,22 @@ class PayloadCache:
         found = pos[snap.rowids[pos] == wanted]
         if not len(found):
             return {}
-        return {row["rowid"]: row for row in snap.table.take(pa.array(found)).to_pylist()}
+        picked = snap.table.select(wanted_columns).take(pa.array(found))
+        return {row["rowid"]: row for row in picked.to_pylist()}
+
+    def column(self, rowids: Iterable[int], name: str, version: int) -> dict[int, Any] | None:
+        """One column of the rows present among ``rowids`` (cheaper than whole rows), or None
+        when the cache cannot answer."""
+        snap = self._current(version)
+        if snap is None:
+            return None
+        wanted = np.fromiter((int(r) for r in rowids), dtype=np.int64)
+        if not len(wanted) or not len(snap.rowids):
+            return {}
+        pos = np.minimum(np.searchsorted(snap.rowids, wanted), len(snap.rowids) - 1)
+        hit = snap.rowids[pos] == wanted
+        values = snap.table.column(name).take(pa.array(pos[hit])).to_pylist()
+        return dict(zip(wanted[hit].tolist(), values))
 
     def _current(self, version: int) -> _Snapshot | None:
         if self.budget_bytes <= 0:

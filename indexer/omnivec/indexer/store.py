@@ -375,10 +375,9 @@ class Collection:
         ids = [int(r) for r in rowids]
         if not ids:
             return {}
-        if tuple(columns) == ROW_COLUMNS:
-            cached = self._payload.rows(ids, self.version)
-            if cached is not None:
-                return cached
+        cached = self._payload.rows(ids, self.version, columns)
+        if cached is not None:
+            return cached
         cols = list(dict.fromkeys(["rowid", *columns]))
         data = (
             self._table.search()
@@ -388,6 +387,11 @@ class Collection:
             .to_arrow()
         )
         return {row["rowid"]: row for row in data.to_pylist()}
+
+    def item_ids(self, rowids: Iterable[int]) -> dict[int, str] | None:
+        """rowid -> item id from the in-memory payload copy; None when it is not available (the
+        caller then fetches whole rows in one LanceDB query rather than two)."""
+        return self._payload.column(rowids, "item_id", self.version)
 
     def item_vectors(self, item_id: str) -> dict[str, np.ndarray]:
         """The stored vectors of an item's first chunk, per space (for query-by-example)."""
