@@ -97,8 +97,9 @@ _SELECTION_TOL_FACTOR = 10.0
 # final model gets - with one example per class, leaving it out leaves its class with none, so
 # leave-one-out only sees what adapting the other classes costs, never what a class gains from its
 # own example. The rule for that regime: the weakest regularisation whose CV accuracy is within one
-# standard error of the best (the error of an accuracy over the distinct validated examples),
-# among those that keep the probe within this relative distance ||W - W0|| / ||W0|| of the
+# standard error of the best (the error of an accuracy over the distinct validated examples; with
+# one example per class every C counts as tied), among those that keep the probe within this
+# relative distance ||W - W0|| / ||W0|| of the
 # zero-shot classifier (a trust region: a few examples refine the prompts' directions, they do not
 # replace them); when no C tied with the best is inside it, the tied C closest to the prior.
 # The radius trades the two failure modes (measured on three Debian section sets, 5-10 draws):
@@ -786,6 +787,12 @@ def _select_c(
         best = scores[best_of(scores)].accuracy
         tolerance = math.sqrt(best * (1.0 - best) / n)  # one standard error of the best accuracy
         tied = [c for c in grid if scores[c].accuracy >= best - tolerance]
+        if int(counts.max()) == 1:
+            # One example per class: leave-one-out only measures what adapting the other classes
+            # costs the left-out one, never what its own example gains, so it cannot rank C at
+            # all (it fell with C even where held-out accuracy rose by 10 points, with poor
+            # prompts): the trust region alone decides, as the plain probe's C is fixed here.
+            tied = list(grid)
         inside = [c for c in tied if float(np.mean(distance[c])) <= _FEW_SHOT_TRUST_RADIUS]
         # When every C tied with the best is outside the trust region (many classes move the
         # weights further), the closest of them to the prior is the conservative choice.
