@@ -251,3 +251,50 @@ def test_concurrent_searches_while_adding(engine) -> None:  # type: ignore[no-un
     assert not errors, errors
     assert counts, "searches ran during the adds"
     assert engine.describe_collection("concurrent").item_count == 66
+
+
+def test_typed_metadata_filters_match_only_their_type_when_one_key_mixes_types(
+    tmp_path: Path,
+) -> None:
+    """One key holding a number, a string, a boolean, null and nothing across items: every typed
+    comparison runs (LanceDB's typed JSON getters would fail the whole query on the first value
+    of another type) and matches only values of its own type; IS NULL covers a missing key and
+    a JSON null alike."""
+    import pyarrow as pa
+
+    from omnivec.bench.served import synth_table
+    from omnivec.indexer.encoders.base import EncoderSpec
+    from omnivec.indexer.filters import translate_filter
+    from omnivec.indexer.store import Store
+
+    metas = [
+        {"year": 2020}, {"year": "n/a"}, {"year": 2015.5}, {"year": True}, {"other": 1},
+        {"year": None}, {"year": False}, {"year": "2020"}, {"my-key": 5},
+    ]
+    store = Store(tmp_path)
+    collection = store.create("mixed", {"text": EncoderSpec("text", "fake", "none", 8)})
+    rows = synth_table(0, len(metas), {"text": 8}, seed=1)
+    column = pa.array([json.dumps(m) for m in metas], pa.json_(pa.utf8()))
+    collection.add_rows(rows.set_column(rows.schema.get_field_index("metadata"), "metadata", column))
+    expected = {
+        "year >= 2016": [0],
+        "year < 3000": [0, 2],
+        "NOT (year >= 2016)": [2],
+        "year = 'n/a'": [1],
+        "year = true": [3],
+        "year != true": [6],
+        "year IN (true, false)": [3, 6],
+        "year NOT IN (true)": [6],
+        "year NOT IN (true, false)": [],
+        "year IS NULL": [4, 5, 8],
+        "year IS NOT NULL": [0, 1, 2, 3, 6, 7],
+        "year > 2015 OR year = 'n/a'": [0, 1, 2],
+        "year = '2020'": [0, 7],  # text compares a number as its digits
+        "my-key = 5": [8],
+    }
+    for text, rowids in expected.items():
+        allowed = collection.allowed_rowids(translate_filter(text), "text")
+        assert allowed is not None and sorted(allowed.tolist()) == rowids, text
+    with pytest.raises(InvalidInputError, match="compare with = or !="):
+        translate_filter("year > true")
+    store.close()

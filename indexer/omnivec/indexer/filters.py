@@ -162,6 +162,11 @@ class _Parser:
                 self.take()
             self.expect("kw", "NULL")
             column = self.column(name, None)
+            if column.startswith("json_extract("):
+                # A missing key and a JSON null are both "null" to the user.
+                if negate:
+                    return f"({column} IS NOT NULL AND {column} != 'null')"
+                return f"({column} IS NULL OR {column} = 'null')"
             return f"({column} IS {'NOT ' if negate else ''}NULL)"
         negate = False
         if self.is_("kw", "NOT"):
@@ -180,6 +185,16 @@ class _Parser:
             column = self.column(name, values[0])
             if any(type(v) is not type(values[0]) for v in values):
                 raise InvalidInputError(f"filter: values for {name!r} IN (...) must share one type")
+            if self.is_metadata_bool(name, values[0]):
+                # Compared as JSON text (see column()): NOT IN stays among the booleans.
+                chosen = {bool(v) for v in values}
+                if negate:
+                    chosen = {True, False} - chosen
+                    negate = False
+                if not chosen:
+                    return "(false)"
+                rendered = ", ".join(_json_bool(v) for v in sorted(chosen))
+                return f"({column} IN ({rendered}))"
             rendered = ", ".join(_render(v) for v in values)
             return f"({column} {'NOT ' if negate else ''}IN ({rendered}))"
         if self.is_("kw", "LIKE"):
@@ -193,7 +208,18 @@ class _Parser:
             raise InvalidInputError(f"filter: expected an operator after {name!r}, found {op.value!r}")
         value = self.literal()
         sql_op = "!=" if op.value == "<>" else op.value
+        if self.is_metadata_bool(name, value):
+            if sql_op not in ("=", "!="):
+                raise InvalidInputError(f"filter: true/false compare with = or !=, not {op.value!r}")
+            # != true means = false: only boolean values take part, as in the other types.
+            wanted = bool(value) if sql_op == "=" else not value
+            return f"({self.column(name, value)} = {_json_bool(wanted)})"
         return f"({self.column(name, value)} {sql_op} {_render(value)})"
+
+    def is_metadata_bool(self, name: str, sample: Literal | None) -> bool:
+        return isinstance(sample, bool) and not (
+            name in BUILTIN_COLUMNS or name in self.extra_columns
+        )
 
     def column(self, name: str, sample: Literal | None) -> str:
         if name in BUILTIN_COLUMNS or name in self.extra_columns:
@@ -209,13 +235,24 @@ class _Parser:
         key = name.removeprefix("metadata.")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]*", key):
             raise InvalidInputError(f"filter: {name!r} is not a valid metadata key")
+        # One key may hold different JSON types across items ({"year": 2020} and {"year": "n/a"}).
+        # LanceDB's json_get_float / json_get_bool raise on a value of another type, failing the
+        # whole query, so typed comparisons go through the value's JSON text instead: numbers
+        # via TRY_CAST (other types become NULL and do not match, like a range filter in
+        # Qdrant), booleans as the JSON literals true/false. Text comparisons use the value as
+        # text (a number compares as its digits).
+        extracted = f"json_extract(metadata, '$[\"{key}\"]')"
         if isinstance(sample, bool):
-            return f"json_get_bool(metadata, '{key}')"
+            return extracted
         if isinstance(sample, float):
-            return f"json_get_float(metadata, '{key}')"
+            return f"TRY_CAST({extracted} AS DOUBLE)"
         if isinstance(sample, str):
             return f"json_get_string(metadata, '{key}')"
-        return f"json_get(metadata, '{key}')"
+        return extracted
+
+
+def _json_bool(value: bool) -> str:
+    return "'true'" if value else "'false'"
 
 
 def _render(value: Literal) -> str:
