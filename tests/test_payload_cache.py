@@ -27,9 +27,15 @@ SPEC = {"text": EncoderSpec("text", "fake", "none", DIM)}
 def _rows(collection: Collection, rowids: list[int], *, cached: bool) -> dict[int, dict[str, Any]]:
     if cached:
         return collection.fetch_rows(rowids)
-    # The LanceDB path: a column list that is not ROW_COLUMNS bypasses the cache.
-    rows = collection.fetch_rows(rowids, columns=list(ROW_COLUMNS)[::-1])
-    return {k: {c: v[c] for c in ROW_COLUMNS} for k, v in rows.items()}
+    # Straight from LanceDB: fetch_rows would answer any subset of ROW_COLUMNS from the copy.
+    data = (
+        collection._table.search()
+        .where(f"rowid IN ({', '.join(map(str, rowids))})")
+        .select(list(ROW_COLUMNS))
+        .limit(None)
+        .to_arrow()
+    )
+    return {row["rowid"]: row for row in data.to_pylist()}
 
 
 def _all_rowids(collection: Collection) -> list[int]:
