@@ -162,7 +162,7 @@ class _Parser:
                 self.take()
             self.expect("kw", "NULL")
             column = self.column(name, None)
-            if column.startswith("json_extract("):
+            if not self.is_column(name):
                 # A missing key and a JSON null are both "null" to the user.
                 if negate:
                     return f"({column} IS NOT NULL AND {column} != 'null')"
@@ -216,13 +216,15 @@ class _Parser:
             return f"({self.column(name, value)} = {_json_bool(wanted)})"
         return f"({self.column(name, value)} {sql_op} {_render(value)})"
 
+    def is_column(self, name: str) -> bool:
+        """A table column (built-in or label_*), as opposed to a metadata key."""
+        return name in BUILTIN_COLUMNS or name in self.extra_columns
+
     def is_metadata_bool(self, name: str, sample: Literal | None) -> bool:
-        return isinstance(sample, bool) and not (
-            name in BUILTIN_COLUMNS or name in self.extra_columns
-        )
+        return isinstance(sample, bool) and not self.is_column(name)
 
     def column(self, name: str, sample: Literal | None) -> str:
-        if name in BUILTIN_COLUMNS or name in self.extra_columns:
+        if self.is_column(name):
             kind = BUILTIN_COLUMNS.get(name)
             if kind == "num" and isinstance(sample, (str, bool)):
                 raise InvalidInputError(f"filter: {name!r} is numeric; compare it with a number")

@@ -77,12 +77,7 @@ class PayloadCache:
         snap = self._current(version)
         if snap is None:
             return None
-        wanted = np.fromiter((int(r) for r in rowids), dtype=np.int64)
-        if not len(wanted) or not len(snap.rowids):
-            return {}
-        pos = np.searchsorted(snap.rowids, wanted)
-        pos = np.minimum(pos, len(snap.rowids) - 1)
-        found = pos[snap.rowids[pos] == wanted]
+        _, found = _positions(snap, rowids)
         if not len(found):
             return {}
         picked = snap.table.select(wanted_columns).take(pa.array(found))
@@ -94,13 +89,9 @@ class PayloadCache:
         snap = self._current(version)
         if snap is None:
             return None
-        wanted = np.fromiter((int(r) for r in rowids), dtype=np.int64)
-        if not len(wanted) or not len(snap.rowids):
-            return {}
-        pos = np.minimum(np.searchsorted(snap.rowids, wanted), len(snap.rowids) - 1)
-        hit = snap.rowids[pos] == wanted
-        values = snap.table.column(name).take(pa.array(pos[hit])).to_pylist()
-        return dict(zip(wanted[hit].tolist(), values))
+        present, found = _positions(snap, rowids)
+        values = snap.table.column(name).take(pa.array(found)).to_pylist()
+        return dict(zip(present.tolist(), values))
 
     def _current(self, version: int) -> _Snapshot | None:
         if self.budget_bytes <= 0:
@@ -165,6 +156,17 @@ class PayloadCache:
     def clear(self) -> None:
         with self._lock:
             self._snapshot, self._over_budget_at = None, None
+
+
+def _positions(snap: _Snapshot, rowids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(the rowids present in the snapshot, their row positions), in the order asked."""
+    wanted = np.fromiter((int(r) for r in rowids), dtype=np.int64)
+    if not len(wanted) or not len(snap.rowids):
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    pos = np.minimum(np.searchsorted(snap.rowids, wanted), len(snap.rowids) - 1)
+    hit = snap.rowids[pos] == wanted
+    return wanted[hit], pos[hit]
 
 
 def _rowids(table: pa.Table) -> np.ndarray:

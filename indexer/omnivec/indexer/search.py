@@ -165,7 +165,7 @@ def _fuse(collection: Collection, per_space: dict[str, list[tuple[int, float]]],
     items = collection.item_ids(rowids)
     rows: dict[int, dict[str, Any]] = {}
     if items is None:
-        rows = collection.fetch_rows(rowids)
+        rows = collection.fetch_rows(rowids, HIT_COLUMNS)
         items = {rowid: row["item_id"] for rowid, row in rows.items()}
     fused: dict[str, float] = {}
     best: dict[str, tuple[int, str, float, int]] = {}  # item -> (rank, space, score, rowid)

@@ -368,7 +368,7 @@ def probe_input_from_proto(message: common_pb2.ItemOrMedia, where: str) -> Any:
 
 
 def _number(value: Any) -> float:
-    # Absent estimates (too few examples) are NaN in ProbeInfo: 0.0 would read as "always wrong".
+    # A value the wire has no "unset" for (regularization_c): NaN rather than a misleading 0.0.
     return float("nan") if value is None else float(value)
 
 

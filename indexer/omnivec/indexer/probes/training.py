@@ -738,8 +738,8 @@ def _select_c(
     def evaluate(cs: list[float]) -> None:
         for f in range(len(flat)):
             for c in cs:
-                init = _path_start(solved[f], c)
                 known = solved[f]
+                init = _path_start(known, c)
                 fit = _fit_softmax(
                     X_tr[f],
                     y_tr[f],
@@ -846,9 +846,9 @@ def _within_one_se(better: F64, other: F64) -> bool:
     everything a tie.
     """
     diff = better - other
-    return float(np.mean(diff)) <= float(np.std(diff, ddof=1) / math.sqrt(len(diff))) if len(
-        diff
-    ) > 1 else True
+    if len(diff) < 2:
+        return True
+    return float(np.mean(diff)) <= float(np.std(diff, ddof=1) / math.sqrt(len(diff)))
 
 
 def _path_start(known: Mapping[float, _Fit], c: float) -> tuple[F64, F64] | None:
@@ -1077,8 +1077,8 @@ def _train_probe(
         # The prior is a choice the same CV makes: a strong but partly wrong zero-shot classifier
         # keeps pulling W at every C (the penalty is ||W - W0||^2, not ||W||^2), so with enough
         # shots the plain probe can be better. The prior is the design default: the plain probe
-        # must win by more than one standard error of the CV accuracy (over the distinct
-        # validated examples), or a few lucky folds would throw the prompts away.
+        # must win by more than one standard error of the CV accuracy (paired by validated row),
+        # or a few lucky folds would throw the prompts away.
         if (
             plain.method == "fixed"
             or plain.oof_correct is None
