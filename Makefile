@@ -39,8 +39,8 @@ proto-check: $(STAMP)
 	$(BIN)/python scripts/generate_proto.py --check
 
 lint: $(STAMP)
-	$(BIN)/ruff check indexer server clients tests scripts
-	$(BIN)/mypy indexer/omnivec server/omnivec clients/python/omnivec
+	$(BIN)/ruff check indexer server apps clients tests scripts
+	$(BIN)/mypy indexer/omnivec server/omnivec apps/omnivec clients/python/omnivec
 
 clean:
 	rm -rf $(VENV) .pytest_cache

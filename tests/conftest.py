@@ -7,27 +7,15 @@ then loaded through the same `clip.checkpoint` code path users use for local wei
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.paths import TINY_ARCH, TINY_ARCH_FILE
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces: tests never reach a hub
-
-REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO / "tests" / "fixtures"
-SPEECH = FIXTURES / "speech"
-TINY_ARCH_FILE = FIXTURES / "omnivec-tiny-clip.json"
-TINY_ARCH = TINY_ARCH_FILE.stem
-OMNIVEC_BIN = Path(sys.executable).parent / "omnivec"
-
-sys.path.insert(0, str(REPO / "tests"))
 
 
 @pytest.fixture(scope="session")
@@ -102,59 +90,6 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         Image.fromarray(array).save(path)
         out[name] = path
     return out
-
-
-def run_cli(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    """Run the installed `omnivec` console script, as a user would."""
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run(
-        [str(OMNIVEC_BIN), *args], capture_output=True, text=True, env=full_env, cwd=cwd,
-        timeout=timeout, stdin=subprocess.DEVNULL,
-    )
-
-
-def invoke_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """The same `omnivec` app in this process (typer's CliRunner): the console script's code
-    without paying interpreter start and model loading per command. Use run_cli where the
-    process boundary itself is under test (exit codes of the real script, offline, signals)."""
-    from typer.testing import CliRunner
-
-    from omnivec.cli.main import app
-
-    result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
-    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
-
-
-@contextlib.contextmanager
-def serve_process(env: dict[str, str], data_dir: Path) -> Iterator[str]:
-    """A real `omnivec serve` subprocess on a free loopback port; yields HOST:PORT."""
-    proc = subprocess.Popen(
-        [str(OMNIVEC_BIN), "serve", "--host", "127.0.0.1", "--port", "0"],
-        env={**os.environ, **env, "OMNIVEC_DATA_DIR": str(data_dir)},
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        target = None
-        for line in proc.stdout:
-            match = re.search(r"omnivec serving on (\S+)", line)
-            if match:
-                target = match.group(1)
-                break
-        assert target, "server did not start"
-        yield target
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-
-
-def unshare_available() -> bool:
-    if shutil.which("unshare") is None:
-        return False
-    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
-    return probe.returncode == 0
 
 
 @pytest.fixture

@@ -19,8 +19,7 @@ import pytest
 
 from omnivec.client import Client, Media, PermissionDenied, TlsOptions, UpsertItem
 from omnivec.v1 import collections_pb2, indexing_pb2
-
-from ._support import in_process_server, omnivec_methods, raw_call, record, rpc_code
+from tests.support.reliability import in_process_server, omnivec_methods, raw_call, record, rpc_code
 
 pytestmark = pytest.mark.reliability
 

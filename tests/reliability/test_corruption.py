@@ -37,8 +37,7 @@ from omnivec.client import Client, FailedPrecondition, Media, UpsertItem
 from omnivec.indexer.encoders.base import EncoderSpec
 from omnivec.indexer.errors import CorruptDataError
 from omnivec.indexer.store import Store
-
-from ._support import in_process_server, record
+from tests.support.reliability import in_process_server, record
 
 pytestmark = pytest.mark.reliability
 

@@ -32,8 +32,7 @@ import numpy as np
 import pytest
 
 from omnivec.client import Client, Media, UpsertItem
-
-from ._support import ServerProcess, bound, record, server_env
+from tests.support.reliability import ServerProcess, bound, record, server_env
 
 pytestmark = pytest.mark.reliability
 

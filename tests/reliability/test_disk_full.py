@@ -25,8 +25,7 @@ from typing import Any
 import pytest
 
 from omnivec.client import Client, Media, ResourceExhausted, UpsertItem
-
-from ._support import in_process_server, record
+from tests.support.reliability import in_process_server, record
 
 pytestmark = pytest.mark.reliability
 

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import media_factory as mf
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -51,8 +50,8 @@ from omnivec.v1 import (
     search_pb2,
     search_pb2_grpc,
 )
-
-from ._support import (
+from tests.support import media_factory as mf
+from tests.support.reliability import (
     DOCUMENTED_CODES,
     LONG,
     bound,

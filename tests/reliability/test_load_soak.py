@@ -21,8 +21,15 @@ from typing import Any
 import pytest
 
 from omnivec.client import Client, Media, UpsertItem
-
-from ._support import ServerProcess, bound, percentile, proc_status, record, rpc_code, server_env
+from tests.support.reliability import (
+    ServerProcess,
+    bound,
+    percentile,
+    proc_status,
+    record,
+    rpc_code,
+    server_env,
+)
 
 pytestmark = pytest.mark.reliability
 

@@ -15,13 +15,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import grpc
-import media_factory as mf
 import pytest
 
 from omnivec.client import Client, InvalidArgument, Media, ResourceExhausted, UpsertItem
 from omnivec.v1 import indexing_pb2
-
-from ._support import in_process_server, record
+from tests.support import media_factory as mf
+from tests.support.reliability import in_process_server, record
 
 pytestmark = pytest.mark.reliability
 

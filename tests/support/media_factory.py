@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-SPEECH_DIR = Path(__file__).resolve().parent / "fixtures" / "speech"
+SPEECH_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "speech"
 
 # Side of the square decompression-bomb PNG: 16384**2 = 268,435,456 px, which is
 # above 2 * Image.MAX_IMAGE_PIXELS (default 89,478,485 -> 178,956,970), the point

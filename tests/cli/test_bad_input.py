@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import media_factory as mf
 import pytest
-from conftest import SPEECH, invoke_cli, run_cli
 
 from omnivec.indexer.errors import MediaError
 from omnivec.indexer.media import decode_audio, decode_image, decode_text
+from tests.support import media_factory as mf
+from tests.support.paths import SPEECH
+from tests.support.processes import invoke_cli, run_cli
 
 
 @pytest.mark.parametrize(

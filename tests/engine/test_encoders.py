@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SPEECH, TINY_ARCH
+
+from tests.support.paths import SPEECH, TINY_ARCH
 
 
 def test_clip_image_embeddings_equal_open_clip(engine, tiny_clip_checkpoint: Path, photos) -> None:  # type: ignore[no-untyped-def]

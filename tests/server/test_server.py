@@ -36,10 +36,8 @@ from omnivec.client import (
     Unauthenticated,
     UpsertItem,
 )
+from tests.support.paths import SAMPLES, SPEECH
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO / "samples"
-SPEECH = REPO / "tests" / "fixtures" / "speech"
 TOKEN = "s3cret-token"
 
 

@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, serve_process
+
+from tests.support.paths import REPO
+from tests.support.processes import serve_process
 
 NODE_DIR = REPO / "clients" / "node"
 

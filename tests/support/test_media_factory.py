@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import media_factory as mf
 import numpy as np
 import pytest
 import soundfile as sf
 from PIL import Image, UnidentifiedImageError
+
+from tests.support import media_factory as mf
 
 
 def test_empty_file(tmp_path: Path) -> None:

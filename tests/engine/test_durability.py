@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import OMNIVEC_BIN
 
 from omnivec.indexer.search import SearchQuery
 from omnivec.indexer.store import Store, vector_column
+from tests.support.paths import OMNIVEC_BIN
 
 TOPICS = ["rivers", "mountains", "violins", "volcanoes", "bicycles", "glaciers", "orchids", "comets"]
 

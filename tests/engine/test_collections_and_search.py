@@ -6,9 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-import media_factory as mf
 import pytest
-from conftest import REPO, SPEECH, invoke_cli
 
 from omnivec.indexer.errors import (
     AlreadyExistsError,
@@ -17,8 +15,9 @@ from omnivec.indexer.errors import (
     NotFoundError,
 )
 from omnivec.indexer.search import SearchQuery
-
-SAMPLES = REPO / "samples"
+from tests.support import media_factory as mf
+from tests.support.paths import SAMPLES, SPEECH
+from tests.support.processes import invoke_cli
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import invoke_cli
 
 from omnivec.indexer.classify import MediaInput, zero_shot_classify
 from omnivec.indexer.errors import (
@@ -35,6 +34,7 @@ from omnivec.indexer.probes.service import (
 from omnivec.indexer.probes.storage import validate_probe_name
 from omnivec.indexer.probes.training import ProbeTrainingConfig, train_probe
 from omnivec.indexer.search import SearchQuery
+from tests.support.processes import invoke_cli
 
 TOPICS: dict[str, list[str]] = {
     "astronomy": [

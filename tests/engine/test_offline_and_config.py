@@ -7,11 +7,12 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import OMNIVEC_BIN, SPEECH, invoke_cli, unshare_available
 
 from omnivec.indexer.config import ClipSettings, load_settings
 from omnivec.indexer.encoders.clip import resolve_clip_weights
 from omnivec.indexer.errors import ConfigError, WeightsUnavailableError
+from tests.support.paths import OMNIVEC_BIN, SPEECH
+from tests.support.processes import invoke_cli, unshare_available
 
 needs_unshare = pytest.mark.skipif(
     not unshare_available(), reason="`unshare -n` is not permitted here (needs root or userns)"

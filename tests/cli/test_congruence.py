@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, SPEECH, invoke_cli, serve_process
 
-SAMPLES = REPO / "samples"
+from tests.support.paths import SAMPLES, SPEECH
+from tests.support.processes import invoke_cli, serve_process
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import invoke_cli, serve_process
+
+from tests.support.processes import invoke_cli, serve_process
 
 pytestmark = pytest.mark.slow  # a server and six model-loading CLI runs
 

@@ -1,0 +1,1 @@
+"""Tests of the cli layer; see tests/__init__.py."""

@@ -1,0 +1,1 @@
+"""Tests of the client layer; see tests/__init__.py."""

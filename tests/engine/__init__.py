@@ -1,0 +1,1 @@
+"""Tests of the engine layer; see tests/__init__.py."""

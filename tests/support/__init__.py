@@ -1,0 +1,10 @@
+"""Test support: what the test groups share, imported as ``tests.support.<module>``.
+
+    paths        REPO, SAMPLES, FIXTURES, SPEECH, the tiny CLIP architecture, OMNIVEC_BIN
+    processes    run_cli (console script), invoke_cli (in process), serve_process, unshare_available
+    media_factory  files of every bad (and good) media kind, made on the fly
+    reliability  bounds, figures and server processes of the reliability suite
+
+pytest's rootdir-relative imports (``tests`` is a package) make these importable without any
+``sys.path`` edits.
+"""
