@@ -138,8 +138,9 @@ def test_snapshot_and_restore_give_identical_counts_and_results(engine, tmp_path
     query = SearchQuery(text="facts about glaciers", k=5)
     before_hits = [(h.item_id, round(h.score, 5)) for h in engine.search("snap", query).hits]
     before = engine.describe_collection("snap")
-    tag, version = engine.snapshot_collection("snap", "before-delete")
-    assert tag == "before-delete" and version == before.lance_version
+    snap = engine.snapshot_collection("snap", "before-delete")
+    assert snap.tag == "before-delete" and snap.version == before.lance_version
+    assert engine.describe_collection("snap").snapshots == (snap,)
 
     engine.delete_items("snap", ids=[h for h, _ in before_hits[:3]])
     assert engine.describe_collection("snap").item_count == before.item_count - 3

@@ -72,7 +72,7 @@ def test_cache_matches_lancedb_through_appends_deletes_restore_and_reopen(tmp_pa
     assert not any(row["item_id"] in doomed for row in collection.fetch_rows(every).values())
 
     # A restore brings deleted rows back: the copy must not keep serving the pre-restore state.
-    tag_version = collection.snapshot("before")[1]
+    tag_version = collection.snapshot("before").version
     collection.delete_items(ids=["item00000001"])
     collection.restore(tag="before")
     assert collection.version > tag_version

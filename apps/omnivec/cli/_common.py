@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 import typer
@@ -18,13 +18,25 @@ from rich.console import Console
 from omnivec.indexer.config import Settings, load_settings
 from omnivec.indexer.errors import OmnivecError
 
-__all__ = ["CliState", "configure_logging", "EXIT_FAILED_ITEMS", "EXIT_USAGE", "console", "err_console", "handle_errors", "print_json"]
+__all__ = [
+    "EXIT_CLOSED_PIPE",
+    "EXIT_FAILED_ITEMS",
+    "EXIT_USAGE",
+    "CliState",
+    "configure_logging",
+    "console",
+    "err_console",
+    "exit_on_closed_stdout",
+    "handle_errors",
+    "print_json",
+]
 
 console = Console()
 err_console = Console(stderr=True)
 
 EXIT_USAGE = 2
 EXIT_FAILED_ITEMS = 1
+EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a program stopped by a closed pipe
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -72,6 +84,8 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, typer.Exit):
             raise
+        except BrokenPipeError:
+            exit_on_closed_stdout()
         except OmnivecError as exc:
             if os.environ.get("OMNIVEC_DEBUG"):
                 raise
@@ -95,6 +109,16 @@ def handle_errors(fn: F) -> F:
             sys.exit(3)
 
     return wrapper  # type: ignore[return-value]
+
+
+def exit_on_closed_stdout() -> NoReturn:
+    """A reader that went away (`omnivec ... --json | head -1`) is normal in a pipeline: stop
+    quietly, as other CLIs do. stdout is pointed at /dev/null first, so that the interpreter's
+    final flush does not fail a second time and print "Exception ignored ... BrokenPipeError"."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    sys.exit(EXIT_CLOSED_PIPE)
 
 
 def _client_error_message(exc: Exception) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -71,7 +72,15 @@ def _info_dict(info: Any) -> dict[str, Any]:
         },
         "size_bytes": info.size_bytes,
         "lance_version": info.lance_version,
+        "snapshots": [
+            {"tag": s.tag, "version": s.version, "created_at": _iso(s.created_at)}
+            for s in info.snapshots
+        ],
     }
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds")
 
 
 @collections_app.command("create")
@@ -119,6 +128,9 @@ def describe(
         enc = s["encoder"]
         console.print(f"  space {space}: {enc['model']} ({enc['weights']}, {enc['dim']}-d), "
                       f"{s['vectors']} vectors, index {s['index']}", highlight=False)
+    for snap in data["snapshots"]:
+        console.print(f"  snapshot {snap['tag']}: version {snap['version']} ({snap['created_at']})",
+                      highlight=False)
 
 
 @collections_app.command("delete")
@@ -143,8 +155,8 @@ def snapshot(
     tag: Annotated[str, typer.Option("--tag", help="Snapshot name.")],
 ) -> None:
     """Tag the collection's current version so it can be restored later."""
-    tag, version = backend(ctx).snapshot_collection(name, tag)
-    console.print(f"snapshot [bold]{tag}[/] of {name} at version {version}")
+    snap = backend(ctx).snapshot_collection(name, tag)
+    console.print(f"snapshot [bold]{snap.tag}[/] of {name} at version {snap.version}")
 
 
 @collections_app.command("restore")

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from omnivec.cli import bench_command, data_commands, demo_command, probe_commands, serve_command
-from omnivec.cli._common import CliState, configure_logging, console, handle_errors, print_json
+from omnivec.cli._common import (
+    CliState,
+    configure_logging,
+    console,
+    exit_on_closed_stdout,
+    handle_errors,
+    print_json,
+)
 from omnivec.cli.data_commands import backend
 from omnivec.indexer.errors import InvalidInputError
 
@@ -183,5 +191,18 @@ demo_command.register(app)
 bench_command.register(app)
 
 
+def run() -> None:
+    """The console script: the app, with a closed stdout surfacing here rather than at exit."""
+    try:
+        try:
+            app()
+        finally:
+            # Output still buffered is written now, so a reader that went away (`| head -1`)
+            # raises inside this handler instead of in the interpreter's shutdown.
+            sys.stdout.flush()
+    except BrokenPipeError:
+        exit_on_closed_stdout()
+
+
 if __name__ == "__main__":
-    app()
+    run()

@@ -17,6 +17,7 @@ from omnivec.client import Client, Media, UpsertItem
 from omnivec.client import errors as client_errors
 from omnivec.client.types import Collection as RemoteCollection
 from omnivec.client.types import EncoderConfig
+from omnivec.client.types import Snapshot as RemoteSnapshot
 from omnivec.indexer import errors
 from omnivec.indexer.encoders.base import EncoderSpec
 from omnivec.indexer.encoders.speech import Segment, Transcript
@@ -24,27 +25,17 @@ from omnivec.indexer.engine import Embedding
 from omnivec.indexer.ingest import IndexEvent, IndexReport, IngestItem, discover
 from omnivec.indexer.media import MediaKind, decode_text
 from omnivec.indexer.search import Hit, SearchQuery, SearchResult
-from omnivec.indexer.store import CollectionInfo, SpaceStatus
+from omnivec.indexer.store import CollectionInfo, SnapshotInfo, SpaceStatus
 
 __all__ = ["RemoteBackend"]
 
-# Client errors become the engine's own classes, so the CLI reports both paths identically.
-_ERRORS: dict[type[Exception], type[errors.OmnivecError]] = {
-    client_errors.InvalidArgument: errors.InvalidInputError,
-    client_errors.NotFound: errors.NotFoundError,
-    client_errors.AlreadyExists: errors.AlreadyExistsError,
-    client_errors.FailedPrecondition: errors.FailedPreconditionError,
-    client_errors.ResourceExhausted: errors.ResourceExhaustedError,
-    client_errors.Unauthenticated: errors.UnauthenticatedError,
-    client_errors.PermissionDenied: errors.PermissionDeniedError,
-}
-
-
 def _translate(exc: client_errors.OmnivecClientError) -> errors.OmnivecError:
-    for client_type, engine_type in _ERRORS.items():
-        if isinstance(exc, client_type):
-            return engine_type(exc.message)  # the server's text, without the status suffix
-    return errors.OmnivecError(f"server error: {exc}")
+    """The engine's error class for the server's status (read from the classes themselves), with
+    the server's text, so the CLI reports a remote failure exactly like a local one."""
+    error_type = errors.error_for_status(exc.code.name)
+    if error_type is errors.OmnivecError:  # a status no deliberate engine error has
+        return errors.OmnivecError(f"server error: {exc}")
+    return error_type(exc.message)
 
 
 def call_remote(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -76,7 +67,13 @@ def _info(remote: RemoteCollection) -> CollectionInfo:
         modality_counts={str(k): int(v) for k, v in remote.modality_counts.items()},
         size_bytes=remote.size_bytes,
         lance_version=remote.lance_version,
+        snapshots=tuple(_snapshot(s) for s in remote.snapshots),
     )
+
+
+def _snapshot(remote: RemoteSnapshot) -> SnapshotInfo:
+    created = remote.created_at.timestamp() if remote.created_at else 0.0
+    return SnapshotInfo(remote.tag, remote.lance_version, created)
 
 
 class RemoteBackend:
@@ -104,9 +101,8 @@ class RemoteBackend:
     def delete_collection(self, name: str) -> None:
         self._call(self._client.delete_collection, name)
 
-    def snapshot_collection(self, name: str, tag: str) -> tuple[str, int]:
-        snap = self._call(self._client.snapshot_collection, name, tag)
-        return snap.tag, snap.lance_version
+    def snapshot_collection(self, name: str, tag: str) -> SnapshotInfo:
+        return _snapshot(self._call(self._client.snapshot_collection, name, tag))
 
     def restore_collection(self, name: str, *, tag: str | None = None, version: int | None = None) -> CollectionInfo:
         return _info(self._call(self._client.restore_collection, name, tag=tag, version=version))

@@ -23,7 +23,7 @@ from omnivec.indexer.media import MediaSource
 from omnivec.indexer.models import EMBEDDING_SPACES, ModelHub
 from omnivec.indexer.probes.service import ProbeService
 from omnivec.indexer.search import SearchQuery, SearchResult, run_search
-from omnivec.indexer.store import Collection, CollectionInfo, Store
+from omnivec.indexer.store import Collection, CollectionInfo, SnapshotInfo, Store
 
 __all__ = ["Embedding", "Engine"]
 
@@ -91,7 +91,7 @@ class Engine:
     def delete_collection(self, name: str) -> None:
         self.store.delete(name)
 
-    def snapshot_collection(self, name: str, tag: str) -> tuple[str, int]:
+    def snapshot_collection(self, name: str, tag: str) -> SnapshotInfo:
         return self.store.open(name).snapshot(tag)
 
     def restore_collection(

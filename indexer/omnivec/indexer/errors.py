@@ -1,8 +1,10 @@
 """The one exception hierarchy of omnivec.
 
-Every error the engine raises on purpose is an :class:`OmnivecError`. The server maps the classes
-below to gRPC status codes in exactly one place (``omnivec.server.status``); the CLI prints the
-message without a traceback. Messages say what was wrong and what to do about it.
+Every error the engine raises on purpose is an :class:`OmnivecError`. Each class carries its
+gRPC status as ``grpc_status`` (the canonical code name, as in ``google.rpc.Code``), so the
+status belongs to the error: the server aborts with it, an HTTP edge can map it, and the CLI's
+remote backend turns a status back into the same class with :func:`error_for_status`. No layer
+keeps a table of its own. Messages say what was wrong and what to do about it.
 
     OmnivecError
     ├── InvalidInputError            -> INVALID_ARGUMENT
@@ -21,6 +23,8 @@ message without a traceback. Messages say what was wrong and what to do about it
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 __all__ = [
     "AlreadyExistsError",
     "ConfigError",
@@ -35,15 +39,36 @@ __all__ = [
     "ResourceExhaustedError",
     "UnauthenticatedError",
     "WeightsUnavailableError",
+    "error_for_status",
 ]
+
+# The canonical gRPC status names (google.rpc.Code). Kept as strings so that importing the engine
+# does not import grpc; a misspelt name fails when the class is defined.
+STATUS_NAMES = frozenset({
+    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
+    "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+})
 
 
 class OmnivecError(Exception):
-    """Base class of every deliberate omnivec error; ``str(err)`` is the user-facing message."""
+    """Base class of every deliberate omnivec error; ``str(err)`` is the user-facing message.
+
+    A subclass without its own ``grpc_status`` inherits its parent's.
+    """
+
+    grpc_status: ClassVar[str] = "FAILED_PRECONDITION"
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.grpc_status not in STATUS_NAMES:
+            raise TypeError(f"{cls.__name__}.grpc_status {cls.grpc_status!r} is not a gRPC status")
 
 
 class InvalidInputError(OmnivecError):
     """The caller sent something unusable (bad argument, bad media, bad filter)."""
+
+    grpc_status = "INVALID_ARGUMENT"
 
 
 class MediaError(InvalidInputError):
@@ -65,13 +90,19 @@ class ConfigError(InvalidInputError):
 class NotFoundError(OmnivecError):
     """A named collection, item, probe or file does not exist."""
 
+    grpc_status = "NOT_FOUND"
+
 
 class AlreadyExistsError(OmnivecError):
     """Something with that name already exists."""
 
+    grpc_status = "ALREADY_EXISTS"
+
 
 class FailedPreconditionError(OmnivecError):
     """The request is valid but the system is not in a state to serve it."""
+
+    grpc_status = "FAILED_PRECONDITION"
 
 
 class WeightsUnavailableError(FailedPreconditionError):
@@ -89,10 +120,28 @@ class CorruptDataError(FailedPreconditionError):
 class ResourceExhaustedError(OmnivecError):
     """A limit was hit: request size, item count, concurrency, or disk space."""
 
+    grpc_status = "RESOURCE_EXHAUSTED"
+
 
 class UnauthenticatedError(OmnivecError):
     """No valid credentials were presented."""
 
+    grpc_status = "UNAUTHENTICATED"
+
 
 class PermissionDeniedError(OmnivecError):
     """The caller may not touch that resource (for example a path outside the allowed root)."""
+
+    grpc_status = "PERMISSION_DENIED"
+
+
+def error_for_status(status: str) -> type[OmnivecError]:
+    """The most general engine error class with that status (``NOT_FOUND`` -> NotFoundError);
+    OmnivecError itself for a status no class has. Derived from the classes, not a table."""
+    pending: list[type[OmnivecError]] = list(OmnivecError.__subclasses__())
+    while pending:  # breadth first: a parent is seen before its subclasses
+        cls = pending.pop(0)
+        if cls.grpc_status == status:
+            return cls
+        pending.extend(cls.__subclasses__())
+    return OmnivecError

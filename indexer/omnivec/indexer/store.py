@@ -52,6 +52,7 @@ __all__ = [
     "Collection",
     "CollectionInfo",
     "ROW_COLUMNS",
+    "SnapshotInfo",
     "Store",
     "column_to_matrix",
     "is_valid_name",
@@ -160,6 +161,17 @@ class SpaceStatus:
 
 
 @dataclass(frozen=True)
+class SnapshotInfo:
+    """A tagged LanceDB version. ``created_at`` (seconds since the epoch) is when that version
+    was written: the snapshot holds the collection as it was then. LanceDB tags carry no time of
+    their own, and the version's is the one that tells what a restore brings back."""
+
+    tag: str
+    version: int
+    created_at: float
+
+
+@dataclass(frozen=True)
 class CollectionInfo:
     name: str
     created_at: float
@@ -170,6 +182,7 @@ class CollectionInfo:
     size_bytes: int
     lance_version: int
     path: Path = field(repr=False, default=Path())
+    snapshots: tuple[SnapshotInfo, ...] = ()  # oldest first
 
 
 class Collection:
@@ -571,25 +584,38 @@ class Collection:
         return out
 
     # -- snapshots ----------------------------------------------------------------------------
-    def snapshot(self, tag: str) -> tuple[str, int]:
+    def snapshot(self, tag: str) -> SnapshotInfo:
         """Tag the current LanceDB version; a tagged version survives old-version cleanup."""
         validate_name(tag, "snapshot tag")
         with self._write_lock:
-            if tag in self.snapshots():
+            if tag in self._tagged_versions():
                 raise AlreadyExistsError(f"snapshot {tag!r} already exists in {self.name!r}")
-            version = self.version
-            self._table.tags.create(tag, version)
-            return tag, version
+            self._table.tags.create(tag, self.version)
+        return next(s for s in self.snapshots() if s.tag == tag)
 
-    def snapshots(self) -> dict[str, int]:
+    def _tagged_versions(self) -> dict[str, int]:
         return {tag: int(info["version"]) for tag, info in self._table.tags.list().items()}
+
+    def snapshots(self) -> list[SnapshotInfo]:
+        """Every snapshot, oldest first (by version, then tag)."""
+        tagged = self._tagged_versions()
+        if not tagged:
+            return []
+        written = {
+            int(v["version"]): v["timestamp"].timestamp()  # naive local time, as LanceDB gives it
+            for v in self._table.list_versions()
+        }
+        return sorted(
+            (SnapshotInfo(tag, version, written.get(version, 0.0)) for tag, version in tagged.items()),
+            key=lambda s: (s.version, s.tag),
+        )
 
     def restore(self, *, tag: str | None = None, version: int | None = None) -> int:
         """Make a tagged (or numbered) version the latest again; returns the new version."""
         if (tag is None) == (version is None):
             raise InvalidInputError("give exactly one of a snapshot tag or a version to restore")
         if tag is not None:
-            known = self.snapshots()
+            known = self._tagged_versions()
             if tag not in known:
                 raise NotFoundError(
                     f"snapshot {tag!r} not found in {self.name!r} (snapshots: "
@@ -630,6 +656,7 @@ class Collection:
             size_bytes=_dir_size(self.path),
             lance_version=self.version,
             path=self.path,
+            snapshots=tuple(self.snapshots()),
         )
 
     def close(self) -> None:

@@ -22,7 +22,7 @@ from omnivec.indexer.errors import InvalidInputError
 from omnivec.indexer.ingest import IngestItem
 from omnivec.indexer.media import MediaKind
 from omnivec.indexer.search import Hit, SearchQuery, SearchResult
-from omnivec.indexer.store import CollectionInfo
+from omnivec.indexer.store import CollectionInfo, SnapshotInfo
 from omnivec.server.limits import MAX_UPLOAD_TEXT_BYTES, check_query_text, text_size
 from omnivec.v1 import (
     collections_pb2,
@@ -147,26 +147,13 @@ def encoder_to_proto(spec: EncoderSpec) -> common_pb2.EncoderConfig:
     )
 
 
-def _field(obj: Any, *names: str, default: Any = None) -> Any:
-    for name in names:
-        if isinstance(obj, Mapping) and name in obj:
-            return obj[name]
-        if hasattr(obj, name):
-            return getattr(obj, name)
-    return default
-
-
-def snapshot_to_proto(collection: str, snapshot: Any) -> collections_pb2.Snapshot:
-    """A snapshot from the engine: an object or mapping with tag, version and created_at."""
-    message = collections_pb2.Snapshot(
+def snapshot_to_proto(collection: str, snapshot: SnapshotInfo) -> collections_pb2.Snapshot:
+    return collections_pb2.Snapshot(
         collection=collection,
-        tag=str(_field(snapshot, "tag", default="")),
-        lance_version=int(_field(snapshot, "version", "lance_version", default=0) or 0),
+        tag=snapshot.tag,
+        lance_version=snapshot.version,
+        created_at=timestamp(snapshot.created_at),
     )
-    created = timestamp(_field(snapshot, "created_at"))
-    if created is not None:
-        message.created_at.CopyFrom(created)
-    return message
 
 
 def collection_to_proto(info: CollectionInfo) -> collections_pb2.Collection:
@@ -191,7 +178,7 @@ def collection_to_proto(info: CollectionInfo) -> collections_pb2.Collection:
         ],
         size_bytes=info.size_bytes,
         lance_version=info.lance_version,
-        snapshots=[snapshot_to_proto(info.name, s) for s in getattr(info, "snapshots", None) or ()],
+        snapshots=[snapshot_to_proto(info.name, s) for s in info.snapshots],
     )
     created = timestamp(info.created_at)
     if created is not None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 from omnivec.indexer.config import ServerSettings
 from omnivec.indexer.errors import ResourceExhaustedError
@@ -47,11 +47,19 @@ MAX_UPLOAD_TEXT_BYTES = 8 * 1024 * 1024
 
 
 class CallCancelledError(Exception):
-    """The client cancelled the call (or the server is stopping it); the work is abandoned."""
+    """The client cancelled the call (or the server is stopping it); the work is abandoned.
+
+    Not an OmnivecError on purpose: code that reports a bad item and carries on catches those,
+    and must not swallow a cancellation. The status still belongs to the class.
+    """
+
+    grpc_status: ClassVar[str] = "CANCELLED"
 
 
 class CallDeadlineError(Exception):
-    """The call's deadline passed before the work finished."""
+    """The call's deadline passed before the work finished (not an OmnivecError: see above)."""
+
+    grpc_status: ClassVar[str] = "DEADLINE_EXCEEDED"
 
 
 @contextmanager

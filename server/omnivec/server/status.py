@@ -1,21 +1,14 @@
-"""The one place that turns exceptions into gRPC statuses.
+"""Turning exceptions into gRPC statuses: every servicer method is wrapped by :func:`rpc_method`.
 
-Every servicer method is wrapped by :func:`rpc_method`, unary and streaming alike. Deliberate
-engine errors (:mod:`omnivec.indexer.errors`) map to the codes below and keep their message, which
-already says what was wrong and what to do. Anything else is a bug: the client gets INTERNAL with a
-short message and a reference, the traceback goes to the server log only. No call ever ends with
+The status belongs to the error class (``grpc_status``; see :mod:`omnivec.indexer.errors`), so
+this module keeps no table of engine errors: deliberate errors keep their message, which already
+says what was wrong and what to do. Anything else is a bug: the client gets INTERNAL with a short
+message and a reference, the traceback goes to the server log only. No call ever ends with
 UNKNOWN, the code gRPC uses for an exception that escapes a handler.
 
-    InvalidInputError (MediaError, ConfigError)  -> INVALID_ARGUMENT
-    NotFoundError                                -> NOT_FOUND
-    AlreadyExistsError                           -> ALREADY_EXISTS
-    FailedPreconditionError (weights missing,
-      encoder mismatch, corrupt data, unready)   -> FAILED_PRECONDITION
-    ResourceExhaustedError                       -> RESOURCE_EXHAUSTED
-    UnauthenticatedError                         -> UNAUTHENTICATED
-    PermissionDeniedError                        -> PERMISSION_DENIED
-    CallCancelledError (client went away)        -> CANCELLED
-    CallDeadlineError (deadline passed)          -> DEADLINE_EXCEEDED
+    OmnivecError and its subclasses              -> their grpc_status
+    CallCancelledError (client went away)        -> CANCELLED (its grpc_status)
+    CallDeadlineError (deadline passed)          -> DEADLINE_EXCEEDED (its grpc_status)
     grpc.RpcError from a request stream          -> CANCELLED (the client ended the stream)
     NotImplementedError (engine lacks a feature) -> UNIMPLEMENTED
     anything else                                -> INTERNAL
@@ -32,49 +25,23 @@ from typing import Any, NoReturn, TypeVar
 
 import grpc
 
-from omnivec.indexer.errors import (
-    AlreadyExistsError,
-    FailedPreconditionError,
-    InvalidInputError,
-    NotFoundError,
-    OmnivecError,
-    PermissionDeniedError,
-    ResourceExhaustedError,
-    UnauthenticatedError,
-)
+from omnivec.indexer.errors import OmnivecError
 from omnivec.server.limits import CallCancelledError, CallDeadlineError, call_scope
 
-__all__ = ["ERROR_CODES", "abort_with", "rpc_method", "status_for"]
+__all__ = ["abort_with", "rpc_method", "status_for"]
 
 log = logging.getLogger("omnivec.server")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Most specific first: the first matching class wins.
-ERROR_CODES: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
-    (InvalidInputError, grpc.StatusCode.INVALID_ARGUMENT),
-    (NotFoundError, grpc.StatusCode.NOT_FOUND),
-    (AlreadyExistsError, grpc.StatusCode.ALREADY_EXISTS),
-    (FailedPreconditionError, grpc.StatusCode.FAILED_PRECONDITION),
-    (ResourceExhaustedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
-    (UnauthenticatedError, grpc.StatusCode.UNAUTHENTICATED),
-    (PermissionDeniedError, grpc.StatusCode.PERMISSION_DENIED),
-    (CallCancelledError, grpc.StatusCode.CANCELLED),
-    (CallDeadlineError, grpc.StatusCode.DEADLINE_EXCEEDED),
-    (grpc.RpcError, grpc.StatusCode.CANCELLED),
-    (NotImplementedError, grpc.StatusCode.UNIMPLEMENTED),
-)
-
-
 def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """The status code and client-facing message for an exception."""
-    for error_type, code in ERROR_CODES:
-        if isinstance(exc, error_type):
-            if isinstance(exc, grpc.RpcError):
-                return code, "the request stream was cancelled by the client"
-            return code, str(exc) or type(exc).__name__
-    if isinstance(exc, OmnivecError):  # a future subclass not listed above
-        return grpc.StatusCode.FAILED_PRECONDITION, str(exc)
+    if isinstance(exc, (OmnivecError, CallCancelledError, CallDeadlineError)):
+        return grpc.StatusCode[exc.grpc_status], str(exc) or type(exc).__name__
+    if isinstance(exc, grpc.RpcError):
+        return grpc.StatusCode.CANCELLED, "the request stream was cancelled by the client"
+    if isinstance(exc, NotImplementedError):
+        return grpc.StatusCode.UNIMPLEMENTED, str(exc) or type(exc).__name__
     return grpc.StatusCode.INTERNAL, ""
 
 

@@ -13,7 +13,9 @@
      └── Unimplemented          UNIMPLEMENTED: the server does not offer this call
 
 Other codes (INTERNAL, UNKNOWN, CANCELLED, ...) raise OmnivecClientError itself. Errors raised
-from a failed call chain the grpc.RpcError as __cause__.
+from a failed call chain the grpc.RpcError as __cause__. Each class names its codes
+(``default_code``, plus ``also_codes``); :func:`error_class_for` reads them from the classes, so
+there is no separate table to keep in step.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ class OmnivecClientError(Exception):
     """Base of every error the client raises for a failed call."""
 
     default_code: Any = grpc.StatusCode.UNKNOWN
+    also_codes: tuple[grpc.StatusCode, ...] = ()
+    """Further codes that raise this class (OUT_OF_RANGE is an InvalidArgument too)."""
 
     def __init__(self, message: str, *, code: grpc.StatusCode | None = None) -> None:
         super().__init__(message)
@@ -39,6 +43,7 @@ class OmnivecClientError(Exception):
 
 class InvalidArgument(OmnivecClientError, ValueError):
     default_code = grpc.StatusCode.INVALID_ARGUMENT
+    also_codes = (grpc.StatusCode.OUT_OF_RANGE,)
 
 
 class NotFound(OmnivecClientError):
@@ -77,24 +82,12 @@ class Unimplemented(OmnivecClientError):
     default_code = grpc.StatusCode.UNIMPLEMENTED
 
 
-_ERROR_BY_CODE: dict[Any, type[OmnivecClientError]] = {
-    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
-    grpc.StatusCode.OUT_OF_RANGE: InvalidArgument,
-    grpc.StatusCode.NOT_FOUND: NotFound,
-    grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
-    grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhausted,
-    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
-    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
-    grpc.StatusCode.UNAVAILABLE: Unavailable,
-    grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
-    grpc.StatusCode.UNIMPLEMENTED: Unimplemented,
-}
-
-
 def error_class_for(code: grpc.StatusCode) -> type[OmnivecClientError]:
     """The exception class for a status code (OmnivecClientError for unmapped codes)."""
-    return _ERROR_BY_CODE.get(code, OmnivecClientError)
+    for cls in OmnivecClientError.__subclasses__():
+        if code is cls.default_code or code in cls.also_codes:
+            return cls
+    return OmnivecClientError
 
 
 def error_from_rpc(error: grpc.RpcError) -> OmnivecClientError:

@@ -16,7 +16,7 @@ from omnivec.indexer.engine import Engine
 from omnivec.server.limits import call_scope
 from omnivec.server.metrics import ServerMetrics
 
-__all__ = ["ServerDeps", "engine_feature", "relay", "run_in_thread"]
+__all__ = ["ServerDeps", "relay", "run_in_thread"]
 
 
 @dataclass(frozen=True)
@@ -26,14 +26,6 @@ class ServerDeps:
     engine: Engine
     settings: ServerSettings
     metrics: ServerMetrics
-
-
-def engine_feature(engine: Engine, name: str) -> Any:
-    """An engine method that may not exist in every engine version; UNIMPLEMENTED otherwise."""
-    method = getattr(engine, name, None)
-    if method is None:
-        raise NotImplementedError(f"this server's engine does not support {name}")
-    return method
 
 
 _DONE = object()

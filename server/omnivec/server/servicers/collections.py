@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 
 import grpc
 
@@ -15,7 +14,7 @@ from omnivec.indexer.errors import (
 )
 from omnivec.server import conversions as conv
 from omnivec.server.limits import check_call_active
-from omnivec.server.servicers import ServerDeps, engine_feature
+from omnivec.server.servicers import ServerDeps
 from omnivec.server.status import rpc_method
 from omnivec.v1 import collections_pb2, collections_pb2_grpc
 
@@ -89,31 +88,18 @@ class CollectionServicer(collections_pb2_grpc.CollectionServiceServicer):
     def SnapshotCollection(
         self, request: collections_pb2.SnapshotCollectionRequest, context: grpc.ServicerContext
     ) -> collections_pb2.Snapshot:
-        snapshot = engine_feature(self._engine, "snapshot_collection")
-        tag, version = snapshot(request.name, request.tag)
-        message = conv.snapshot_to_proto(
-            request.name, {"tag": tag, "version": version, "created_at": time.time()}
-        )
-        # The engine's own record of the snapshot, when it keeps one, has the exact time.
-        info = self._engine.describe_collection(request.name)
-        for stored in getattr(info, "snapshots", None) or ():
-            proto = conv.snapshot_to_proto(request.name, stored)
-            if proto.tag == tag:
-                return proto
-        return message
+        snapshot = self._engine.snapshot_collection(request.name, request.tag)
+        return conv.snapshot_to_proto(request.name, snapshot)
 
     @rpc_method
     def RestoreCollection(
         self, request: collections_pb2.RestoreCollectionRequest, context: grpc.ServicerContext
     ) -> collections_pb2.Collection:
-        restore = engine_feature(self._engine, "restore_collection")
         target = request.WhichOneof("target")
         if target is None:
             raise InvalidInputError("give the version to restore: a tag or a version number")
         if target == "tag":
-            info = restore(request.name, tag=request.tag)
+            info = self._engine.restore_collection(request.name, tag=request.tag)
         else:
-            info = restore(request.name, version=request.version)
-        if info is None:
-            return self._describe(request.name)
+            info = self._engine.restore_collection(request.name, version=request.version)
         return conv.collection_to_proto(info)
