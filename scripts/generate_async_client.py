@@ -42,7 +42,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CLIENT_DIR = REPO_ROOT / "clients" / "python" / "omnivec" / "client"
 SYNC_PATH = CLIENT_DIR / "sync_client.py"
-ASYNC_PATH = CLIENT_DIR / "async_client.py"
+GENERATED_NAME = "async_client.py"
+ASYNC_PATH = CLIENT_DIR / GENERATED_NAME  # where the result is written, or compared with
 TRANSPORT_PATH = CLIENT_DIR / "_transport.py"
 
 COMMAND = "python scripts/generate_async_client.py"
@@ -399,8 +400,9 @@ def ruff_version() -> str:
 
 
 def _ruff(*args: str, source: str) -> str:
-    # --stdin-filename: ruff reads pyproject.toml's settings as for the committed file.
-    cmd = [sys.executable, "-m", "ruff", *args, "--stdin-filename", str(ASYNC_PATH), "-"]
+    # --stdin-filename: ruff applies pyproject.toml's settings as for the committed file.
+    as_file = str(CLIENT_DIR / GENERATED_NAME)
+    cmd = [sys.executable, "-m", "ruff", *args, "--stdin-filename", as_file, "-"]
     result = subprocess.run(
         cmd, input=source, capture_output=True, text=True, check=False, cwd=REPO_ROOT
     )
@@ -425,7 +427,11 @@ def main(argv: list[str] | None = None) -> int:
         help="exit 1 if the committed async_client.py differs from a fresh generation",
     )
     args = parser.parse_args(argv)
-    shown = ASYNC_PATH.relative_to(REPO_ROOT).as_posix()
+    shown = (
+        ASYNC_PATH.relative_to(REPO_ROOT).as_posix()
+        if ASYNC_PATH.is_relative_to(REPO_ROOT)
+        else str(ASYNC_PATH)
+    )
     try:
         fresh = generate_source()
     except GenerationError as e:

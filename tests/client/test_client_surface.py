@@ -11,7 +11,9 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -93,13 +95,38 @@ def test_docstrings_are_kept() -> None:
         assert getattr(AsyncClient, method).__doc__ == getattr(Client, method).__doc__, method
 
 
-def test_async_client_is_a_fresh_generation(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(scope="module")
+def generator() -> Iterator[ModuleType]:
+    """scripts/generate_async_client.py, imported (scripts/ is not a package)."""
     spec = importlib.util.spec_from_file_location("generate_async_client", GENERATOR)
     assert spec is not None and spec.loader is not None
-    generator = importlib.util.module_from_spec(spec)
+    module = importlib.util.module_from_spec(spec)
     # Its dataclasses look their module up in sys.modules while the module runs.
-    monkeypatch.setitem(sys.modules, spec.name, generator)
-    spec.loader.exec_module(generator)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        del sys.modules[spec.name]
+
+
+def test_async_client_is_a_fresh_generation(generator: ModuleType) -> None:
     assert generator.generate_source() == ASYNC_CLIENT.read_text(), (
         "async_client.py is stale: run `python scripts/generate_async_client.py`"
     )
+
+
+def test_check_fails_on_a_stale_file_and_says_what_to_run(
+    generator: ModuleType,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    stale = tmp_path / "async_client.py"
+    stale.write_text(ASYNC_CLIENT.read_text().replace("return list(result.hits)", "return []"))
+    monkeypatch.setattr(generator, "ASYNC_PATH", stale)
+    assert generator.main(["--check"]) == 1
+    err = capsys.readouterr().err
+    assert "stale" in err and "python scripts/generate_async_client.py" in err
+    assert "-        return []" in err and "+        return list(result.hits)" in err
+    assert stale.read_text() != ASYNC_CLIENT.read_text()  # --check writes nothing

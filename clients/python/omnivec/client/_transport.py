@@ -84,7 +84,9 @@ class _Transport(ABC, Generic[ChannelT]):
 
     @staticmethod
     @abstractmethod
-    def _open_channel(target: str, credentials: Any, options: list[tuple[str, Any]]) -> ChannelT:
+    def _open_channel(
+        target: str, credentials: grpc.ChannelCredentials | None, options: list[tuple[str, Any]]
+    ) -> ChannelT:
         """A secure channel when credentials are given, else an insecure one."""
 
     def _call_options(self, timeout: float | None, default: float) -> dict[str, Any]:
@@ -107,7 +109,7 @@ class SyncTransport(_Transport[grpc.Channel]):
 
     @staticmethod
     def _open_channel(
-        target: str, credentials: Any, options: list[tuple[str, Any]]
+        target: str, credentials: grpc.ChannelCredentials | None, options: list[tuple[str, Any]]
     ) -> grpc.Channel:
         if credentials is None:
             return grpc.insecure_channel(target, options=options)
@@ -154,7 +156,7 @@ class AsyncTransport(_Transport[grpc.aio.Channel]):
 
     @staticmethod
     def _open_channel(
-        target: str, credentials: Any, options: list[tuple[str, Any]]
+        target: str, credentials: grpc.ChannelCredentials | None, options: list[tuple[str, Any]]
     ) -> grpc.aio.Channel:
         if credentials is None:
             return grpc.aio.insecure_channel(target, options=options)
@@ -180,7 +182,7 @@ class AsyncTransport(_Transport[grpc.aio.Channel]):
         collection: str,
         items: Iterable[UpsertItem] | AsyncIterable[UpsertItem],
         timeout: float | None,
-    ) -> AsyncIterator[UpsertResult]:
+    ) -> AsyncGenerator[UpsertResult, None]:
         pump = _RequestPump(items)
         # grpc.aio consumes the request iterator in a task of its own.
         requests = pump.capture_failure_async(_async_upsert_requests(collection, items))
@@ -218,7 +220,7 @@ class _RequestPump:
     """
 
     def __init__(self, items: Iterable[UpsertItem] | AsyncIterable[UpsertItem]) -> None:
-        # Checked here, when the stream starts, so a single item fails loudly and not as "0 items".
+        # Iterating a str or a lone item would fail less helpfully, at "position 0".
         if isinstance(items, (UpsertItem, str, bytes)):
             raise TypeError("items must be an iterable of UpsertItem; did you mean [item]?")
         self._error: Exception | None = None
