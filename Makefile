@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test test-fast demo bench proto proto-check lint clean
+.PHONY: serve test test-fast demo bench generate proto proto-check lint clean
 
 # The venv is rebuilt when the dependency declarations change.
 $(STAMP): pyproject.toml clients/python/pyproject.toml
@@ -21,6 +21,7 @@ serve: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python scripts/generate_proto.py --check
+	$(BIN)/python scripts/generate_async_client.py --check
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)
@@ -31,6 +32,10 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/omnivec bench $(BENCH_ARGS)
+
+# All generated code: the gRPC stubs, then AsyncClient from the sync Client.
+generate: proto
+	$(BIN)/python scripts/generate_async_client.py
 
 proto: $(STAMP)
 	$(BIN)/python scripts/generate_proto.py

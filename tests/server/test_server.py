@@ -3,10 +3,15 @@
 One module-scoped server (fresh ModelHub, its own data dir, dynamic batching on) serves the happy
 paths; small extra servers share its engine to test limits, auth, TLS and missing weights; one
 subprocess server tests SIGTERM.
+
+The tests taking the ``client`` fixture run twice: with the blocking Client and with the real
+AsyncClient, driven through tests.support.async_adapter. Tests of the server rather than of the
+SDK use ``sync_client`` only; shared data (the ``media`` collection) is created once, with it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import os
 import signal
@@ -15,15 +20,16 @@ import sys
 import threading
 import time
 import wave
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import grpc
 import pytest
 
 from omnivec.client import (
+    AsyncClient,
     Client,
     FailedPrecondition,
     InvalidArgument,
@@ -36,6 +42,7 @@ from omnivec.client import (
     Unauthenticated,
     UpsertItem,
 )
+from tests.support.async_adapter import SyncFacade
 from tests.support.paths import SAMPLES, SPEECH
 
 TOKEN = "s3cret-token"
@@ -59,6 +66,11 @@ def index_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     notes.mkdir()
     (notes / "espresso.txt").write_bytes((SAMPLES / "texts" / "espresso.txt").read_bytes())
     (notes / "rocket.jpg").write_bytes((SAMPLES / "images" / "rocket.jpg").read_bytes())
+    # Enough files that an IndexPath call is still working when its first event arrives.
+    many = root / "many"
+    many.mkdir()
+    for i in range(40):
+        (many / f"note-{i:02d}.txt").write_text(f"note number {i} about bread, rivers and trains")
     return root
 
 
@@ -94,14 +106,33 @@ def server(main_settings: Any, engine_for_server: Any) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def client(server: Any) -> Iterator[Client]:
+def sync_client(server: Any) -> Iterator[Client]:
     with Client(f"127.0.0.1:{server.port}", timeout=120) as c:
         yield c
 
 
+@pytest.fixture(scope="module", params=["sync", "async"])
+def flavour(request: pytest.FixtureRequest) -> str:
+    """Which client ``client`` is; a test creating data names it after the flavour."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def media(client: Client) -> dict[str, Any]:
-    """A clip+text collection holding one text, one image and one audio clip."""
+def client(flavour: str, sync_client: Client, server: Any) -> Iterator[Client]:
+    """The blocking Client, or the real AsyncClient driven through Client's surface."""
+    if flavour == "sync":
+        yield sync_client
+        return
+    target = f"127.0.0.1:{server.port}"
+    with SyncFacade(lambda: AsyncClient(target, timeout=120)) as facade:
+        yield cast(Client, facade)
+
+
+@pytest.fixture(scope="module")
+def media(sync_client: Client) -> dict[str, Any]:
+    """A clip+text collection holding one text, one image and one audio clip (made once, for
+    both client flavours)."""
+    client = sync_client
     client.create_collection("media", ["clip", "text"])
     items = [
         UpsertItem(Media(text=(SAMPLES / "texts" / "espresso.txt").read_text()),
@@ -198,14 +229,15 @@ def test_a_bad_item_fails_alone_and_the_stream_goes_on(client: Client, media: di
     assert client.delete_items("media", ids=["note-crema"]) == 0
 
 
-def test_index_path_under_the_root_streams_progress(client: Client) -> None:
-    events = list(client.index_path("folder", "notes", recursive=True))
+def test_index_path_under_the_root_streams_progress(client: Client, flavour: str) -> None:
+    folder = f"folder-{flavour}"
+    events = list(client.index_path(folder, "notes", recursive=True))
     final = events[-1]
     assert final.is_final and final.total == 2 and final.indexed == 2 and final.failed == 0
     assert all(not e.is_final for e in events[:-1])
-    again = list(client.index_path("folder", "notes"))[-1]
+    again = list(client.index_path(folder, "notes"))[-1]
     assert again.unchanged == 2 and again.indexed == 0
-    hits = client.search("folder", text="espresso coffee", k=2)
+    hits = client.search(folder, text="espresso coffee", k=2)
     assert hits and hits[0].source_uri.endswith("espresso.txt")
 
 
@@ -216,8 +248,9 @@ def test_index_path_refuses_paths_outside_the_root(client: Client, path: str) ->
 
 
 def test_index_path_refuses_symlinks_out_of_the_root(
-    client: Client, index_root: Path, tmp_path: Path
+    sync_client: Client, index_root: Path, tmp_path: Path
 ) -> None:
+    client = sync_client  # the server's jail is under test, not the SDK
     outside = tmp_path / "secret"
     outside.mkdir()
     (outside / "passwords.txt").write_text("hunter2 is the admin password")
@@ -246,6 +279,76 @@ def test_index_path_refuses_symlinks_out_of_the_root(
 def test_index_path_unknown_path_is_not_found(client: Client) -> None:
     with pytest.raises(NotFound):
         list(client.index_path("folder", "no-such-folder"))
+
+
+# --- streams: each flavour's own item iterables, bad items, leaving early ------------------------
+
+
+@pytest.fixture(scope="module")
+def notes(sync_client: Client, flavour: str) -> str:
+    """A text collection of the client flavour's own."""
+    name = f"notes-{flavour}"
+    sync_client.create_collection(name, ["text"])
+    return name
+
+
+def _items_of(flavour: str, items: list[Any]) -> Iterable[Any] | AsyncIterator[Any]:
+    """The items as a generator for the sync client, an async generator for the async one."""
+    if flavour == "sync":
+        return iter(items)
+
+    async def produce() -> AsyncIterator[Any]:
+        for item in items:
+            await asyncio.sleep(0)  # yields to the loop between items, as a real source would
+            yield item
+
+    return produce()
+
+
+def test_upsert_takes_each_flavours_own_iterables(client: Client, flavour: str, notes: str) -> None:
+    items = [UpsertItem(Media(text=f"{flavour} note {i} on sourdough"), id=f"{flavour}-{i}")
+             for i in range(3)]
+    results = client.upsert(notes, _items_of(flavour, items))  # type: ignore[arg-type]
+    assert [(r.sequence, r.id, r.status) for r in results] == [
+        (i, f"{flavour}-{i}", "ok") for i in range(3)
+    ]
+    streamed = list(client.upsert_stream(notes, _items_of(flavour, items)))  # type: ignore[arg-type]
+    assert sorted(r.status for r in streamed) == ["unchanged"] * 3
+
+
+def test_a_bad_item_ends_the_stream_and_its_own_error_is_raised(
+    client: Client, flavour: str, notes: str
+) -> None:
+    good = UpsertItem(Media(text="the last good note before a bad one"), id=f"{flavour}-good")
+    received = []
+    with pytest.raises(TypeError, match="upsert items must be UpsertItem"):
+        for result in client.upsert_stream(notes, _items_of(flavour, [good, "not an item"])):  # type: ignore[arg-type]
+            received.append(result)
+    # What came before the bad item was written and acknowledged before its error surfaced.
+    assert [(r.id, r.status) for r in received] == [(good.id, "ok")]
+    with pytest.raises(TypeError, match="did you mean"):
+        list(client.upsert_stream(notes, good))  # type: ignore[arg-type]
+
+
+def _calls_ended(server: Any, method: str, code: str) -> float:
+    prefix = f'omnivec_requests_total{{code="{code}",method="/omnivec.v1.{method}"}} '
+    for line in server.metrics.render().decode().splitlines():
+        if line.startswith(prefix):
+            return float(line.removeprefix(prefix))
+    return 0.0
+
+
+def test_leaving_a_stream_early_cancels_the_call(client: Client, server: Any, notes: str) -> None:
+    method = "IndexingService/IndexPath"
+    before = _calls_ended(server, method, "CANCELLED")
+    for event in client.index_path(notes, "many"):
+        assert not event.is_final  # the first event comes before any of the 40 files is indexed
+        break
+    # Had the client not cancelled, the server would finish the 40 files and end the call OK.
+    deadline = time.monotonic() + 60
+    while _calls_ended(server, method, "CANCELLED") == before:
+        assert time.monotonic() < deadline, "the server never saw the call cancelled"
+        time.sleep(0.05)
 
 
 # --- search ---------------------------------------------------------------------------------------
@@ -358,10 +461,10 @@ def test_bad_filter_is_invalid_argument(client: Client, media: dict[str, Any]) -
         client.search("media", text="x", where="metadata.year >>= 'oops")
 
 
-def test_bad_arguments_are_invalid_argument(client: Client, media: dict[str, Any]) -> None:
+def test_bad_arguments_are_invalid_argument(sync_client: Client, media: dict[str, Any]) -> None:
     from omnivec.v1 import search_pb2
 
-    with grpc.insecure_channel(f"{client.target}") as channel:
+    with grpc.insecure_channel(f"{sync_client.target}") as channel:
         stub = search_pb2_grpc_stub(channel)
         with pytest.raises(grpc.RpcError) as no_query:
             stub.Search(search_pb2.SearchRequest(collection="media"), timeout=30)
@@ -733,31 +836,34 @@ def test_unexpected_errors_are_internal_without_a_traceback(
 # --- probes ---------------------------------------------------------------------------------------
 
 
-def test_probe_train_list_classify_delete(client: Client, media: dict[str, Any]) -> None:
+def test_probe_train_list_classify_delete(
+    client: Client, flavour: str, media: dict[str, Any]
+) -> None:
     from omnivec.client import ItemRef, LabelledExample
 
     pytest.importorskip("omnivec.indexer.probes.service")
-    client.create_collection("topics", ["text"])
+    topics = f"topics-{flavour}"
+    client.create_collection(topics, ["text"])
     texts = {
         "coffee": ["espresso with crema", "a latte with milk foam", "dark roast coffee beans"],
         "weather": ["sunny and warm tomorrow", "heavy rain this evening", "a cold windy morning"],
     }
     items = [UpsertItem(Media(text=t), id=f"{label}-{i}", metadata={"topic": label})
              for label, group in texts.items() for i, t in enumerate(group)]
-    assert {r.status for r in client.upsert("topics", items)} == {"ok"}
+    assert {r.status for r in client.upsert(topics, items)} == {"ok"}
     examples = [LabelledExample(ItemRef(item.id or ""), str((item.metadata or {})["topic"])) for item in items]
     progress: list[Any] = []
-    report = client.train_probe("topics", "topic", examples, space="text", seed=1,
+    report = client.train_probe(topics, "topic", examples, space="text", seed=1,
                                 on_progress=progress.append)
     assert report.version == 1 and sorted(report.classes) == ["coffee", "weather"]
     assert progress
-    assert [p.name for p in client.list_probes("topics")] == ["topic"]
-    assert client.get_probe("topics", "topic").version == 1
-    results = client.classify("topics", "topic", [Media(text="a cappuccino please"), ItemRef("nope")])
+    assert [p.name for p in client.list_probes(topics)] == ["topic"]
+    assert client.get_probe(topics, "topic").version == 1
+    results = client.classify(topics, "topic", [Media(text="a cappuccino please"), ItemRef("nope")])
     assert results[0].labels[0].label == "coffee"
     assert results[1].error and "nope" in results[1].error
-    final = list(client.classify_collection("topics", "topic"))[-1]
+    final = list(client.classify_collection(topics, "topic"))[-1]
     assert final.is_final and final.total == 6
-    assert client.delete_probe("topics", "topic", all_versions=True) == 1
+    assert client.delete_probe(topics, "topic", all_versions=True) == 1
     with pytest.raises(NotFound):
-        client.get_probe("topics", "topic")
+        client.get_probe(topics, "topic")

@@ -1,30 +1,34 @@
-"""The asyncio client: the same surface as Client, on grpc.aio.
+"""The asyncio client. GENERATED from sync_client.py: DO NOT EDIT.
 
-Unary methods are coroutines; streaming methods (upsert_stream, index_path, train_probe_stream,
-classify_collection) are plain methods returning async iterators, used with ``async for``.
+Written by `python scripts/generate_async_client.py` (`make generate`) from sync_client.py and
+_transport.py: change those and regenerate. `make test` fails when this file differs from a
+fresh generation.
+
+AsyncClient has Client's methods and arguments: unary methods are coroutines; streaming methods
+(upsert_stream, index_path, train_probe_stream, classify_collection) are plain methods returning
+async iterators, used with ``async for``.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
-
-import grpc
-import grpc.aio
+from typing import TYPE_CHECKING
 
 from omnivec.client import _conversions as conv
 from omnivec.client import _requests as req
 from omnivec.client._channel import (
     DEFAULT_MAX_MESSAGE_BYTES,
     HealthCheckRequest,
-    Stubs,
-    channel_options,
     health_status_name,
 )
 from omnivec.client._requests import BytesOrPath
-from omnivec.client.auth import TlsOptions, bearer_metadata
-from omnivec.client.errors import NotFound, OmnivecClientError, error_from_rpc
-from omnivec.client.sync_client import DEFAULT_STREAM_TIMEOUT_SECONDS, DEFAULT_TIMEOUT_SECONDS
+from omnivec.client._transport import (
+    DEFAULT_STREAM_TIMEOUT_SECONDS,
+    DEFAULT_TIMEOUT_SECONDS,
+    AsyncTransport,
+)
+from omnivec.client.auth import TlsOptions
+from omnivec.client.errors import NotFound
 from omnivec.client.types import (
     Classification,
     ClassifyCollectionProgress,
@@ -50,15 +54,21 @@ from omnivec.client.types import (
 from omnivec.v1 import collections_pb2, probes_pb2
 
 if TYPE_CHECKING:
-    from typing_extensions import Self  # typing.Self needs Python 3.11
-
-T = TypeVar("T")
+    from typing_extensions import Self
 
 
 class AsyncClient:
-    """Asyncio client for an omnivec server; see Client for the meaning of the arguments.
+    """Asyncio client for an omnivec server, generated from Client.
 
-    Use ``async with AsyncClient(...) as client:`` or ``await client.close()``.
+    ``timeout`` is the deadline of each unary call in seconds; ``stream_timeout`` that of the
+    long streaming calls (upsert, index_path, train_probe, classify_collection); every method
+    also takes ``timeout=`` to override it. Reads are retried up to ``retries`` times on
+    UNAVAILABLE with exponential backoff; writes never are. Use as a context manager, or call
+    close().
+
+    Unary methods are coroutines; streaming methods (upsert_stream, index_path,
+    train_probe_stream, classify_collection) return async iterators. Use ``async with
+    AsyncClient(...) as client:``, or ``await client.close()``.
     """
 
     def __init__(
@@ -72,18 +82,16 @@ class AsyncClient:
         retries: int = 3,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
-        options = channel_options(retries, max_message_bytes)
-        if tls is not None and tls.server_name_override:
-            options.append(("grpc.ssl_target_name_override", tls.server_name_override))
-        self._metadata = bearer_metadata(token)
-        self._timeout = timeout
-        self._stream_timeout = stream_timeout
-        self._channel: grpc.aio.Channel = (
-            grpc.aio.secure_channel(target, tls.channel_credentials(), options=options)
-            if tls is not None
-            else grpc.aio.insecure_channel(target, options=options)
+        self._transport = AsyncTransport(
+            target,
+            token=token,
+            tls=tls,
+            timeout=timeout,
+            stream_timeout=stream_timeout,
+            retries=retries,
+            max_message_bytes=max_message_bytes,
         )
-        self._stubs = Stubs(self._channel)
+        self._stubs = self._transport.stubs
         self.target = target
 
     async def __aenter__(self) -> Self:
@@ -93,40 +101,10 @@ class AsyncClient:
         await self.close()
 
     async def close(self) -> None:
-        await self._channel.close()
+        await self._transport.close()
 
     def __repr__(self) -> str:
-        return f"AsyncClient({self.target!r})"
-
-    # --- plumbing ----------------------------------------------------------------------------
-
-    async def _call(self, method: Any, request: Any, timeout: float | None) -> Any:
-        try:
-            return await method(
-                request,
-                timeout=self._timeout if timeout is None else timeout,
-                metadata=self._metadata,
-            )
-        except grpc.RpcError as e:
-            raise error_from_rpc(e) from e
-
-    async def _stream(
-        self, method: Any, request: Any, timeout: float | None, convert: Callable[[Any], T]
-    ) -> AsyncIterator[T]:
-        call = method(
-            request,
-            timeout=self._stream_timeout if timeout is None else timeout,
-            metadata=self._metadata,
-        )
-        try:
-            async for message in call:
-                yield convert(message)
-        except grpc.RpcError as e:
-            raise error_from_rpc(e) from e
-        finally:
-            call.cancel()
-
-    # --- collections -------------------------------------------------------------------------
+        return f"{type(self).__name__}({self.target!r})"
 
     async def create_collection(
         self,
@@ -138,11 +116,11 @@ class AsyncClient:
     ) -> Collection:
         request = req.create_collection(name, spaces, if_not_exists)
         return conv.collection_from_proto(
-            await self._call(self._stubs.collections.CreateCollection, request, timeout)
+            await self._transport.unary(self._stubs.collections.CreateCollection, request, timeout)
         )
 
     async def list_collections(self, *, timeout: float | None = None) -> list[Collection]:
-        response = await self._call(
+        response = await self._transport.unary(
             self._stubs.collections.ListCollections,
             collections_pb2.ListCollectionsRequest(),
             timeout,
@@ -152,14 +130,17 @@ class AsyncClient:
     async def get_collection(self, name: str, *, timeout: float | None = None) -> Collection:
         request = collections_pb2.GetCollectionRequest(name=name)
         return conv.collection_from_proto(
-            await self._call(self._stubs.collections.GetCollection, request, timeout)
+            await self._transport.unary(self._stubs.collections.GetCollection, request, timeout)
         )
 
     async def delete_collection(
         self, name: str, *, if_exists: bool = False, timeout: float | None = None
     ) -> bool:
+        """Deletes a collection; returns False only with if_exists=True and no such name."""
         request = collections_pb2.DeleteCollectionRequest(name=name, if_exists=if_exists)
-        response = await self._call(self._stubs.collections.DeleteCollection, request, timeout)
+        response = await self._transport.unary(
+            self._stubs.collections.DeleteCollection, request, timeout
+        )
         return bool(response.deleted)
 
     async def snapshot_collection(
@@ -167,7 +148,9 @@ class AsyncClient:
     ) -> Snapshot:
         request = collections_pb2.SnapshotCollectionRequest(name=name, tag=tag)
         return conv.snapshot_from_proto(
-            await self._call(self._stubs.collections.SnapshotCollection, request, timeout)
+            await self._transport.unary(
+                self._stubs.collections.SnapshotCollection, request, timeout
+            )
         )
 
     async def restore_collection(
@@ -180,27 +163,24 @@ class AsyncClient:
     ) -> Collection:
         request = req.restore_collection(name, tag, version)
         return conv.collection_from_proto(
-            await self._call(self._stubs.collections.RestoreCollection, request, timeout)
+            await self._transport.unary(self._stubs.collections.RestoreCollection, request, timeout)
         )
 
-    # --- indexing ----------------------------------------------------------------------------
-
-    async def upsert_stream(
+    def upsert_stream(
         self,
         collection: str,
         items: Iterable[UpsertItem] | AsyncIterable[UpsertItem],
         *,
         timeout: float | None = None,
     ) -> AsyncIterator[UpsertResult]:
-        """Streams items (a sync or async iterable) and yields each result once committed."""
-        if isinstance(items, (UpsertItem, str, bytes)):
-            raise TypeError("items must be an iterable of UpsertItem; did you mean [item]?")
-        pump = _AsyncRequestPump(collection, items)
-        async for result in self._stream(
-            self._stubs.indexing.Upsert, pump.requests(), timeout, conv.upsert_result_from_proto
-        ):
-            yield result
-        pump.raise_if_failed()
+        """Streams items to the server and yields each result once the item is committed.
+
+        Results may come in any order; ``sequence`` is the item's position in ``items``.
+        Never retried: resend the items whose results did not arrive.
+        """
+        return self._transport.upsert_results(
+            self._stubs.indexing.Upsert, collection, items, timeout
+        )
 
     async def upsert(
         self,
@@ -209,7 +189,10 @@ class AsyncClient:
         *,
         timeout: float | None = None,
     ) -> list[UpsertResult]:
-        results = [r async for r in self.upsert_stream(collection, items, timeout=timeout)]
+        """Writes items; returns one result per item, in the order of ``items``."""
+        results = await self._transport.to_list(
+            self.upsert_stream(collection, items, timeout=timeout)
+        )
         return sorted(results, key=lambda r: r.sequence)
 
     def index_path(
@@ -221,8 +204,10 @@ class AsyncClient:
         spaces: Sequence[str] | None = None,
         timeout: float | None = None,
     ) -> AsyncIterator[IndexProgress]:
+        """Indexes files under ``path`` (relative to the server's index root), yielding
+        progress; the last event has is_final=True."""
         request = req.index_path(collection, path, recursive, spaces)
-        return self._stream(
+        return self._transport.stream(
             self._stubs.indexing.IndexPath, request, timeout, conv.index_progress_from_proto
         )
 
@@ -234,10 +219,10 @@ class AsyncClient:
         source_uris: Sequence[str] | None = None,
         timeout: float | None = None,
     ) -> int:
+        """Deletes items by id and/or source URI; returns how many were deleted."""
         request = req.delete_items(collection, ids, source_uris)
-        return int((await self._call(self._stubs.indexing.DeleteItems, request, timeout)).deleted)
-
-    # --- search ------------------------------------------------------------------------------
+        response = await self._transport.unary(self._stubs.indexing.DeleteItems, request, timeout)
+        return int(response.deleted)
 
     async def search_detailed(
         self,
@@ -253,6 +238,7 @@ class AsyncClient:
         spaces: Sequence[str] | None = None,
         timeout: float | None = None,
     ) -> SearchResult:
+        """Like search(), with per-space timings and an audio query's transcript."""
         request = req.search(
             collection,
             text=text,
@@ -265,7 +251,7 @@ class AsyncClient:
             spaces=spaces,
         )
         return conv.search_result_from_proto(
-            await self._call(self._stubs.search.Search, request, timeout)
+            await self._transport.unary(self._stubs.search.Search, request, timeout)
         )
 
     async def search(
@@ -282,6 +268,8 @@ class AsyncClient:
         spaces: Sequence[str] | None = None,
         timeout: float | None = None,
     ) -> list[Hit]:
+        """The k best hits for one query (text, image bytes or path, audio bytes or path, or a
+        stored item id), best first. ``where`` is a LanceDB-style filter on the metadata."""
         result = await self.search_detailed(
             collection,
             text=text,
@@ -296,8 +284,6 @@ class AsyncClient:
         )
         return list(result.hits)
 
-    # --- embed -------------------------------------------------------------------------------
-
     async def embed(
         self,
         *,
@@ -310,7 +296,11 @@ class AsyncClient:
     ) -> FloatMatrix:
         """Embeds a list of texts, images or audio files: an (n, dim) float32 array."""
         result = await self.embed_detailed(
-            texts=texts, images=images, audio=audio, space=space, collection=collection,
+            texts=texts,
+            images=images,
+            audio=audio,
+            space=space,
+            collection=collection,
             timeout=timeout,
         )
         return result.vectors
@@ -329,7 +319,7 @@ class AsyncClient:
         request = req.embed(
             texts=texts, images=images, audio=audio, space=space, collection=collection
         )
-        response = await self._call(self._stubs.embed.Embed, request, timeout)
+        response = await self._transport.unary(self._stubs.embed.Embed, request, timeout)
         return Embeddings(
             conv.vectors_from_proto(response.vectors, response.dim),
             conv.encoder_from_proto(response.encoder),
@@ -340,10 +330,8 @@ class AsyncClient:
     ) -> Transcript:
         request = req.transcribe(audio, language)
         return conv.transcript_from_proto(
-            await self._call(self._stubs.embed.Transcribe, request, timeout)
+            await self._transport.unary(self._stubs.embed.Transcribe, request, timeout)
         )
-
-    # --- classification ----------------------------------------------------------------------
 
     async def zero_shot_classify(
         self,
@@ -359,6 +347,7 @@ class AsyncClient:
         top_k: int = 0,
         timeout: float | None = None,
     ) -> list[LabelScore]:
+        """Probabilities of ``labels`` for one input, best first (all labels when top_k=0)."""
         request = req.zero_shot_classify(
             labels,
             text=text,
@@ -370,10 +359,10 @@ class AsyncClient:
             space=space,
             top_k=top_k,
         )
-        response = await self._call(self._stubs.classify.ZeroShotClassify, request, timeout)
+        response = await self._transport.unary(
+            self._stubs.classify.ZeroShotClassify, request, timeout
+        )
         return [conv.label_score_from_proto(s) for s in response.labels]
-
-    # --- probes ------------------------------------------------------------------------------
 
     def train_probe_stream(
         self,
@@ -389,6 +378,7 @@ class AsyncClient:
         cv_folds: int = 0,
         timeout: float | None = None,
     ) -> AsyncIterator[TrainEvent]:
+        """Trains a new probe version, yielding TrainProgress events and then the ProbeReport."""
         request = req.train_probe(
             collection,
             name,
@@ -400,7 +390,7 @@ class AsyncClient:
             seed=seed,
             cv_folds=cv_folds,
         )
-        return self._stream(
+        return self._transport.stream(
             self._stubs.probes.TrainProbe, request, timeout, conv.train_event_from_proto
         )
 
@@ -419,6 +409,7 @@ class AsyncClient:
         on_progress: Callable[[TrainProgress], None] | None = None,
         timeout: float | None = None,
     ) -> ProbeReport:
+        """Trains a new probe version and returns its report; progress goes to on_progress."""
         events = self.train_probe_stream(
             collection,
             name,
@@ -431,14 +422,7 @@ class AsyncClient:
             cv_folds=cv_folds,
             timeout=timeout,
         )
-        async for event in events:
-            if isinstance(event, ProbeReport):
-                return event
-            if on_progress is not None:
-                on_progress(event)
-        raise OmnivecClientError(
-            "the server ended TrainProbe without a report", code=grpc.StatusCode.UNKNOWN
-        )
+        return await self._transport.probe_report(events, on_progress)
 
     async def list_probes(
         self,
@@ -451,15 +435,16 @@ class AsyncClient:
         request = probes_pb2.ListProbesRequest(
             collection=collection, name=name or "", all_versions=all_versions
         )
-        response = await self._call(self._stubs.probes.ListProbes, request, timeout)
+        response = await self._transport.unary(self._stubs.probes.ListProbes, request, timeout)
         return [conv.probe_info_from_proto(p) for p in response.probes]
 
     async def get_probe(
         self, collection: str, name: str, version: int = 0, *, timeout: float | None = None
     ) -> ProbeReport:
+        """The report of a probe version (0: the latest)."""
         request = probes_pb2.GetProbeRequest(collection=collection, name=name, version=version)
         return conv.probe_report_from_proto(
-            await self._call(self._stubs.probes.GetProbe, request, timeout)
+            await self._transport.unary(self._stubs.probes.GetProbe, request, timeout)
         )
 
     async def delete_probe(
@@ -471,8 +456,9 @@ class AsyncClient:
         all_versions: bool = False,
         timeout: float | None = None,
     ) -> int:
+        """Deletes one version, or all with all_versions=True; returns how many were deleted."""
         request = req.delete_probe(collection, name, version, all_versions)
-        response = await self._call(self._stubs.probes.DeleteProbe, request, timeout)
+        response = await self._transport.unary(self._stubs.probes.DeleteProbe, request, timeout)
         return int(response.deleted_versions)
 
     async def classify(
@@ -485,8 +471,9 @@ class AsyncClient:
         top_k: int = 0,
         timeout: float | None = None,
     ) -> list[Classification]:
+        """Classifies each input (Media or ItemRef) with a probe; one result per input."""
         request = req.classify(collection, probe, inputs, version, top_k)
-        response = await self._call(self._stubs.probes.Classify, request, timeout)
+        response = await self._transport.unary(self._stubs.probes.Classify, request, timeout)
         return [conv.classification_from_proto(c) for c in response.results]
 
     def classify_collection(
@@ -498,57 +485,24 @@ class AsyncClient:
         column: str | None = None,
         timeout: float | None = None,
     ) -> AsyncIterator[ClassifyCollectionProgress]:
+        """Writes the probe's top label of every item into a column, yielding progress."""
         request = probes_pb2.ClassifyCollectionRequest(
             collection=collection, probe=probe, version=version, column=column or ""
         )
-        return self._stream(
+        return self._transport.stream(
             self._stubs.probes.ClassifyCollection,
             request,
             timeout,
             conv.classify_collection_progress_from_proto,
         )
 
-    # --- health ------------------------------------------------------------------------------
-
     async def health(self, service: str = "", *, timeout: float | None = None) -> str:
+        """The server's serving status ("SERVING", "NOT_SERVING", ...) from the standard gRPC
+        health service; ``service`` names one service, empty means the whole server."""
         try:
-            response = await self._call(
+            response = await self._transport.unary(
                 self._stubs.health_check, HealthCheckRequest(service=service), timeout
             )
         except NotFound:
-            # The health protocol answers Check for an unregistered service with NOT_FOUND.
             return "SERVICE_UNKNOWN"
         return health_status_name(response)
-
-
-class _AsyncRequestPump:
-    """Async counterpart of sync_client._RequestPump: a bad item ends the request stream and
-    its exception is re-raised to the caller after the acknowledged results."""
-
-    def __init__(
-        self, collection: str, items: Iterable[UpsertItem] | AsyncIterable[UpsertItem]
-    ) -> None:
-        self._collection = collection
-        self._items = items
-        self._error: BaseException | None = None
-
-    async def _items_in_order(self) -> AsyncIterator[UpsertItem]:
-        if isinstance(self._items, AsyncIterable):
-            async for item in self._items:
-                yield item
-        else:
-            for item in self._items:
-                yield item
-
-    async def requests(self) -> AsyncIterator[Any]:
-        try:
-            sequence = 0
-            async for item in self._items_in_order():
-                yield conv.upsert_request(self._collection, sequence, item)
-                sequence += 1
-        except Exception as e:  # noqa: BLE001 - re-raised by raise_if_failed in the caller's task
-            self._error = e
-
-    def raise_if_failed(self) -> None:
-        if self._error is not None:
-            raise self._error

@@ -1,24 +1,32 @@
-"""The blocking client."""
+"""The client, written once: the blocking ``Client`` here, and the generated ``AsyncClient``.
+
+async_client.py is generated from this file by ``scripts/generate_async_client.py`` (``make
+generate``): the same methods, with ``SyncTransport`` swapped for ``AsyncTransport`` and the
+calls that are coroutines there awaited. So the methods below hold what both flavours share
+(requests, conversions, defaults, docstrings) and reach gRPC only through ``self._transport``;
+what genuinely differs between blocking and asyncio calls lives in _transport.py.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
-
-import grpc
+from typing import TYPE_CHECKING
 
 from omnivec.client import _conversions as conv
 from omnivec.client import _requests as req
 from omnivec.client._channel import (
     DEFAULT_MAX_MESSAGE_BYTES,
     HealthCheckRequest,
-    Stubs,
-    channel_options,
     health_status_name,
 )
 from omnivec.client._requests import BytesOrPath
-from omnivec.client.auth import TlsOptions, bearer_metadata
-from omnivec.client.errors import NotFound, OmnivecClientError, error_from_rpc
+from omnivec.client._transport import (
+    DEFAULT_STREAM_TIMEOUT_SECONDS,
+    DEFAULT_TIMEOUT_SECONDS,
+    SyncTransport,
+)
+from omnivec.client.auth import TlsOptions
+from omnivec.client.errors import NotFound
 from omnivec.client.types import (
     Classification,
     ClassifyCollectionProgress,
@@ -46,25 +54,6 @@ from omnivec.v1 import collections_pb2, probes_pb2
 if TYPE_CHECKING:
     from typing_extensions import Self  # typing.Self needs Python 3.11
 
-T = TypeVar("T")
-
-DEFAULT_TIMEOUT_SECONDS = 30.0
-DEFAULT_STREAM_TIMEOUT_SECONDS = 3600.0
-
-
-def report_from_events(
-    events: Iterable[TrainEvent], on_progress: Callable[[TrainProgress], None] | None
-) -> ProbeReport:
-    """The report that ends a TrainProbe stream, passing progress events to on_progress."""
-    for event in events:
-        if isinstance(event, ProbeReport):
-            return event
-        if on_progress is not None:
-            on_progress(event)
-    raise OmnivecClientError(
-        "the server ended TrainProbe without a report", code=grpc.StatusCode.UNKNOWN
-    )
-
 
 class Client:
     """Blocking client for an omnivec server.
@@ -87,18 +76,16 @@ class Client:
         retries: int = 3,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
-        options = channel_options(retries, max_message_bytes)
-        if tls is not None and tls.server_name_override:
-            options.append(("grpc.ssl_target_name_override", tls.server_name_override))
-        self._metadata = bearer_metadata(token)
-        self._timeout = timeout
-        self._stream_timeout = stream_timeout
-        self._channel: grpc.Channel = (
-            grpc.secure_channel(target, tls.channel_credentials(), options=options)
-            if tls is not None
-            else grpc.insecure_channel(target, options=options)
+        self._transport = SyncTransport(
+            target,
+            token=token,
+            tls=tls,
+            timeout=timeout,
+            stream_timeout=stream_timeout,
+            retries=retries,
+            max_message_bytes=max_message_bytes,
         )
-        self._stubs = Stubs(self._channel)
+        self._stubs = self._transport.stubs
         self.target = target
 
     def __enter__(self) -> Self:
@@ -108,39 +95,10 @@ class Client:
         self.close()
 
     def close(self) -> None:
-        self._channel.close()
+        self._transport.close()
 
     def __repr__(self) -> str:
-        return f"Client({self.target!r})"
-
-    # --- plumbing ----------------------------------------------------------------------------
-
-    def _call(self, method: Any, request: Any, timeout: float | None) -> Any:
-        try:
-            return method(
-                request,
-                timeout=self._timeout if timeout is None else timeout,
-                metadata=self._metadata,
-            )
-        except grpc.RpcError as e:
-            raise error_from_rpc(e) from e
-
-    def _stream(
-        self, method: Any, request: Any, timeout: float | None, convert: Callable[[Any], T]
-    ) -> Iterator[T]:
-        call = method(
-            request,
-            timeout=self._stream_timeout if timeout is None else timeout,
-            metadata=self._metadata,
-        )
-        try:
-            for message in call:
-                yield convert(message)
-        except grpc.RpcError as e:
-            raise error_from_rpc(e) from e
-        finally:
-            # A caller that stops iterating early must not leave the server working.
-            call.cancel()
+        return f"{type(self).__name__}({self.target!r})"
 
     # --- collections -------------------------------------------------------------------------
 
@@ -154,11 +112,11 @@ class Client:
     ) -> Collection:
         request = req.create_collection(name, spaces, if_not_exists)
         return conv.collection_from_proto(
-            self._call(self._stubs.collections.CreateCollection, request, timeout)
+            self._transport.unary(self._stubs.collections.CreateCollection, request, timeout)
         )
 
     def list_collections(self, *, timeout: float | None = None) -> list[Collection]:
-        response = self._call(
+        response = self._transport.unary(
             self._stubs.collections.ListCollections,
             collections_pb2.ListCollectionsRequest(),
             timeout,
@@ -168,7 +126,7 @@ class Client:
     def get_collection(self, name: str, *, timeout: float | None = None) -> Collection:
         request = collections_pb2.GetCollectionRequest(name=name)
         return conv.collection_from_proto(
-            self._call(self._stubs.collections.GetCollection, request, timeout)
+            self._transport.unary(self._stubs.collections.GetCollection, request, timeout)
         )
 
     def delete_collection(
@@ -176,13 +134,13 @@ class Client:
     ) -> bool:
         """Deletes a collection; returns False only with if_exists=True and no such name."""
         request = collections_pb2.DeleteCollectionRequest(name=name, if_exists=if_exists)
-        response = self._call(self._stubs.collections.DeleteCollection, request, timeout)
+        response = self._transport.unary(self._stubs.collections.DeleteCollection, request, timeout)
         return bool(response.deleted)
 
     def snapshot_collection(self, name: str, tag: str, *, timeout: float | None = None) -> Snapshot:
         request = collections_pb2.SnapshotCollectionRequest(name=name, tag=tag)
         return conv.snapshot_from_proto(
-            self._call(self._stubs.collections.SnapshotCollection, request, timeout)
+            self._transport.unary(self._stubs.collections.SnapshotCollection, request, timeout)
         )
 
     def restore_collection(
@@ -195,7 +153,7 @@ class Client:
     ) -> Collection:
         request = req.restore_collection(name, tag, version)
         return conv.collection_from_proto(
-            self._call(self._stubs.collections.RestoreCollection, request, timeout)
+            self._transport.unary(self._stubs.collections.RestoreCollection, request, timeout)
         )
 
     # --- indexing ----------------------------------------------------------------------------
@@ -208,19 +166,15 @@ class Client:
         Results may come in any order; ``sequence`` is the item's position in ``items``.
         Never retried: resend the items whose results did not arrive.
         """
-        if isinstance(items, (UpsertItem, str, bytes)):
-            raise TypeError("items must be an iterable of UpsertItem; did you mean [item]?")
-        requests = _RequestPump(conv.upsert_requests(collection, items))
-        yield from self._stream(
-            self._stubs.indexing.Upsert, iter(requests), timeout, conv.upsert_result_from_proto
+        return self._transport.upsert_results(
+            self._stubs.indexing.Upsert, collection, items, timeout
         )
-        requests.raise_if_failed()
 
     def upsert(
         self, collection: str, items: Iterable[UpsertItem], *, timeout: float | None = None
     ) -> list[UpsertResult]:
         """Writes items; returns one result per item, in the order of ``items``."""
-        results = list(self.upsert_stream(collection, items, timeout=timeout))
+        results = self._transport.to_list(self.upsert_stream(collection, items, timeout=timeout))
         return sorted(results, key=lambda r: r.sequence)
 
     def index_path(
@@ -235,7 +189,7 @@ class Client:
         """Indexes files under ``path`` (relative to the server's index root), yielding
         progress; the last event has is_final=True."""
         request = req.index_path(collection, path, recursive, spaces)
-        return self._stream(
+        return self._transport.stream(
             self._stubs.indexing.IndexPath, request, timeout, conv.index_progress_from_proto
         )
 
@@ -249,7 +203,8 @@ class Client:
     ) -> int:
         """Deletes items by id and/or source URI; returns how many were deleted."""
         request = req.delete_items(collection, ids, source_uris)
-        return int(self._call(self._stubs.indexing.DeleteItems, request, timeout).deleted)
+        response = self._transport.unary(self._stubs.indexing.DeleteItems, request, timeout)
+        return int(response.deleted)
 
     # --- search ------------------------------------------------------------------------------
 
@@ -280,7 +235,7 @@ class Client:
             spaces=spaces,
         )
         return conv.search_result_from_proto(
-            self._call(self._stubs.search.Search, request, timeout)
+            self._transport.unary(self._stubs.search.Search, request, timeout)
         )
 
     def search(
@@ -346,7 +301,7 @@ class Client:
         request = req.embed(
             texts=texts, images=images, audio=audio, space=space, collection=collection
         )
-        response = self._call(self._stubs.embed.Embed, request, timeout)
+        response = self._transport.unary(self._stubs.embed.Embed, request, timeout)
         return Embeddings(
             conv.vectors_from_proto(response.vectors, response.dim),
             conv.encoder_from_proto(response.encoder),
@@ -357,7 +312,7 @@ class Client:
     ) -> Transcript:
         request = req.transcribe(audio, language)
         return conv.transcript_from_proto(
-            self._call(self._stubs.embed.Transcribe, request, timeout)
+            self._transport.unary(self._stubs.embed.Transcribe, request, timeout)
         )
 
     # --- classification ----------------------------------------------------------------------
@@ -388,7 +343,7 @@ class Client:
             space=space,
             top_k=top_k,
         )
-        response = self._call(self._stubs.classify.ZeroShotClassify, request, timeout)
+        response = self._transport.unary(self._stubs.classify.ZeroShotClassify, request, timeout)
         return [conv.label_score_from_proto(s) for s in response.labels]
 
     # --- probes ------------------------------------------------------------------------------
@@ -419,7 +374,7 @@ class Client:
             seed=seed,
             cv_folds=cv_folds,
         )
-        return self._stream(
+        return self._transport.stream(
             self._stubs.probes.TrainProbe, request, timeout, conv.train_event_from_proto
         )
 
@@ -451,7 +406,7 @@ class Client:
             cv_folds=cv_folds,
             timeout=timeout,
         )
-        return report_from_events(events, on_progress)
+        return self._transport.probe_report(events, on_progress)
 
     def list_probes(
         self,
@@ -464,7 +419,7 @@ class Client:
         request = probes_pb2.ListProbesRequest(
             collection=collection, name=name or "", all_versions=all_versions
         )
-        response = self._call(self._stubs.probes.ListProbes, request, timeout)
+        response = self._transport.unary(self._stubs.probes.ListProbes, request, timeout)
         return [conv.probe_info_from_proto(p) for p in response.probes]
 
     def get_probe(
@@ -473,7 +428,7 @@ class Client:
         """The report of a probe version (0: the latest)."""
         request = probes_pb2.GetProbeRequest(collection=collection, name=name, version=version)
         return conv.probe_report_from_proto(
-            self._call(self._stubs.probes.GetProbe, request, timeout)
+            self._transport.unary(self._stubs.probes.GetProbe, request, timeout)
         )
 
     def delete_probe(
@@ -487,7 +442,8 @@ class Client:
     ) -> int:
         """Deletes one version, or all with all_versions=True; returns how many were deleted."""
         request = req.delete_probe(collection, name, version, all_versions)
-        return int(self._call(self._stubs.probes.DeleteProbe, request, timeout).deleted_versions)
+        response = self._transport.unary(self._stubs.probes.DeleteProbe, request, timeout)
+        return int(response.deleted_versions)
 
     def classify(
         self,
@@ -501,7 +457,7 @@ class Client:
     ) -> list[Classification]:
         """Classifies each input (Media or ItemRef) with a probe; one result per input."""
         request = req.classify(collection, probe, inputs, version, top_k)
-        response = self._call(self._stubs.probes.Classify, request, timeout)
+        response = self._transport.unary(self._stubs.probes.Classify, request, timeout)
         return [conv.classification_from_proto(c) for c in response.results]
 
     def classify_collection(
@@ -517,7 +473,7 @@ class Client:
         request = probes_pb2.ClassifyCollectionRequest(
             collection=collection, probe=probe, version=version, column=column or ""
         )
-        return self._stream(
+        return self._transport.stream(
             self._stubs.probes.ClassifyCollection,
             request,
             timeout,
@@ -530,30 +486,10 @@ class Client:
         """The server's serving status ("SERVING", "NOT_SERVING", ...) from the standard gRPC
         health service; ``service`` names one service, empty means the whole server."""
         try:
-            response = self._call(
+            response = self._transport.unary(
                 self._stubs.health_check, HealthCheckRequest(service=service), timeout
             )
         except NotFound:
             # The health protocol answers Check for an unregistered service with NOT_FOUND.
             return "SERVICE_UNKNOWN"
         return health_status_name(response)
-
-
-class _RequestPump:
-    """Wraps a request iterator so that an exception raised while producing requests (a bad
-    item) stops the stream cleanly and is re-raised to the caller, instead of gRPC swallowing
-    it into a CANCELLED status."""
-
-    def __init__(self, requests: Iterable[Any]) -> None:
-        self._requests = requests
-        self._error: BaseException | None = None
-
-    def __iter__(self) -> Iterator[Any]:
-        try:
-            yield from self._requests
-        except Exception as e:  # noqa: BLE001 - re-raised by raise_if_failed on the caller's thread
-            self._error = e
-
-    def raise_if_failed(self) -> None:
-        if self._error is not None:
-            raise self._error
