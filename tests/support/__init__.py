@@ -4,6 +4,7 @@
     processes    run_cli (console script), invoke_cli (in process), serve_process, unshare_available
     media_factory  files of every bad (and good) media kind, made on the fly
     reliability  bounds, figures and server processes of the reliability suite
+    async_adapter  drives the real AsyncClient from synchronous test code (one event loop)
 
 pytest's rootdir-relative imports (``tests`` is a package) make these importable without any
 ``sys.path`` edits.
