@@ -9,47 +9,34 @@ import inspect
 import threading
 from collections.abc import Iterator
 from concurrent import futures
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 import grpc
-import numpy as np
 import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 import omnivec.client as client_pkg
 from omnivec.client import (
     AsyncClient,
-    Classification,
-    ClassifyCollectionProgress,
     ClassMetrics,
     Client,
     Collection,
     CScore,
     EncoderConfig,
-    Hit,
-    IndexFailure,
-    IndexProgress,
     InvalidArgument,
     ItemRef,
     LabelledExample,
-    LabelScore,
     Media,
     NotFound,
     OmnivecClientError,
-    ProbeInfo,
     ProbeReport,
-    SearchResult,
+    SearchQuery,
     Snapshot,
     SpaceInfo,
-    SpaceTiming,
-    Span,
-    TrainProgress,
-    Transcript,
     Unavailable,
     UpsertItem,
-    UpsertResult,
     errors,
     types,
 )
@@ -157,230 +144,10 @@ def make_bare_report() -> ProbeReport:
     )
 
 
-# --- round trips -----------------------------------------------------------------------------
-
-ROUND_TRIPS: list[tuple[str, Any, Any, Any]] = [
-    (
-        "media-text",
-        Media(text="hello", filename="a.txt"),
-        conv.media_to_proto,
-        conv.media_from_proto,
-    ),
-    ("media-image", Media(image=b"\x89PNG"), conv.media_to_proto, conv.media_from_proto),
-    (
-        "media-audio",
-        Media(audio=b"RIFF", filename="a.wav"),
-        conv.media_to_proto,
-        conv.media_from_proto,
-    ),
-    ("item-ref", ItemRef("abc"), conv.item_or_media_to_proto, conv.item_or_media_from_proto),
-    ("item-media", Media(text="x"), conv.item_or_media_to_proto, conv.item_or_media_from_proto),
-    ("span-text", Span("some text"), conv.span_to_proto, conv.span_from_proto),
-    ("span-timed", Span("said", 0.0, 2.5), conv.span_to_proto, conv.span_from_proto),
-    ("encoder", CLIP, conv.encoder_to_proto, conv.encoder_from_proto),
-    ("collection", make_collection(), conv.collection_to_proto, conv.collection_from_proto),
-    (
-        "collection-empty",
-        Collection("e", (), 0, 0, {}, 0, 1, None),
-        conv.collection_to_proto,
-        conv.collection_from_proto,
-    ),
-    (
-        "upsert-item",
-        UpsertItem(
-            Media(text="t"),
-            id="i1",
-            metadata={"year": 2024, "tags": ["a", 1.5], "nested": {"ok": True, "none": None}},
-            source_uri="file:///a.txt",
-        ),
-        conv.upsert_item_to_proto,
-        conv.upsert_item_from_proto,
-    ),
-    (
-        "upsert-item-bare",
-        UpsertItem(Media(image=b"x")),
-        conv.upsert_item_to_proto,
-        conv.upsert_item_from_proto,
-    ),
-    (
-        "upsert-ok",
-        UpsertResult(3, "i1", "ok", None, 4),
-        conv.upsert_result_to_proto,
-        conv.upsert_result_from_proto,
-    ),
-    (
-        "upsert-failed",
-        UpsertResult(4, "i2", "failed", "cannot decode image", 0),
-        conv.upsert_result_to_proto,
-        conv.upsert_result_from_proto,
-    ),
-    (
-        "index-progress",
-        IndexProgress(5, 10, 3, 1, 1, "a/b.png", (IndexFailure("a/c.png", "truncated"),), False),
-        conv.index_progress_to_proto,
-        conv.index_progress_from_proto,
-    ),
-    (
-        "search-result",
-        SearchResult(
-            hits=(
-                Hit(
-                    "i1",
-                    "audio",
-                    "file:///talk.wav",
-                    {"speaker": "ann", "n": 3},
-                    Span("hello there", 12.0, 14.5),
-                    "text",
-                    0.83,
-                    0.031,
-                    1,
-                ),
-                Hit("i2", "image", "file:///cat.jpg", {}, None, "clip", 0.29, 0.016, 2),
-            ),
-            timings=(SpaceTiming("clip", 4.5, 1.25), SpaceTiming("text", 2.0, 0.5)),
-            query_transcript="hello",
-        ),
-        conv.search_result_to_proto,
-        conv.search_result_from_proto,
-    ),
-    (
-        "transcript",
-        Transcript("a b", (Span("a", 0.0, 1.0), Span("b", 1.0, 2.0)), "en", 2.0),
-        conv.transcript_to_proto,
-        conv.transcript_from_proto,
-    ),
-    (
-        "label-score",
-        LabelScore("cat", 0.75),
-        conv.label_score_to_proto,
-        conv.label_score_from_proto,
-    ),
-    (
-        "classification",
-        Classification((LabelScore("cat", 0.75), LabelScore("dog", 0.25)), False),
-        conv.classification_to_proto,
-        conv.classification_from_proto,
-    ),
-    (
-        "classification-error",
-        Classification((), False, "no such item"),
-        conv.classification_to_proto,
-        conv.classification_from_proto,
-    ),
-    (
-        "example-item",
-        LabelledExample(ItemRef("i1"), "cat"),
-        conv.labelled_example_to_proto,
-        conv.labelled_example_from_proto,
-    ),
-    (
-        "example-media",
-        LabelledExample(Media(text="a dog"), "dog"),
-        conv.labelled_example_to_proto,
-        conv.labelled_example_from_proto,
-    ),
-    ("probe-report", make_report(), conv.probe_report_to_proto, conv.probe_report_from_proto),
-    (
-        "probe-report-bare",
-        make_bare_report(),
-        conv.probe_report_to_proto,
-        conv.probe_report_from_proto,
-    ),
-    (
-        "probe-report-empty-prompt",
-        replace(make_bare_report(), prompt_template="", zero_shot_accuracy=0.0),
-        conv.probe_report_to_proto,
-        conv.probe_report_from_proto,
-    ),
-    (
-        "probe-info",
-        ProbeInfo("pets", 2, "clip", ("cat", "dog"), 0.9, WHEN, True),
-        conv.probe_info_to_proto,
-        conv.probe_info_from_proto,
-    ),
-    (
-        "probe-info-no-estimate",
-        ProbeInfo("pets", 1, "clip", ("cat", "dog"), None, WHEN, False),
-        conv.probe_info_to_proto,
-        conv.probe_info_from_proto,
-    ),
-    (
-        "train-progress",
-        TrainProgress("cross_validate", 2, 4),
-        conv.train_event_to_proto,
-        conv.train_event_from_proto,
-    ),
-    ("train-report", make_report(), conv.train_event_to_proto, conv.train_event_from_proto),
-    (
-        "classify-collection",
-        ClassifyCollectionProgress(10, 20, 2, "probe_pets", 2, True),
-        conv.classify_collection_progress_to_proto,
-        conv.classify_collection_progress_from_proto,
-    ),
-]
+# --- decoding what the server sends (pairs with the server's encoders: tests/server/test_wire.py)
 
 
-@pytest.mark.parametrize(
-    ("value", "to_proto", "from_proto"),
-    [pytest.param(v, t, f, id=name) for name, v, t, f in ROUND_TRIPS],
-)
-def test_dataclass_round_trips_through_proto(value: Any, to_proto: Any, from_proto: Any) -> None:
-    message = to_proto(value)
-    # Through the wire format too, so that nothing survives only as a Python attribute.
-    reparsed = type(message).FromString(message.SerializeToString())
-    assert from_proto(reparsed) == value
-
-
-def test_probe_report_optional_fields_are_unset_for_none() -> None:
-    bare = conv.probe_report_to_proto(make_bare_report())
-    for name in ("heldout_accuracy", "zero_shot_accuracy", "plain_probe_accuracy",
-                 "plain_probe_c", "heldout_log_loss", "prior_scale", "prompt_template"):
-        assert not bare.HasField(name), name
-    full = conv.probe_report_to_proto(make_report())
-    for name in ("heldout_accuracy", "zero_shot_accuracy", "plain_probe_accuracy",
-                 "plain_probe_c", "heldout_log_loss", "prior_scale", "prompt_template"):
-        assert full.HasField(name), name
-    # A 0.0 accuracy is an estimate ("always wrong"), not "none": it stays set.
-    zero = conv.probe_report_to_proto(replace(make_bare_report(), heldout_accuracy=0.0))
-    assert zero.HasField("heldout_accuracy")
-    assert conv.probe_report_from_proto(zero).heldout_accuracy == 0.0
-    # Servers before the accuracies were `optional` sent NaN for "no estimate".
-    old = conv.probe_report_to_proto(make_bare_report())
-    old.heldout_accuracy = float("nan")
-    assert conv.probe_report_from_proto(old).heldout_accuracy is None
-
-
-def test_metadata_keeps_ints_as_ints_and_floats_as_floats() -> None:
-    meta = {"year": 2024, "score": 0.5, "big": 2**60 + 0.0, "list": [1, 2.5]}
-    back = conv.metadata_from_struct(conv.metadata_to_struct(meta))
-    assert back["year"] == 2024 and isinstance(back["year"], int)
-    assert back["score"] == 0.5 and isinstance(back["score"], float)
-    assert isinstance(back["big"], float)  # beyond 2**53 a double is no exact int
-    assert back["list"] == [1, 2.5] and isinstance(back["list"][0], int)
-
-
-def test_metadata_must_be_a_json_object() -> None:
-    with pytest.raises(TypeError):
-        conv.metadata_to_struct(["not", "a", "mapping"])  # type: ignore[arg-type]
-    with pytest.raises(InvalidArgument):
-        conv.metadata_to_struct({"when": WHEN})
-
-
-def test_vectors_round_trip_as_float32_matrix() -> None:
-    matrix = np.arange(12, dtype=np.float32).reshape(3, 4) / 7
-    back = conv.vectors_from_proto(conv.vectors_to_proto(matrix), dim=4)
-    assert back.dtype == np.float32 and back.shape == (3, 4)
-    np.testing.assert_array_equal(back, matrix)
-    assert conv.vectors_from_proto([], dim=4).shape == (0, 4)
-    with pytest.raises(OmnivecClientError, match="dimension 4, expected 5"):
-        conv.vectors_from_proto(conv.vectors_to_proto(matrix), dim=5)
-
-
-def test_unset_timestamp_and_span_become_none() -> None:
-    hit = conv.hit_from_proto(
-        conv.hit_to_proto(Hit("i", "image", "", {}, None, "clip", 0.1, 0.1, 1))
-    )
-    assert hit.span is None
+def test_unset_timestamp_becomes_none() -> None:
     assert conv.collection_from_proto(collections_pb2.Collection(name="c")).created_at is None
 
 
@@ -469,27 +236,16 @@ def test_a_bare_str_where_a_list_is_expected_is_rejected_with_a_hint(call: Any) 
 
 
 def test_exactly_one_query_is_required() -> None:
-    common = {"k": 10, "where": None, "modalities": None, "spaces": None}
     with pytest.raises(InvalidArgument, match="exactly one"):
-        req.search("c", text="a", image=b"b", audio=None, item_id=None, **common)
+        req.search("c", SearchQuery(text="a", image=b"b"))
     with pytest.raises(InvalidArgument, match="exactly one"):
-        req.search("c", text=None, image=None, audio=None, item_id=None, **common)
+        req.search("c", SearchQuery())
     with pytest.raises(InvalidArgument, match="unknown modalities"):
-        req.search(
-            "c",
-            text="a",
-            image=None,
-            audio=None,
-            item_id=None,
-            **{**common, "modalities": ["video"]},
-        )
+        req.search("c", SearchQuery(text="a", modalities=["video"]))  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="did you mean"):
+        req.search("c", SearchQuery(text="a", modalities="image"))  # type: ignore[arg-type]
     request = req.search(
-        "c",
-        text="a",
-        image=None,
-        audio=None,
-        item_id=None,
-        **{**common, "modalities": ["text", "image"], "where": "year > 1"},
+        "c", SearchQuery(text="a", modalities=("text", "image"), where="year > 1")
     )
     assert request.WhichOneof("query") == "text" and request.filter == "year > 1"
     assert list(request.modalities) == [common_pb2.MODALITY_IMAGE, common_pb2.MODALITY_TEXT]
@@ -498,17 +254,7 @@ def test_exactly_one_query_is_required() -> None:
 def test_image_paths_are_read(tmp_path: Any) -> None:
     image = tmp_path / "cat.png"
     image.write_bytes(b"\x89PNG fake")
-    request = req.search(
-        "c",
-        text=None,
-        image=image,
-        audio=None,
-        item_id=None,
-        k=5,
-        where=None,
-        modalities=None,
-        spaces=None,
-    )
+    request = req.search("c", SearchQuery(image=image, k=5))
     assert request.image == b"\x89PNG fake"
     embed = req.embed(texts=None, images=[image, b"raw"], audio=None, space="clip", collection=None)
     assert [m.filename for m in embed.inputs] == ["cat.png", ""]
@@ -582,7 +328,7 @@ class FakeCollections(collections_pb2_grpc.CollectionServiceServicer):
         if self._count("ListCollections", context) <= self.fail_first:
             context.abort(grpc.StatusCode.UNAVAILABLE, "warming up")
         return collections_pb2.ListCollectionsResponse(
-            collections=[conv.collection_to_proto(make_collection())]
+            collections=[collections_pb2.Collection(name="photos", item_count=3, lance_version=2)]
         )
 
     def CreateCollection(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -624,7 +370,7 @@ def test_sync_client_health_token_and_retries(fake: tuple[str, FakeCollections])
         assert client.health() == "SERVING"
         assert client.health("omnivec.v1.NoSuchService") == "SERVICE_UNKNOWN"
         collections = client.list_collections()
-    assert collections == [make_collection()]
+    assert [(c.name, c.item_count, c.lance_version) for c in collections] == [("photos", 3, 2)]
     assert servicer.calls["ListCollections"] == 3
     assert all(m.get("authorization") == "Bearer s3cret" for m in servicer.metadata)
 
@@ -662,7 +408,7 @@ def test_async_client_matches_sync(fake: tuple[str, FakeCollections]) -> None:
                 await client.get_collection("nope")
             return await client.list_collections()
 
-    assert asyncio.run(scenario()) == [make_collection()]
+    assert [c.name for c in asyncio.run(scenario())] == ["photos"]
     assert servicer.calls["ListCollections"] == 3
     assert all(m.get("authorization") == "Bearer tok" for m in servicer.metadata)
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from omnivec.client import SearchQuery
 from omnivec.indexer.errors import (
     AlreadyExistsError,
     EncoderMismatchError,
     InvalidInputError,
     NotFoundError,
 )
-from omnivec.indexer.search import SearchQuery
 from tests.support import media_factory as mf
 from tests.support.paths import SAMPLES, SPEECH
 from tests.support.processes import invoke_cli
@@ -89,8 +89,9 @@ def test_text_query_finds_the_speech_clip_with_its_span(engine, indexed) -> None
     result = engine.search("mixed", SearchQuery(text="sunny weather with a breeze from the ocean", k=3, spaces=("text",)))
     top = result.hits[0]
     assert top.modality == "audio" and top.source_uri.endswith("weather.wav")
-    assert top.start_s is not None and top.end_s is not None and top.end_s > top.start_s
-    assert "breeze" in (top.text or "").lower()
+    assert top.span is not None and top.span.start_seconds is not None
+    assert top.span.end_seconds is not None and top.span.end_seconds > top.span.start_seconds
+    assert "breeze" in top.span.text.lower()
 
 
 def test_text_query_finds_the_right_note(engine, indexed) -> None:  # type: ignore[no-untyped-def]
@@ -119,8 +120,8 @@ def test_cropped_resized_photo_finds_the_original(engine, indexed, tmp_path: Pat
 
 def test_like_item_excludes_itself(engine, indexed) -> None:  # type: ignore[no-untyped-def]
     first = engine.search("mixed", SearchQuery(text="cat", k=1, modalities=("image",), spaces=("clip",))).hits[0]
-    result = engine.search("mixed", SearchQuery(item_id=first.item_id, k=5))
-    assert result.hits and first.item_id not in {h.item_id for h in result.hits}
+    result = engine.search("mixed", SearchQuery(item_id=first.id, k=5))
+    assert result.hits and first.id not in {h.id for h in result.hits}
 
 
 def test_metadata_filter_keeps_recall(engine, indexed) -> None:  # type: ignore[no-untyped-def]
@@ -180,7 +181,7 @@ def test_changed_file_replaces_its_rows_and_delete_by_source(engine, tmp_path: P
     info = engine.describe_collection("replace")
     assert info.item_count == 1
     hit = engine.search("replace", SearchQuery(text="rivers", k=5)).hits
-    assert len(hit) == 1 and "rivers" in (hit[0].text or "")
+    assert len(hit) == 1 and hit[0].span is not None and "rivers" in hit[0].span.text
     assert engine.delete_items("replace", source_uris=[str(note)]) == 1
     assert engine.describe_collection("replace").item_count == 0
 

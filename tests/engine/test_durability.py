@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from omnivec.indexer.search import SearchQuery
+from omnivec.client import SearchQuery
 from omnivec.indexer.store import Store, vector_column
 from tests.support.paths import OMNIVEC_BIN
 
@@ -112,7 +112,7 @@ def test_damaged_faiss_file_is_rebuilt_and_search_is_exact(engine, settings, tmp
     assert got == _exact(collection, "text", query, 10)
     assert path.exists(), "the rebuilt index was saved again"
     hits = engine.search(name, SearchQuery(text="facts about volcanoes", k=3)).hits
-    assert all("volcanoes" in (h.text or "") for h in hits)
+    assert all("volcanoes" in (h.span.text if h.span else "") for h in hits)
 
 
 def test_stale_faiss_file_is_caught_up(engine, settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -136,7 +136,7 @@ def test_snapshot_and_restore_give_identical_counts_and_results(engine, tmp_path
     _write_notes(notes, 24)
     engine.index_paths("snap", [notes], spaces=["text"])
     query = SearchQuery(text="facts about glaciers", k=5)
-    before_hits = [(h.item_id, round(h.score, 5)) for h in engine.search("snap", query).hits]
+    before_hits = [(h.id, round(h.score, 5)) for h in engine.search("snap", query).hits]
     before = engine.describe_collection("snap")
     snap = engine.snapshot_collection("snap", "before-delete")
     assert snap.tag == "before-delete" and snap.version == before.lance_version
@@ -147,7 +147,7 @@ def test_snapshot_and_restore_give_identical_counts_and_results(engine, tmp_path
 
     after = engine.restore_collection("snap", tag="before-delete")
     assert after.item_count == before.item_count and after.row_count == before.row_count
-    assert [(h.item_id, round(h.score, 5)) for h in engine.search("snap", query).hits] == before_hits
+    assert [(h.id, round(h.score, 5)) for h in engine.search("snap", query).hits] == before_hits
     from omnivec.indexer.errors import NotFoundError
 
     with pytest.raises(NotFoundError, match="snapshot 'nope' not found"):

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from omnivec.client import SearchQuery
 from omnivec.indexer.classify import MediaInput, zero_shot_classify
 from omnivec.indexer.errors import (
     EncoderMismatchError,
@@ -33,7 +34,6 @@ from omnivec.indexer.probes.service import (
 )
 from omnivec.indexer.probes.storage import validate_probe_name
 from omnivec.indexer.probes.training import ProbeTrainingConfig, train_probe
-from omnivec.indexer.search import SearchQuery
 from tests.support.processes import invoke_cli
 
 TOPICS: dict[str, list[str]] = {
@@ -390,11 +390,11 @@ def test_classify_collection_writes_filterable_columns(probes: ProbeService, top
     assert {"label_topic", "label_topic_confidence"} <= collection.label_columns()
 
     hits = engine.search(topics, SearchQuery(text="stars and planets", k=50, where="label_topic = 'astronomy'")).hits
-    assert sorted(h.item_id for h in hits) == sorted(_id("astronomy", i) for i in range(6))
+    assert sorted(h.id for h in hits) == sorted(_id("astronomy", i) for i in range(6))
     confident = engine.search(
         topics, SearchQuery(text="money", k=50, where="label_topic = 'finance' AND label_topic_confidence >= 0.3")
     ).hits
-    assert {h.item_id for h in confident} == {_id("finance", i) for i in range(6)}
+    assert {h.id for h in confident} == {_id("finance", i) for i in range(6)}
 
     # Safe to re-run (overwrites), and a custom column name gets the label_ prefix.
     again = probes.classify_collection(topics, "topic")

@@ -92,8 +92,8 @@ def run(ctx: BenchContext) -> list[FigureResult]:
         return [pending("fig2", "fig2.latency", title, missing)]
     from omnivec.bench.served import COLLECTION, served_collection, wait_serving
     from omnivec.client import Client
+    from omnivec.client.types import SearchQuery
     from omnivec.indexer.engine import Engine
-    from omnivec.indexer.search import SearchQuery
 
     served = served_collection(ctx)
     client = Client(served.server.address, timeout=60)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.progress import (
@@ -244,33 +244,33 @@ def search(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Search a collection by text, image, audio or item id; hits are fused across spaces."""
-    from omnivec.indexer.search import SearchQuery
+    from omnivec.cli.hits import search_result_to_json, seconds_suffix, snippet
+    from omnivec.client.types import Modality, SearchQuery
 
     if not collection:
         raise InvalidInputError("--collection is required")
     query = SearchQuery(
         text=text, image=image, audio=audio, item_id=like, k=k, where=where,
-        modalities=tuple(_spaces(modality) or ()), spaces=tuple(_spaces(space) or ()),
+        # Names are checked where the query runs (the engine, or the SDK before sending).
+        modalities=cast("tuple[Modality, ...]", tuple(_spaces(modality) or ())),
+        spaces=tuple(_spaces(space) or ()),
     )
     result = backend(ctx).search(collection, query)
     if as_json:
-        print_json(result.to_dict())
+        print_json(search_result_to_json(result))
         return
     if result.query_transcript is not None:
         console.print(f"[dim]query transcript:[/] {result.query_transcript}", highlight=False)
     if not result.hits:
         console.print("no hits")
     for hit in result.hits:
-        span = ""
-        if hit.start_s is not None and hit.end_s is not None:
-            span = f" [{hit.start_s:.1f}-{hit.end_s:.1f} s]"
         console.print(
             f"{hit.rank:>3}. [bold]{hit.modality:<5}[/] {hit.score:+.3f} ({hit.space}) "
-            f"{hit.source_uri or hit.item_id}{span}", highlight=False,
+            f"{hit.source_uri or hit.id}{seconds_suffix(hit)}", highlight=False,
         )
-        if hit.text:
-            snippet = " ".join(hit.text.split())
-            console.print(f"      {snippet[:160]}{'…' if len(snippet) > 160 else ''}", style="dim", highlight=False)
+        line = snippet(hit, 160)
+        if line:
+            console.print(f"      {line}", style="dim", highlight=False)
         if hit.metadata:
             console.print(f"      {hit.metadata}", style="dim", highlight=False)
 

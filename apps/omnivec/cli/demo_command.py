@@ -15,8 +15,9 @@ import typer
 from rich.rule import Rule
 
 from omnivec.cli._common import CliState, console, handle_errors
+from omnivec.cli.hits import seconds_suffix, snippet
+from omnivec.client.types import SearchQuery, SearchResult
 from omnivec.indexer.errors import InvalidInputError
-from omnivec.indexer.search import SearchQuery
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 COLLECTION = "omnivec-demo"
@@ -40,21 +41,20 @@ def _server_is_up(target: str, token: str | None) -> bool:
         return False
 
 
-def _print_hits(title: str, result: Any) -> None:
+def _print_hits(title: str, result: SearchResult) -> None:
     console.print(Rule(title, style="cyan"))
     if result.query_transcript:
         console.print(f"  [dim]heard:[/] {result.query_transcript}", highlight=False)
     if not result.hits:
         console.print("  no hits")
     for hit in result.hits:
-        where = Path(hit.source_uri).name if hit.source_uri else hit.item_id
+        where = Path(hit.source_uri).name if hit.source_uri else hit.id
         if "#" in (hit.source_uri or ""):
             where = Path(hit.source_uri.split("#")[0]).name + "#" + hit.source_uri.split("#")[1]
-        span = f" [{hit.start_s:.1f}-{hit.end_s:.1f} s]" if hit.start_s is not None and hit.end_s is not None else ""
-        console.print(f"  {hit.rank}. {hit.modality:<5} {where}{span}  [dim]({hit.space} {hit.score:+.3f})[/]", highlight=False)
-        if hit.text:
-            snippet = " ".join(hit.text.split())
-            console.print(f"     [dim]{snippet[:110]}{'…' if len(snippet) > 110 else ''}[/]", highlight=False)
+        console.print(f"  {hit.rank}. {hit.modality:<5} {where}{seconds_suffix(hit)}  [dim]({hit.space} {hit.score:+.3f})[/]", highlight=False)
+        line = snippet(hit, 110)
+        if line:
+            console.print(f"     [dim]{line}[/]", highlight=False)
 
 
 def demo(

@@ -8,6 +8,7 @@ files are read here and uploaded; the server never needs to see this machine's p
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import numpy as np
 from omnivec.client import Client, Media, UpsertItem
 from omnivec.client import errors as client_errors
 from omnivec.client.types import Collection as RemoteCollection
-from omnivec.client.types import EncoderConfig
+from omnivec.client.types import EncoderConfig, PathLike, SearchQuery, SearchResult
 from omnivec.client.types import Snapshot as RemoteSnapshot
 from omnivec.indexer import errors
 from omnivec.indexer.encoders.base import EncoderSpec
@@ -24,7 +25,6 @@ from omnivec.indexer.encoders.speech import Segment, Transcript
 from omnivec.indexer.engine import Embedding
 from omnivec.indexer.ingest import IndexEvent, IndexReport, IngestItem, discover
 from omnivec.indexer.media import MediaKind, decode_text
-from omnivec.indexer.search import Hit, SearchQuery, SearchResult
 from omnivec.indexer.store import CollectionInfo, SnapshotInfo, SpaceStatus
 
 __all__ = ["RemoteBackend"]
@@ -173,24 +173,11 @@ class RemoteBackend:
 
     # -- search -----------------------------------------------------------------------------
     def search(self, collection: str, query: SearchQuery) -> SearchResult:
-        result = self._call(
-            self._client.search_detailed, collection,
-            text=query.text, image=_bytes(query.image), audio=_bytes(query.audio),
-            item_id=query.item_id, k=query.k, where=query.where,
-            modalities=list(query.modalities) or None, spaces=list(query.spaces) or None,
-        )
-        hits = [
-            Hit(
-                item_id=h.id, modality=h.modality, source_uri=h.source_uri,
-                metadata=dict(h.metadata), text=h.span.text if h.span and h.span.text else None,
-                start_s=h.span.start_seconds if h.span else None,
-                end_s=h.span.end_seconds if h.span else None,
-                chunk=0, space=h.space, score=h.score, fused_score=h.fused_score, rank=h.rank,
-            )
-            for h in result.hits
-        ]
-        timings = {t.space: (t.embed_ms, t.search_ms) for t in result.timings}
-        return SearchResult(hits=hits, timings_ms=timings, query_transcript=result.query_transcript)
+        # The engine's query and result types are the SDK's: nothing to convert. Local files are
+        # read here, so a missing one fails with the engine's message, as it does locally.
+        sent = replace(query, image=_bytes(query.image), audio=_bytes(query.audio))
+        result: SearchResult = self._call(self._client.search_query, collection, sent)
+        return result
 
     # -- embedding --------------------------------------------------------------------------
     def embed_texts(self, texts: Sequence[str], *, space: str = "text") -> Embedding:
@@ -227,11 +214,11 @@ class RemoteBackend:
         self._client.close()
 
 
-def _bytes(source: Path | bytes | None) -> bytes | None:
+def _bytes(source: Path | bytes | PathLike | None) -> bytes | None:
     """Read a local file here so the server gets its bytes, with the same errors as locally."""
     if source is None or isinstance(source, bytes):
         return source
-    return _read_local(source, str(source))
+    return _read_local(Path(source), str(source))
 
 
 def _read_local(path: Path, label: str) -> bytes:

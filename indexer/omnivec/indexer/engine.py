@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from omnivec.client.types import SearchQuery, SearchResult
 from omnivec.indexer.config import Settings
 from omnivec.indexer.encoders.base import EncoderSpec, require_list
 from omnivec.indexer.encoders.speech import Transcript
@@ -22,7 +23,7 @@ from omnivec.indexer.ingest import IndexEvent, IndexReport, IngestItem, Ingestor
 from omnivec.indexer.media import MediaSource
 from omnivec.indexer.models import EMBEDDING_SPACES, ModelHub
 from omnivec.indexer.probes.service import ProbeService
-from omnivec.indexer.search import SearchQuery, SearchResult, run_search
+from omnivec.indexer.search import run_search
 from omnivec.indexer.store import Collection, CollectionInfo, SnapshotInfo, Store
 
 __all__ = ["Embedding", "Engine"]

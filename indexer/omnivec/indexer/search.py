@@ -1,5 +1,9 @@
 """Cross-modal search: embed the query in each space, search, fuse the ranked lists.
 
+The query and result types are the SDK's (``omnivec.client.SearchQuery``, ``SearchResult``,
+``Hit``): the engine in process and a server over gRPC answer with the same values, as Qdrant's
+local mode does, so no layer converts a hit from one shape into another.
+
 A text query reaches images through CLIP's text tower and texts/transcripts through both spaces;
 an image query reaches images and texts through CLIP; an audio query is transcribed and searched as
 text; an item id searches with that item's stored vectors. Per-space lists are deduplicated to the
@@ -10,75 +14,25 @@ calibration between spaces whose cosine scales differ.
 from __future__ import annotations
 
 import json
+import os
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from omnivec.client.types import Hit, PathLike, SearchQuery, SearchResult, SpaceTiming, Span
 from omnivec.indexer.errors import InvalidInputError
 from omnivec.indexer.filters import translate_filter
 from omnivec.indexer.media import MediaSource
 from omnivec.indexer.models import ModelHub
 from omnivec.indexer.store import Collection
 
-__all__ = ["Hit", "SearchQuery", "SearchResult", "run_search"]
+__all__ = ["run_search"]
 
 RRF_K = 60
 MAX_K = 1000
 MODALITIES = ("image", "text", "audio")
-
-
-@dataclass(frozen=True)
-class Hit:
-    item_id: str
-    modality: str
-    source_uri: str
-    metadata: dict[str, Any]
-    text: str | None
-    start_s: float | None
-    end_s: float | None
-    chunk: int
-    space: str
-    score: float  # raw cosine similarity in ``space``
-    fused_score: float
-    rank: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "item_id": self.item_id, "modality": self.modality, "source_uri": self.source_uri,
-            "metadata": self.metadata, "text": self.text, "start_s": self.start_s,
-            "end_s": self.end_s, "chunk": self.chunk, "space": self.space,
-            "score": round(self.score, 6), "fused_score": round(self.fused_score, 6),
-            "rank": self.rank,
-        }
-
-
-@dataclass(frozen=True)
-class SearchQuery:
-    text: str | None = None
-    image: MediaSource | None = None
-    audio: MediaSource | None = None
-    item_id: str | None = None
-    k: int = 10
-    where: str | None = None
-    modalities: Sequence[str] = ()
-    spaces: Sequence[str] = ()
-
-
-@dataclass
-class SearchResult:
-    hits: list[Hit]
-    timings_ms: dict[str, tuple[float, float]] = field(default_factory=dict)  # space: (embed, search)
-    query_transcript: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "hits": [h.to_dict() for h in self.hits],
-            "timings_ms": {s: {"embed": round(e, 3), "search": round(q, 3)} for s, (e, q) in self.timings_ms.items()},
-            "query_transcript": self.query_transcript,
-        }
 
 
 def _validate(query: SearchQuery, collection: Collection) -> list[str]:
@@ -114,15 +68,20 @@ def _predicate(query: SearchQuery, extra: list[str], label_columns: frozenset[st
     return " AND ".join(f"({c})" for c in clauses) if clauses else None
 
 
+def _media_source(value: bytes | PathLike) -> MediaSource:
+    return value if isinstance(value, bytes) else Path(os.fspath(value))
+
+
 def run_search(collection: Collection, models: ModelHub, query: SearchQuery) -> SearchResult:
     spaces = _validate(query, collection)
-    result = SearchResult(hits=[])
+    timings: list[SpaceTiming] = []
     text = query.text
+    query_transcript: str | None = None
     if query.audio is not None:
-        transcript = models.speech().transcribe(query.audio)
+        transcript = models.speech().transcribe(_media_source(query.audio))
         if not transcript.text.strip():
             raise InvalidInputError("no speech was recognised in the audio query")
-        text = result.query_transcript = transcript.text
+        text = query_transcript = transcript.text
     extra: list[str] = []
     stored: dict[str, np.ndarray] = {}
     if query.item_id is not None:
@@ -140,15 +99,17 @@ def run_search(collection: Collection, models: ModelHub, query: SearchQuery) -> 
             encoder = models.embedder(space)
             collection.check_encoder(space, encoder.spec)
             if query.image is not None:
-                vector = models.clip().encode_images([query.image])[0]
+                vector = models.clip().encode_images([_media_source(query.image)])[0]
             else:
                 assert text is not None
                 vector = encoder.encode_texts([text])[0]
         embedded = time.perf_counter()
         per_space[space] = collection.search(space, vector, fetch_k, predicate)
-        result.timings_ms[space] = ((embedded - started) * 1e3, (time.perf_counter() - embedded) * 1e3)
-    result.hits = _fuse(collection, per_space, query.k)
-    return result
+        timings.append(SpaceTiming(
+            space, (embedded - started) * 1e3, (time.perf_counter() - embedded) * 1e3
+        ))
+    hits = _fuse(collection, per_space, query.k)
+    return SearchResult(tuple(hits), tuple(timings), query_transcript)
 
 
 # What a Hit shows (converting indexed_at's zoned timestamps alone cost ~0.3 ms per 10 rows).
@@ -196,13 +157,22 @@ def _fuse(collection: Collection, per_space: dict[str, list[tuple[int, float]]],
         position = len(fused_hits) + 1
         fused_hits.append(
             Hit(
-                item_id=item, modality=row["modality"], source_uri=row["source_uri"] or "",
-                metadata=_metadata(row["metadata"]), text=row["text"], start_s=row["start_s"],
-                end_s=row["end_s"], chunk=row["chunk"], space=space, score=score,
-                fused_score=fused[item], rank=position,
+                id=item, modality=row["modality"], source_uri=row["source_uri"] or "",
+                metadata=_metadata(row["metadata"]), span=_span(row), space=space, score=score,
+                fused_score=fused[item], rank=position, chunk=row["chunk"],
             )
         )
     return fused_hits
+
+
+def _span(row: dict[str, Any]) -> Span | None:
+    """The chunk's text, with its seconds for a transcript; None for an image."""
+    if row["text"] is None:
+        return None
+    start, end = row["start_s"], row["end_s"]
+    if start is None or end is None:
+        return Span(row["text"])
+    return Span(row["text"], float(start), float(end))
 
 
 def _metadata(value: Any) -> dict[str, Any]:

@@ -7,21 +7,16 @@ arguments; engine results become response messages. Business rules stay in the e
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timezone
 from typing import Any
 
-from google.protobuf import struct_pb2, timestamp_pb2
-
-# Reading Struct metadata (numbers come back as doubles) has one home: the SDK's wire module.
-from omnivec.client._conversions import metadata_from_struct
+from omnivec.client import wire
+from omnivec.client.types import ItemStatus, SearchQuery
 from omnivec.indexer.encoders.base import EncoderSpec
 from omnivec.indexer.encoders.speech import Transcript
 from omnivec.indexer.errors import InvalidInputError
 from omnivec.indexer.ingest import IngestItem
 from omnivec.indexer.media import MediaKind
-from omnivec.indexer.search import Hit, SearchQuery, SearchResult
 from omnivec.indexer.store import CollectionInfo, SnapshotInfo
 from omnivec.server.limits import MAX_UPLOAD_TEXT_BYTES, check_query_text, text_size
 from omnivec.v1 import (
@@ -36,16 +31,10 @@ __all__ = [
     "DEFAULT_K",
     "collection_to_proto",
     "encoder_to_proto",
-    "hit_to_proto",
     "index_progress",
     "label_scores_to_proto",
     "media_kind",
-    "metadata_from_struct",
-    "metadata_to_struct",
-    "modality_from_proto",
-    "modality_to_proto",
     "search_query_from_proto",
-    "search_result_to_proto",
     "snapshot_to_proto",
     "transcript_to_proto",
     "upsert_item_from_proto",
@@ -55,65 +44,18 @@ __all__ = [
 
 DEFAULT_K = 10
 
-_MODALITY_TO_PROTO: dict[str, Any] = {
-    "image": common_pb2.MODALITY_IMAGE,
-    "text": common_pb2.MODALITY_TEXT,
-    "audio": common_pb2.MODALITY_AUDIO,
-}
-_MODALITY_FROM_PROTO: dict[Any, str] = {v: k for k, v in _MODALITY_TO_PROTO.items()}
-
-_STATUS_TO_PROTO = {
-    "indexed": indexing_pb2.ITEM_STATUS_OK,
-    "unchanged": indexing_pb2.ITEM_STATUS_UNCHANGED,
-    "failed": indexing_pb2.ITEM_STATUS_FAILED,
-}
+# The engine's words for an item's fate -> the SDK's (the wire enum is named after the latter).
+_ITEM_STATUS: dict[str, ItemStatus] = {"indexed": "ok", "unchanged": "unchanged", "failed": "failed"}
 
 
-# --- scalars -----------------------------------------------------------------------------------
-
-
-def modality_to_proto(modality: str) -> Any:
-    return _MODALITY_TO_PROTO.get(modality, common_pb2.MODALITY_UNSPECIFIED)
-
-
-def modality_from_proto(value: Any, where: str = "modalities") -> str:
-    try:
-        return _MODALITY_FROM_PROTO[value]
-    except KeyError:
+def _modality_from_proto(value: int, where: str) -> str:
+    modality = wire.modality_from_proto(value)
+    if modality is None:
         raise InvalidInputError(
             f"{where} holds an unset or unknown modality ({value}); use MODALITY_IMAGE, "
             "MODALITY_TEXT or MODALITY_AUDIO"
-        ) from None
-
-
-def timestamp(seconds: float | datetime | None) -> timestamp_pb2.Timestamp | None:
-    if seconds is None:
-        return None
-    ts = timestamp_pb2.Timestamp()
-    if isinstance(seconds, datetime):
-        ts.FromDatetime(seconds if seconds.tzinfo else seconds.replace(tzinfo=timezone.utc))
-    else:
-        ts.FromNanoseconds(int(float(seconds) * 1e9))
-    return ts
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return str(value)
-
-
-def metadata_to_struct(metadata: Mapping[str, Any] | None) -> struct_pb2.Struct:
-    struct = struct_pb2.Struct()
-    if metadata:
-        struct.update(_json_safe(metadata))
-    return struct
+        )
+    return modality
 
 
 # --- media ------------------------------------------------------------------------------------
@@ -152,7 +94,7 @@ def snapshot_to_proto(collection: str, snapshot: SnapshotInfo) -> collections_pb
         collection=collection,
         tag=snapshot.tag,
         lance_version=snapshot.version,
-        created_at=timestamp(snapshot.created_at),
+        created_at=wire.timestamp_to_proto(snapshot.created_at),
     )
 
 
@@ -172,7 +114,7 @@ def collection_to_proto(info: CollectionInfo) -> collections_pb2.Collection:
         item_count=info.item_count,
         row_count=info.row_count,
         modality_counts=[
-            collections_pb2.ModalityCount(modality=modality_to_proto(m), item_count=n)
+            collections_pb2.ModalityCount(modality=wire.modality_to_proto(m), item_count=n)
             for m, n in sorted(info.modality_counts.items())
             if n
         ],
@@ -180,7 +122,7 @@ def collection_to_proto(info: CollectionInfo) -> collections_pb2.Collection:
         lance_version=info.lance_version,
         snapshots=[snapshot_to_proto(info.name, s) for s in info.snapshots],
     )
-    created = timestamp(info.created_at)
+    created = wire.timestamp_to_proto(info.created_at)
     if created is not None:
         message.created_at.CopyFrom(created)
     return message
@@ -197,7 +139,7 @@ def upsert_item_from_proto(request: indexing_pb2.UpsertRequest) -> IngestItem:
     media = item.media
     kind = media.WhichOneof("content")
     label = media.filename or f"item #{request.sequence}"
-    metadata = metadata_from_struct(item.metadata) if item.HasField("metadata") else {}
+    metadata = wire.metadata_from_struct(item.metadata) if item.HasField("metadata") else {}
     common: dict[str, Any] = {
         "label": label,
         "item_id": item.id or None,
@@ -226,7 +168,7 @@ def upsert_result(
     return indexing_pb2.UpsertResult(
         sequence=sequence,
         id=item_id or "",
-        status=_STATUS_TO_PROTO[status],
+        status=wire.item_status_to_proto(_ITEM_STATUS[status]),
         error=error if status == "failed" else "",
         chunk_count=chunks if status == "indexed" else 0,
     )
@@ -255,11 +197,14 @@ def index_progress(
 
 
 def search_query_from_proto(request: search_pb2.SearchRequest) -> SearchQuery:
+    """The request as the SearchQuery the engine runs; the oneof and the modalities are checked
+    here (what the proto promises), everything else by the engine."""
     kind = request.WhichOneof("query")
     if kind is None:
         raise InvalidInputError("the search has no query; set text, image, audio or item_id")
     if kind == "text":
         check_query_text(request.text, "the search query")
+    modalities = [_modality_from_proto(m, "modalities") for m in request.modalities]
     return SearchQuery(
         text=request.text if kind == "text" else None,
         image=bytes(request.image) if kind == "image" else None,
@@ -267,45 +212,8 @@ def search_query_from_proto(request: search_pb2.SearchRequest) -> SearchQuery:
         item_id=request.item_id if kind == "item_id" else None,
         k=request.k or DEFAULT_K,
         where=request.filter or None,
-        modalities=tuple(
-            dict.fromkeys(modality_from_proto(m, "modalities") for m in request.modalities)
-        ),
+        modalities=tuple(dict.fromkeys(modalities)),  # type: ignore[arg-type]
         spaces=tuple(dict.fromkeys(request.spaces)),
-    )
-
-
-def hit_to_proto(hit: Hit) -> search_pb2.Hit:
-    message = search_pb2.Hit(
-        id=hit.item_id,
-        modality=modality_to_proto(hit.modality),
-        source_uri=hit.source_uri,
-        metadata=metadata_to_struct(hit.metadata),
-        space=hit.space,
-        score=hit.score,
-        fused_score=hit.fused_score,
-        rank=hit.rank,
-    )
-    if hit.text is not None:
-        timed = hit.start_s is not None and hit.end_s is not None
-        message.span.CopyFrom(
-            common_pb2.Span(
-                text=hit.text,
-                start_seconds=(hit.start_s or 0.0) if timed else 0.0,
-                end_seconds=(hit.end_s or 0.0) if timed else 0.0,
-                has_time=timed,
-            )
-        )
-    return message
-
-
-def search_result_to_proto(result: SearchResult) -> search_pb2.SearchResponse:
-    return search_pb2.SearchResponse(
-        hits=[hit_to_proto(h) for h in result.hits],
-        timings=[
-            search_pb2.SpaceTiming(space=space, embed_ms=embed, search_ms=search)
-            for space, (embed, search) in result.timings_ms.items()
-        ],
-        query_transcript=result.query_transcript or "",
     )
 
 
@@ -423,7 +331,7 @@ def probe_report_to_proto(record: Any) -> Any:
         n_heldout=int(report.get("n_heldout") or 0),
         notes=[str(n) for n in report.get("notes") or ()],
     )
-    created = timestamp(record.created_at)
+    created = wire.timestamp_to_proto(record.created_at)
     if created is not None:
         message.created_at.CopyFrom(created)
     return message
@@ -436,7 +344,7 @@ def probe_info_to_proto(info: Any) -> Any:
         name=info.name, version=info.version, space=info.space, classes=list(info.classes),
         heldout_accuracy=_optional_number(info.heldout_accuracy), is_latest=info.is_latest,
     )
-    created = timestamp(info.created_at)
+    created = wire.timestamp_to_proto(info.created_at)
     if created is not None:
         message.created_at.CopyFrom(created)
     return message

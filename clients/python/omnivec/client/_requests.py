@@ -12,8 +12,16 @@ from pathlib import Path
 from typing import Union
 
 from omnivec.client import _conversions as conv
+from omnivec.client import wire
 from omnivec.client.errors import InvalidArgument
-from omnivec.client.types import ItemRef, LabelledExample, Media, MediaOrItem, Modality
+from omnivec.client.types import (
+    ItemRef,
+    LabelledExample,
+    Media,
+    MediaOrItem,
+    Modality,
+    SearchQuery,
+)
 from omnivec.v1 import (
     classify_pb2,
     collections_pb2,
@@ -145,36 +153,28 @@ def delete_items(
 # --- search ----------------------------------------------------------------------------------
 
 
-def search(
-    collection: str,
-    *,
-    text: str | None,
-    image: BytesOrPath | None,
-    audio: BytesOrPath | None,
-    item_id: str | None,
-    k: int,
-    where: str | None,
-    modalities: Sequence[Modality] | None,
-    spaces: Sequence[str] | None,
-) -> search_pb2.SearchRequest:
-    kind = _one_of(text=text, image=image, audio=audio, item_id=item_id)
+def search(collection: str, query: SearchQuery) -> search_pb2.SearchRequest:
+    if not isinstance(query, SearchQuery):
+        raise TypeError(f"query must be a SearchQuery, not {type(query).__name__}")
+    kind = _one_of(text=query.text, image=query.image, audio=query.audio, item_id=query.item_id)
+    k = query.k
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise InvalidArgument(f"k must be a positive int, got {k!r}")
     request = search_pb2.SearchRequest(
         collection=_non_empty(collection, "collection"),
         k=k,
-        filter=where or "",
-        modalities=[conv.modality_to_proto(m) for m in _modality_list(modalities)],
-        spaces=string_list(spaces, "spaces"),
+        filter=query.where or "",
+        modalities=[wire.modality_to_proto(m) for m in _modality_list(query.modalities)],
+        spaces=string_list(query.spaces, "spaces"),
     )
     if kind == "text":
-        request.text = str(text)
+        request.text = str(query.text)
     elif kind == "item_id":
-        request.item_id = str(item_id)
-    elif kind == "image" and image is not None:
-        request.image = read_bytes(image, "image")
-    elif audio is not None:
-        request.audio = read_bytes(audio, "audio")
+        request.item_id = str(query.item_id)
+    elif kind == "image" and query.image is not None:
+        request.image = read_bytes(query.image, "image")
+    elif query.audio is not None:
+        request.audio = read_bytes(query.audio, "audio")
     return request
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from omnivec.client import _conversions as conv
 from omnivec.client import _requests as req
+from omnivec.client import wire
 from omnivec.client._channel import (
     DEFAULT_MAX_MESSAGE_BYTES,
     HealthCheckRequest,
@@ -41,6 +42,7 @@ from omnivec.client.types import (
     Modality,
     ProbeInfo,
     ProbeReport,
+    SearchQuery,
     SearchResult,
     Snapshot,
     TrainEvent,
@@ -208,6 +210,19 @@ class Client:
 
     # --- search ------------------------------------------------------------------------------
 
+    def search_query(
+        self, collection: str, query: SearchQuery, *, timeout: float | None = None
+    ) -> SearchResult:
+        """Runs a SearchQuery: the hits, per-space timings and an audio query's transcript.
+
+        The embedded engine's ``Engine.search`` takes the same value and returns the same result
+        type, so code that may run either way (the CLI) builds one query for both.
+        """
+        request = req.search(collection, query)
+        return wire.search_result_from_proto(
+            self._transport.unary(self._stubs.search.Search, request, timeout)
+        )
+
     def search_detailed(
         self,
         collection: str,
@@ -223,20 +238,17 @@ class Client:
         timeout: float | None = None,
     ) -> SearchResult:
         """Like search(), with per-space timings and an audio query's transcript."""
-        request = req.search(
-            collection,
+        query = SearchQuery(
             text=text,
             image=image,
             audio=audio,
             item_id=item_id,
             k=k,
             where=where,
-            modalities=modalities,
-            spaces=spaces,
+            modalities=() if modalities is None else modalities,
+            spaces=() if spaces is None else spaces,
         )
-        return conv.search_result_from_proto(
-            self._transport.unary(self._stubs.search.Search, request, timeout)
-        )
+        return self.search_query(collection, query, timeout=timeout)
 
     def search(
         self,

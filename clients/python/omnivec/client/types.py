@@ -7,7 +7,7 @@ print, compare and serialise without an import. Vectors are numpy float32 arrays
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -208,12 +208,35 @@ class Span:
 
 
 @dataclass(frozen=True)
+class SearchQuery:
+    """One search: exactly one of text, image, audio (bytes or a path) or a stored item id.
+
+    The same value serves ``Client.query`` and the embedded engine's ``Engine.search``, so a
+    caller that may run either way (the CLI) builds it once. It is plain data: the client checks
+    it before sending, the engine before searching.
+    """
+
+    text: str | None = None
+    image: bytes | PathLike | None = None
+    audio: bytes | PathLike | None = None
+    item_id: str | None = None
+    k: int = 10
+    where: str | None = None
+    """A filter over columns and metadata, e.g. ``"priority = 'high' AND year >= 2020"``."""
+    modalities: Sequence[Modality] = ()
+    """Only hits of these modalities; empty means all."""
+    spaces: Sequence[str] = ()
+    """Only these spaces; empty means every space that can embed the query."""
+
+
+@dataclass(frozen=True)
 class Hit:
     id: str
     modality: Modality
     source_uri: str
     metadata: Mapping[str, Any]
     span: Span | None
+    """The matching text or transcript excerpt (with times for audio); None for images."""
     space: str
     score: float
     """Raw similarity in `space`."""
@@ -221,6 +244,8 @@ class Hit:
     """Score after fusing spaces; hits are sorted by it."""
     rank: int
     """1-based position."""
+    chunk: int = 0
+    """Which chunk of the item matched (0 for images and one-chunk texts)."""
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from omnivec.v1 import common_pb2 as omnivec_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17omnivec/v1/search.proto\x12\nomnivec.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17omnivec/v1/common.proto\"\xc6\x01\n\rSearchRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0e\n\x04text\x18\x02 \x01(\tH\x00\x12\x0f\n\x05image\x18\x03 \x01(\x0cH\x00\x12\x0f\n\x05\x61udio\x18\x04 \x01(\x0cH\x00\x12\x11\n\x07item_id\x18\x05 \x01(\tH\x00\x12\t\n\x01k\x18\x06 \x01(\x05\x12\x0e\n\x06\x66ilter\x18\x07 \x01(\t\x12(\n\nmodalities\x18\x08 \x03(\x0e\x32\x14.omnivec.v1.Modality\x12\x0e\n\x06spaces\x18\t \x03(\tB\x07\n\x05query\"\xd9\x01\n\x03Hit\x12\n\n\x02id\x18\x01 \x01(\t\x12&\n\x08modality\x18\x02 \x01(\x0e\x32\x14.omnivec.v1.Modality\x12\x12\n\nsource_uri\x18\x03 \x01(\t\x12)\n\x08metadata\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x1e\n\x04span\x18\x05 \x01(\x0b\x32\x10.omnivec.v1.Span\x12\r\n\x05space\x18\x06 \x01(\t\x12\r\n\x05score\x18\x07 \x01(\x01\x12\x13\n\x0b\x66used_score\x18\x08 \x01(\x01\x12\x0c\n\x04rank\x18\t \x01(\x05\"A\n\x0bSpaceTiming\x12\r\n\x05space\x18\x01 \x01(\t\x12\x10\n\x08\x65mbed_ms\x18\x02 \x01(\x01\x12\x11\n\tsearch_ms\x18\x03 \x01(\x01\"s\n\x0eSearchResponse\x12\x1d\n\x04hits\x18\x01 \x03(\x0b\x32\x0f.omnivec.v1.Hit\x12(\n\x07timings\x18\x02 \x03(\x0b\x32\x17.omnivec.v1.SpaceTiming\x12\x18\n\x10query_transcript\x18\x03 \x01(\t2P\n\rSearchService\x12?\n\x06Search\x12\x19.omnivec.v1.SearchRequest\x1a\x1a.omnivec.v1.SearchResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17omnivec/v1/search.proto\x12\nomnivec.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17omnivec/v1/common.proto\"\xc6\x01\n\rSearchRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0e\n\x04text\x18\x02 \x01(\tH\x00\x12\x0f\n\x05image\x18\x03 \x01(\x0cH\x00\x12\x0f\n\x05\x61udio\x18\x04 \x01(\x0cH\x00\x12\x11\n\x07item_id\x18\x05 \x01(\tH\x00\x12\t\n\x01k\x18\x06 \x01(\x05\x12\x0e\n\x06\x66ilter\x18\x07 \x01(\t\x12(\n\nmodalities\x18\x08 \x03(\x0e\x32\x14.omnivec.v1.Modality\x12\x0e\n\x06spaces\x18\t \x03(\tB\x07\n\x05query\"\xe8\x01\n\x03Hit\x12\n\n\x02id\x18\x01 \x01(\t\x12&\n\x08modality\x18\x02 \x01(\x0e\x32\x14.omnivec.v1.Modality\x12\x12\n\nsource_uri\x18\x03 \x01(\t\x12)\n\x08metadata\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x1e\n\x04span\x18\x05 \x01(\x0b\x32\x10.omnivec.v1.Span\x12\r\n\x05space\x18\x06 \x01(\t\x12\r\n\x05score\x18\x07 \x01(\x01\x12\x13\n\x0b\x66used_score\x18\x08 \x01(\x01\x12\x0c\n\x04rank\x18\t \x01(\x05\x12\r\n\x05\x63hunk\x18\n \x01(\x05\"A\n\x0bSpaceTiming\x12\r\n\x05space\x18\x01 \x01(\t\x12\x10\n\x08\x65mbed_ms\x18\x02 \x01(\x01\x12\x11\n\tsearch_ms\x18\x03 \x01(\x01\"s\n\x0eSearchResponse\x12\x1d\n\x04hits\x18\x01 \x03(\x0b\x32\x0f.omnivec.v1.Hit\x12(\n\x07timings\x18\x02 \x03(\x0b\x32\x17.omnivec.v1.SpaceTiming\x12\x18\n\x10query_transcript\x18\x03 \x01(\t2P\n\rSearchService\x12?\n\x06Search\x12\x19.omnivec.v1.SearchRequest\x1a\x1a.omnivec.v1.SearchResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,11 +36,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SEARCHREQUEST']._serialized_start=95
   _globals['_SEARCHREQUEST']._serialized_end=293
   _globals['_HIT']._serialized_start=296
-  _globals['_HIT']._serialized_end=513
-  _globals['_SPACETIMING']._serialized_start=515
-  _globals['_SPACETIMING']._serialized_end=580
-  _globals['_SEARCHRESPONSE']._serialized_start=582
-  _globals['_SEARCHRESPONSE']._serialized_end=697
-  _globals['_SEARCHSERVICE']._serialized_start=699
-  _globals['_SEARCHSERVICE']._serialized_end=779
+  _globals['_HIT']._serialized_end=528
+  _globals['_SPACETIMING']._serialized_start=530
+  _globals['_SPACETIMING']._serialized_end=595
+  _globals['_SEARCHRESPONSE']._serialized_start=597
+  _globals['_SEARCHRESPONSE']._serialized_end=712
+  _globals['_SEARCHSERVICE']._serialized_start=714
+  _globals['_SEARCHSERVICE']._serialized_end=794
 # @@protoc_insertion_point(module_scope)

@@ -31,7 +31,7 @@ class SearchRequest(_message.Message):
     def __init__(self, collection: _Optional[str] = ..., text: _Optional[str] = ..., image: _Optional[bytes] = ..., audio: _Optional[bytes] = ..., item_id: _Optional[str] = ..., k: _Optional[int] = ..., filter: _Optional[str] = ..., modalities: _Optional[_Iterable[_Union[_common_pb2.Modality, str]]] = ..., spaces: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Hit(_message.Message):
-    __slots__ = ("id", "modality", "source_uri", "metadata", "span", "space", "score", "fused_score", "rank")
+    __slots__ = ("id", "modality", "source_uri", "metadata", "span", "space", "score", "fused_score", "rank", "chunk")
     ID_FIELD_NUMBER: _ClassVar[int]
     MODALITY_FIELD_NUMBER: _ClassVar[int]
     SOURCE_URI_FIELD_NUMBER: _ClassVar[int]
@@ -41,6 +41,7 @@ class Hit(_message.Message):
     SCORE_FIELD_NUMBER: _ClassVar[int]
     FUSED_SCORE_FIELD_NUMBER: _ClassVar[int]
     RANK_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
     id: str
     modality: _common_pb2.Modality
     source_uri: str
@@ -50,7 +51,8 @@ class Hit(_message.Message):
     score: float
     fused_score: float
     rank: int
-    def __init__(self, id: _Optional[str] = ..., modality: _Optional[_Union[_common_pb2.Modality, str]] = ..., source_uri: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., span: _Optional[_Union[_common_pb2.Span, _Mapping]] = ..., space: _Optional[str] = ..., score: _Optional[float] = ..., fused_score: _Optional[float] = ..., rank: _Optional[int] = ...) -> None: ...
+    chunk: int
+    def __init__(self, id: _Optional[str] = ..., modality: _Optional[_Union[_common_pb2.Modality, str]] = ..., source_uri: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., span: _Optional[_Union[_common_pb2.Span, _Mapping]] = ..., space: _Optional[str] = ..., score: _Optional[float] = ..., fused_score: _Optional[float] = ..., rank: _Optional[int] = ..., chunk: _Optional[int] = ...) -> None: ...
 
 class SpaceTiming(_message.Message):
     __slots__ = ("space", "embed_ms", "search_ms")

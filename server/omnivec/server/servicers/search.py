@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 
+from omnivec.client import wire
 from omnivec.server import conversions as conv
 from omnivec.server.limits import check_call_active
 from omnivec.server.servicers import ServerDeps
@@ -27,4 +28,4 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         # so a cancelled or expired search stops between its stages.
         result = self._engine.search(request.collection, query)
         check_call_active(context)
-        return conv.search_result_to_proto(result)
+        return wire.search_result_to_proto(result)
