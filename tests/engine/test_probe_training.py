@@ -317,7 +317,7 @@ def test_one_shot_probe_moves_off_the_zero_shot_classifier_within_the_trust_regi
     """Leave-one-out alone would always pick the strongest regularisation at one shot (it never
     sees a class's own example); the few-shot rule must move the probe towards its examples, but
     not further than the trust radius from the prompts."""
-    from omnivec.indexer.probes.training import _FEW_SHOT_TRUST_RADIUS
+    from omnivec.indexer.probes.selection import FEW_SHOT_TRUST_RADIUS
 
     X, labels, prompts = minilm_topics
     y = np.asarray(labels)
@@ -333,7 +333,7 @@ def test_one_shot_probe_moves_off_the_zero_shot_classifier_within_the_trust_regi
     P = np.stack([prompts[c] / np.linalg.norm(prompts[c]) for c in model.classes]).astype(np.float64)
     W0 = report.prior_scale * P
     distance = float(np.linalg.norm(model.weights - W0) / np.linalg.norm(W0))
-    assert 1e-3 < distance <= 1.5 * _FEW_SHOT_TRUST_RADIUS, distance
+    assert 1e-3 < distance <= 1.5 * FEW_SHOT_TRUST_RADIUS, distance
     # Its own examples are classified as labelled.
     assert model.predict(X[idx]) == [labels[i] for i in idx]
 

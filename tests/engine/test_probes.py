@@ -24,6 +24,7 @@ from omnivec.indexer.errors import (
 )
 from omnivec.indexer.ingest import IngestItem
 from omnivec.indexer.media import MediaKind
+from omnivec.indexer.probes import ProbeTrainingConfig, train_probe
 from omnivec.indexer.probes.service import (
     LabelledExample,
     ProbeInput,
@@ -32,7 +33,6 @@ from omnivec.indexer.probes.service import (
     load_labels_file,
 )
 from omnivec.indexer.probes.storage import validate_probe_name
-from omnivec.indexer.probes.training import ProbeTrainingConfig, train_probe
 from omnivec.indexer.search import SearchQuery
 from tests.support.processes import invoke_cli
 

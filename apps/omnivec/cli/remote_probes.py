@@ -34,6 +34,7 @@ from omnivec.indexer.classify import MediaInput
 from omnivec.indexer.encoders.base import EncoderSpec
 from omnivec.indexer.errors import InvalidInputError, OmnivecError
 from omnivec.indexer.media import MediaKind, decode_text
+from omnivec.indexer.probes import validate_abstain_threshold
 from omnivec.indexer.probes.service import (
     ITEM_POOLING,
     Classification,
@@ -44,8 +45,7 @@ from omnivec.indexer.probes.service import (
     ProgressCallback,
     label_column_for,
 )
-from omnivec.indexer.probes.storage import ProbeRecord, _check_version
-from omnivec.indexer.probes.training import _check_threshold
+from omnivec.indexer.probes.storage import ProbeRecord, validate_probe_version
 
 __all__ = ["RemoteProbes"]
 
@@ -191,7 +191,7 @@ class RemoteProbes:
             raise InvalidInputError("a training config cannot be sent to a server; it chooses its own")
         if isinstance(examples, (str, bytes)) or not isinstance(examples, Sequence):
             raise InvalidInputError("examples must be a list of LabelledExample")
-        _check_threshold(abstain_threshold)
+        validate_abstain_threshold(abstain_threshold)
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise InvalidInputError(f"seed must be an integer, got {seed!r}")
         wire: list[RemoteExample] = []
@@ -238,7 +238,7 @@ class RemoteProbes:
 
     def get(self, collection: str, name: str, version: int | None = None) -> ProbeRecord:
         if version is not None:
-            _check_version(version)  # the engine refuses 0; the wire would read it as "latest"
+            validate_probe_version(version)  # the engine refuses 0; the wire would read it as "latest"
         return self._as_record(self._call(self._client.get_probe, collection, name, version or 0))
 
     def delete(
@@ -250,7 +250,7 @@ class RemoteProbes:
                 "(so a forgotten version never deletes everything)"
             )
         if version is not None:
-            _check_version(version)
+            validate_probe_version(version)
         return int(self._call(
             self._client.delete_probe, collection, name, version=version, all_versions=all_versions
         ))

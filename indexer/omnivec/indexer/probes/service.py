@@ -55,8 +55,8 @@ from omnivec.indexer.errors import (
 from omnivec.indexer.filters import LABEL_COLUMN_PREFIX
 from omnivec.indexer.media import MediaKind
 from omnivec.indexer.models import EMBEDDING_SPACES, ModelHub
+from omnivec.indexer.probes import ProbeModel, ProbeTrainingConfig, train_probe
 from omnivec.indexer.probes.storage import ProbeRecord, ProbeStorage, validate_probe_name
-from omnivec.indexer.probes.training import ProbeModel, ProbeTrainingConfig, train_probe
 from omnivec.indexer.store import (
     Collection,
     Store,

@@ -43,7 +43,7 @@ import numpy as np
 
 from omnivec.indexer.encoders.base import EncoderSpec
 from omnivec.indexer.errors import CorruptDataError, InvalidInputError, NotFoundError
-from omnivec.indexer.probes.training import ProbeModel
+from omnivec.indexer.probes.model import MODEL_FORMAT, ProbeModel
 from omnivec.indexer.store import is_valid_name, validate_name
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "ProbeRecord",
     "ProbeStorage",
     "validate_probe_name",
+    "validate_probe_version",
 ]
 
 PROBES_DIR = "probes"
@@ -67,7 +68,8 @@ def validate_probe_name(name: str) -> str:
     return validate_name(name, "probe name")
 
 
-def _check_version(version: int) -> int:
+def validate_probe_version(version: int) -> int:
+    """A version number is an integer >= 1 (0 and below never name a version)."""
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise InvalidInputError(f"probe version must be an integer >= 1, got {version!r}")
     return version
@@ -221,7 +223,7 @@ class ProbeStorage:
             )
         if version is None:
             return versions[-1]
-        _check_version(version)
+        validate_probe_version(version)
         if version not in versions:
             raise NotFoundError(
                 f"probe {name!r} of collection {self.collection_name!r} has no version {version} "
@@ -273,7 +275,7 @@ class ProbeStorage:
         except (OSError, ValueError) as exc:
             raise CorruptDataError(f"probe {name!r} v{record.version}: weights unreadable ({exc})") from exc
         meta = {
-            "format": 1,
+            "format": MODEL_FORMAT,
             "classes": list(record.classes),
             "temperature": record.temperature,
             "abstain_threshold": record.abstain_threshold,
