@@ -170,7 +170,7 @@ def run(ctx: BenchContext) -> list[FigureResult]:
             "job": job,
             "heldout_accuracy_omnivec": rep.heldout_accuracy, "heldout_accuracy_sklearn": acc_sk,
             "accuracy_diff_points": round(100 * acc_diff, 2),
-            "chosen_c_omnivec": rep.chosen_c, "chosen_c_sklearn": c_sk,
+            "chosen_c_omnivec": rep.regularization_c, "chosen_c_sklearn": c_sk,
             "train_16x50x384_s": full.to_dict(),
             "train_16x50x384_with_prompts_s": prompted.to_dict(),
             "train_16x50x384_data": source,

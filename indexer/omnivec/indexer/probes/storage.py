@@ -7,7 +7,9 @@ Layout (under the collection's directory, next to ``rows.lance``)::
         model.npz               weights (classes x dim) and bias, float32, no pickle
         probe.json              classes, space, encoder spec + fingerprint, calibration,
                                 training report, the training examples (ids / sources + labels),
-                                prompt template, created_at, sha256 of model.npz
+                                prompt template, created_at, sha256 of model.npz; format 2
+                                (format 1, still read, named two report fields differently:
+                                see omnivec.indexer.probes.report)
       v2/ ...
       .last_version             highest version ever made, so a deleted version's number is
                                 never handed out again (best effort: it is a hint, not a lock)
@@ -44,6 +46,7 @@ import numpy as np
 from omnivec.indexer.encoders.base import EncoderSpec
 from omnivec.indexer.errors import CorruptDataError, InvalidInputError, NotFoundError
 from omnivec.indexer.probes.model import MODEL_FORMAT, ProbeModel
+from omnivec.indexer.probes.report import ProbeReport
 from omnivec.indexer.store import is_valid_name, validate_name
 
 __all__ = [
@@ -57,7 +60,9 @@ __all__ = [
 PROBES_DIR = "probes"
 RECORD_FILE = "probe.json"
 WEIGHTS_FILE = "model.npz"
-RECORD_FORMAT = 1
+# 2: the report's fields carry the proto's names; 1 (chosen_c, per_class) is read as well.
+RECORD_FORMAT = 2
+_READABLE_FORMATS = (1, 2)
 _VERSION_DIR = re.compile(r"^v([1-9][0-9]{0,8})$")
 _LAST_VERSION = ".last_version"
 _STALE_TMP_SECONDS = 3600.0
@@ -88,7 +93,7 @@ class ProbeRecord:
     encoder_fingerprint: str
     temperature: float
     abstain_threshold: float | None
-    report: dict[str, Any]  # ProbeReport.to_dict()
+    report: ProbeReport
     examples: tuple[dict[str, Any], ...]  # {"item_id"|"source"|"text": ..., "label": ...}
     created_at: float  # unix seconds
     prompt_template: str | None
@@ -100,8 +105,7 @@ class ProbeRecord:
 
     @property
     def heldout_accuracy(self) -> float | None:
-        value = self.report.get("heldout_accuracy")
-        return None if value is None else float(value)
+        return self.report.heldout_accuracy
 
     @property
     def created_at_iso(self) -> str:
@@ -119,7 +123,7 @@ class ProbeRecord:
             "encoder_fingerprint": self.encoder_fingerprint,
             "temperature": self.temperature,
             "abstain_threshold": self.abstain_threshold,
-            "report": self.report,
+            "report": self.report.to_dict(),
             "examples": [dict(e) for e in self.examples],
             "created_at": self.created_at,
             "created_at_iso": self.created_at_iso,
@@ -133,7 +137,7 @@ class ProbeRecord:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], path: Path) -> ProbeRecord:
         try:
-            if data.get("format") != RECORD_FORMAT:
+            if data.get("format") not in _READABLE_FORMATS:
                 raise CorruptDataError(
                     f"{path}: unsupported probe record format {data.get('format')!r}"
                 )
@@ -148,7 +152,7 @@ class ProbeRecord:
                 encoder_fingerprint=str(data["encoder_fingerprint"]),
                 temperature=float(data["temperature"]),
                 abstain_threshold=None if threshold is None else float(threshold),
-                report=dict(data["report"]),
+                report=ProbeReport.from_dict(data["report"]),
                 examples=tuple(dict(e) for e in data["examples"]),
                 created_at=float(data["created_at"]),
                 prompt_template=data.get("prompt_template"),
@@ -160,7 +164,7 @@ class ProbeRecord:
             )
         except CorruptDataError:
             raise
-        except (KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise CorruptDataError(f"{path}: probe record is damaged ({exc!r})") from exc
 
 

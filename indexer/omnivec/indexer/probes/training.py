@@ -329,7 +329,7 @@ def _train_probe(
     )
     report = ProbeReport(
         classes=classes,
-        chosen_c=sel.chosen_c,
+        regularization_c=sel.chosen_c,
         selection_method=sel.method,
         cv_scores=sel.scores,
         cv_folds=0 if sel.method == "fixed" else sum(1 for r, _, _ in splits.folds if r == 0),
@@ -339,7 +339,7 @@ def _train_probe(
         zero_shot_accuracy=zero_shot_accuracy,
         plain_probe_accuracy=plain_accuracy,
         plain_probe_c=plain.chosen_c,
-        per_class=() if cm is None else metrics_per_class(cm, classes),
+        class_metrics=() if cm is None else metrics_per_class(cm, classes),
         confusion_matrix=() if cm is None else tuple(tuple(int(v) for v in r) for r in cm),
         heldout_log_loss=heldout_log_loss,
         temperature=temperature,
