@@ -200,7 +200,7 @@ def test_report_travels_in_full(server_target: str, local_env: dict[str, str], t
     from omnivec.indexer.config import load_settings
     from omnivec.indexer.engine import Engine
     from omnivec.indexer.ingest import content_id
-    from omnivec.indexer.probes.service import LabelledExample, ProbeInput
+    from omnivec.indexer.probes.examples import LabelledExample, ProbeInput
 
     for key, value in local_env.items():
         monkeypatch.setenv(key, value)

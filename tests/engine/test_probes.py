@@ -23,17 +23,13 @@ from omnivec.indexer.errors import (
     MediaError,
     NotFoundError,
 )
-from omnivec.indexer.ingest import IngestItem
+from omnivec.indexer.ingest import IngestItem, content_id
 from omnivec.indexer.media import MediaKind
 from omnivec.indexer.probes import ClassMetrics, ProbeTrainingConfig, train_probe
-from omnivec.indexer.probes.service import (
-    LabelledExample,
-    ProbeInput,
-    ProbeService,
-    label_column_for,
-    load_labels_file,
-)
+from omnivec.indexer.probes.examples import LabelledExample, ProbeInput, load_labels_file
+from omnivec.indexer.probes.service import ProbeService, label_column_for
 from omnivec.indexer.probes.storage import ProbeStorage, validate_probe_name
+from omnivec.indexer.probes.vectors import training_space
 from omnivec.indexer.search import SearchQuery
 from tests.support.processes import invoke_cli
 
@@ -420,6 +416,45 @@ def test_indexing_still_works_after_labelling(probes: ProbeService, engine: Any,
     probes.classify_collection(name, "t")
     report = engine.upsert(name, [IngestItem(label="new", modality=MediaKind.TEXT, text=NEW_TEXTS["cooking"], item_id="new")])
     assert report.ok, report.failed
+
+
+def test_collection_reads_and_writes_behind_probes(engine: Any, photos: dict[str, Path]) -> None:
+    """The public Collection methods the probe service reads and writes the collection through."""
+    name = "probe_mixed"
+    if not engine.store.exists(name):
+        engine.create_collection(name, ["clip", "text"])
+    long_text = " ".join(TOPICS["cooking"] * 10)  # several chunks
+    report = engine.upsert(name, [
+        IngestItem(label="photo", modality=MediaKind.IMAGE, path=photos["chelsea"], item_id="photo"),
+        IngestItem(label="long", modality=MediaKind.TEXT, text=long_text, item_id="long"),
+    ])
+    assert report.ok, report.failed
+    collection = engine.store.open(name)
+
+    rows = collection.row_vectors("text", ["long", "photo", "ghost", "long"])
+    assert set(rows.item_ids.tolist()) == {"long"} and rows.items_without_vector == {"photo"}
+    assert len(rows.rowids) == len(rows.vectors) > 1 and rows.vectors.shape[1] == 384
+    everything = collection.row_vectors("clip")
+    assert set(everything.item_ids.tolist()) == {"long", "photo"} and not everything.items_without_vector
+
+    photo_hash, text_hash = content_id(photos["chelsea"].read_bytes()), content_id(long_text.encode())
+    assert collection.items_by_content_hash([photo_hash, text_hash, "f" * 32], "clip") == {
+        photo_hash: "photo", text_hash: "long"
+    }
+    assert collection.items_by_content_hash([photo_hash, text_hash], "text") == {text_hash: "long"}
+
+    assert collection.any_image(["long", "photo"]) and not collection.any_image(["long", "ghost"])
+    assert training_space(collection, None, [LabelledExample.item("photo", "a"), LabelledExample.item("long", "b")]) == "clip"
+    assert training_space(collection, None, [LabelledExample.item("long", "b")]) == "text"
+
+    version = collection.write_label_columns(
+        "label_t", "label_t_confidence", rows.rowids[:1], ["x"], np.asarray([0.5])
+    )
+    assert version == collection.version and {"label_t", "label_t_confidence"} <= collection.label_columns()
+    with pytest.raises(InvalidInputError, match="not a label column"):
+        collection.write_label_columns("t", "label_t_confidence", rows.rowids[:1], ["x"], np.asarray([0.5]))
+    with pytest.raises(InvalidInputError, match="'label_t_confidence' .* holds float, not string"):
+        collection.write_label_columns("label_t_confidence", "label_u", rows.rowids[:1], ["x"], np.asarray([0.5]))
 
 
 # -- zero-shot ----------------------------------------------------------------------------------

@@ -161,7 +161,7 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Train a new version of a probe from labelled files, item ids or texts."""
-    from omnivec.indexer.probes.service import load_labels_file
+    from omnivec.indexer.probes.examples import load_labels_file
 
     examples = load_labels_file(labels)
     engine = backend(ctx)
@@ -325,7 +325,7 @@ def _classify_probe(
     engine: Any, probe: str, collection: str | None, version: int | None, files: list[Path],
     ids: list[str], texts: list[str], top_k: int, prompt: str | None, space: str | None,
 ) -> dict[str, Any]:
-    from omnivec.indexer.probes.service import ProbeInput
+    from omnivec.indexer.probes.examples import ProbeInput
 
     if not collection:
         raise InvalidInputError("--probe needs --collection (probes belong to a collection)")

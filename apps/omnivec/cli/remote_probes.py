@@ -36,18 +36,12 @@ from omnivec.indexer.encoders.base import EncoderSpec
 from omnivec.indexer.errors import InvalidInputError, OmnivecError
 from omnivec.indexer.media import MediaKind, decode_text
 from omnivec.indexer.probes import ProbeReport as EngineReport
-from omnivec.indexer.probes import validate_abstain_threshold
-from omnivec.indexer.probes.service import (
-    ITEM_POOLING,
-    Classification,
-    ClassifyCollectionResult,
-    LabelledExample,
-    ProbeInfo,
-    ProbeInput,
-    ProgressCallback,
-    label_column_for,
-)
+from omnivec.indexer.probes import ProgressCallback, validate_abstain_threshold
+from omnivec.indexer.probes.examples import LabelledExample, ProbeInput
+from omnivec.indexer.probes.results import Classification, ClassifyCollectionResult, ProbeInfo
+from omnivec.indexer.probes.service import label_column_for
 from omnivec.indexer.probes.storage import ProbeRecord, validate_probe_version
+from omnivec.indexer.probes.vectors import ITEM_POOLING
 
 __all__ = ["RemoteProbes"]
 

@@ -339,7 +339,7 @@ def label_scores_to_proto(scores: Sequence[tuple[str, float]]) -> list[common_pb
 def probe_input_from_proto(message: common_pb2.ItemOrMedia, where: str) -> Any:
     """An ItemOrMedia as the probe engine's ProbeInput."""
     from omnivec.indexer.classify import MediaInput
-    from omnivec.indexer.probes.service import ProbeInput
+    from omnivec.indexer.probes.examples import ProbeInput
 
     source = message.WhichOneof("source")
     if source == "item_id":
@@ -420,7 +420,7 @@ def probe_report_to_proto(record: Any) -> Any:
 
 
 def probe_info_to_proto(info: Any) -> Any:
-    from omnivec.indexer.probes.service import ProbeInfo
+    from omnivec.indexer.probes.results import ProbeInfo
     from omnivec.v1 import probes_pb2
 
     probe: ProbeInfo = info

@@ -9,8 +9,9 @@ The training math is numpy in, numpy out and is what this package exports:
 - :mod:`.solver`, :mod:`.selection`, :mod:`.numerics`, :mod:`.progress` - the pieces.
 
 Storage and serving (LanceDB, encoders) are imported from their modules, so importing this
-package stays light: :mod:`.storage` (versioned probes on disk) and :mod:`.service` (the
-engine's ``ProbeService``).
+package stays light: :mod:`.storage` (versioned probes on disk), :mod:`.examples` (inputs,
+labelled examples, labels files), :mod:`.vectors` (the vectors a probe reads), :mod:`.results`
+(what the service answers) and :mod:`.service` (the engine's ``ProbeService``).
 """
 
 from __future__ import annotations
