@@ -142,7 +142,7 @@ def parity(X: np.ndarray, labels: list[str], seeds: int = 10, shots: int = 16) -
         ours_at_c, _ = train_probe(X[train], ytr, config=same_c)
         truth = np.asarray([labels[i] for i in test])
         rows.append({
-            "seed": seed, "c_ours": rep.chosen_c, "c_sklearn": c_sk,
+            "seed": seed, "c_ours": rep.regularization_c, "c_sklearn": c_sk,
             "heldout_ours": rep.heldout_accuracy, "heldout_sklearn": held_sk,
             "test_ours": float(np.mean(np.asarray(model.predict(X[test])) == truth)),
             "test_sklearn": float(np.mean(np.asarray(classes)[sk.predict(X[test])] == truth)),

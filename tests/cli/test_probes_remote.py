@@ -8,6 +8,7 @@ real `omnivec` subprocesses both ways; the rest run in this process through type
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import re
 import subprocess
@@ -120,9 +121,9 @@ def test_training_reports_are_congruent(trained: dict[str, Any]) -> None:
     assert a["encoder"]["model"] == b["encoder"]["model"] and a["encoder"]["dim"] == b["encoder"]["dim"]
     ra, rb = a["report"], b["report"]
     assert ra["classes"] == rb["classes"] == sorted(TOPICS)
-    assert ra["chosen_c"] == pytest.approx(rb["chosen_c"])
+    assert ra["regularization_c"] == pytest.approx(rb["regularization_c"])
     assert ra["heldout_accuracy"] == pytest.approx(rb["heldout_accuracy"])
-    for key in ("selection_method", "estimate_method", "n_train", "n_heldout", "per_class",
+    for key in ("selection_method", "estimate_method", "n_train", "n_heldout", "class_metrics",
                 "confusion_matrix", "zero_shot_accuracy", "plain_probe_accuracy", "zero_shot_prior_used"):
         assert ra[key] == rb[key], key  # the same numbers: doubles travel exactly
     assert rb["temperature"] == pytest.approx(ra["temperature"])
@@ -146,33 +147,43 @@ def _same(a: Any, b: Any, where: str = "") -> None:
         assert a == b, (where, a, b)
 
 
+def _plain(value: Any) -> Any:
+    """The SDK's and the engine's report parts (same field names, different classes) as tuples."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return tuple(getattr(value, f.name) for f in dataclasses.fields(value))
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
 def _assert_report_travels(local: Any, wire: Any, remote: Any) -> None:
     """The engine's ``local`` record, the SDK's ``wire`` report and the CLI's ``remote`` record
     (both read from the server) agree on everything the wire carries."""
     lr = local.report
-    assert wire.selection_method == wire.cv_method == lr["selection_method"]
+    assert wire.selection_method == wire.cv_method == lr.selection_method
     assert (wire.estimate_method, wire.cv_folds, wire.cv_repetitions) == (
-        lr["estimate_method"], lr["cv_folds"], lr["cv_repetitions"]
+        lr.estimate_method, lr.cv_folds, lr.cv_repetitions
     )
-    assert (wire.n_train, wire.n_heldout) == (lr["n_train"], lr["n_heldout"])
+    assert (wire.n_train, wire.n_heldout) == (lr.n_train, lr.n_heldout)
     _same([(s.c, s.accuracy, s.log_loss) for s in wire.cv_scores],
-          [(s["c"], s["accuracy"], s["log_loss"]) for s in lr["cv_scores"]], "cv_scores")
-    _same(wire.regularization_c, lr["chosen_c"], "chosen_c")
-    assert wire.zero_shot_prior_used is lr["zero_shot_prior_used"]
+          [(s.c, s.accuracy, s.log_loss) for s in lr.cv_scores], "cv_scores")
+    assert wire.zero_shot_prior_used is lr.zero_shot_prior_used
     assert wire.prompt_template == local.prompt_template
     assert dict(wire.class_names) == local.class_names
     assert wire.seed == local.seed
-    assert list(wire.notes) == lr["notes"]
-    for key in ("heldout_accuracy", "zero_shot_accuracy", "plain_probe_accuracy", "plain_probe_c",
-                "heldout_log_loss", "prior_scale"):
-        _same(getattr(wire, key), lr[key], key)
-    # The CLI's record: the whole report but what the wire leaves out (module docstring of
-    # omnivec.cli.remote_probes) and the training time of the other training.
+    assert list(wire.notes) == list(lr.notes)
+    # The wire's report has the engine's field names: every one of them travels but the engine-only
+    # two (module docstring of omnivec.cli.remote_probes) and the training time of the other
+    # training.
     skip = {"train_seconds", "evaluated_rows", "evaluated_predictions"}
-    assert list(remote.report) == list(lr)  # the same keys in the same order: the same --json
-    _same({k: v for k, v in remote.report.items() if k not in skip},
-          {k: v for k, v in lr.items() if k not in skip}, "report")
-    assert remote.report["evaluated_rows"] == remote.report["evaluated_predictions"] == []
+    for f in dataclasses.fields(lr):
+        if f.name not in skip:
+            _same(_plain(getattr(wire, f.name)), _plain(getattr(lr, f.name)), f.name)
+    # The CLI's record: the whole report but those.
+    a, b = remote.report.to_dict(), lr.to_dict()
+    assert list(a) == list(b)  # the same keys in the same order: the same --json
+    _same({k: v for k, v in a.items() if k not in skip}, {k: v for k, v in b.items() if k not in skip}, "report")
+    assert remote.report.evaluated_rows == remote.report.evaluated_predictions == ()
     for key in ("prompt_template", "class_names", "seed", "classes", "encoder_fingerprint",
                 "abstain_threshold", "pooling"):
         assert getattr(remote, key) == getattr(local, key), key
@@ -189,14 +200,14 @@ def test_report_travels_in_full(server_target: str, local_env: dict[str, str], t
     from omnivec.indexer.config import load_settings
     from omnivec.indexer.engine import Engine
     from omnivec.indexer.ingest import content_id
-    from omnivec.indexer.probes.service import LabelledExample, ProbeInput
+    from omnivec.indexer.probes.examples import LabelledExample, ProbeInput
 
     for key, value in local_env.items():
         monkeypatch.setenv(key, value)
     engine = Engine(load_settings())
     try:
         local = engine.probes.get(COLLECTION, "topic", 1)
-        assert local.prompt_template == PROMPT and local.report["zero_shot_prior_used"]
+        assert local.prompt_template == PROMPT and local.report.zero_shot_prior_used
         with Client(server_target) as client:
             _assert_report_travels(local, client.get_probe(COLLECTION, "topic", 1),
                                    RemoteProbes(client).get(COLLECTION, "topic", 1))
@@ -210,8 +221,8 @@ def test_report_travels_in_full(server_target: str, local_env: dict[str, str], t
             client.train_probe(COLLECTION, "bare", [WireExample(ItemRef(i), t) for t, i in ids.items()],
                                space="text", seed=3)
         local = engine.probes.get(COLLECTION, "bare", 1)
-        assert local.report["estimate_method"] == "none" and local.prompt_template is None
-        assert local.report["heldout_accuracy"] is local.report["zero_shot_accuracy"] is None
+        assert local.report.estimate_method == "none" and local.prompt_template is None
+        assert local.report.heldout_accuracy is local.report.zero_shot_accuracy is None
         with Client(server_target) as client:
             wire = client.get_probe(COLLECTION, "bare", 1)
             _assert_report_travels(local, wire, RemoteProbes(client).get(COLLECTION, "bare", 1))
@@ -274,7 +285,7 @@ def test_list_show_delete_and_errors_are_congruent(
     a, b = json.loads(local.stdout), json.loads(remote.stdout)
     for key in ("name", "version", "space", "classes", "encoder_fingerprint", "temperature", "abstain_threshold"):
         assert a[key] == b[key], key
-    assert a["report"]["chosen_c"] == pytest.approx(b["report"]["chosen_c"])
+    assert a["report"]["regularization_c"] == pytest.approx(b["report"]["regularization_c"])
     assert a["report"]["confusion_matrix"] == b["report"]["confusion_matrix"]
     assert b["created_at"] == pytest.approx(trained["remote"]["created_at"], abs=1e-3)
 

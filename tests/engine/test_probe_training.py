@@ -10,7 +10,7 @@ import pytest
 from numpy.typing import NDArray
 
 from omnivec.indexer.errors import CorruptDataError, InvalidInputError
-from omnivec.indexer.probes import ProbeModel, ProbeTrainingConfig, train_probe
+from omnivec.indexer.probes import ProbeModel, ProbeReport, ProbeTrainingConfig, train_probe
 
 
 def _unit(a: NDArray[Any]) -> NDArray[np.float64]:
@@ -61,7 +61,7 @@ def test_well_separated_clusters_are_learned_exactly() -> None:
     assert report.zero_shot_accuracy is None
     assert report.plain_probe_accuracy == 1.0
     assert report.zero_shot_prior_used is False
-    assert [m.f1 for m in report.per_class] == [1.0] * 4
+    assert [m.f1 for m in report.class_metrics] == [1.0] * 4
     assert report.confusion_matrix == tuple(
         tuple(3 if i == j else 0 for j in range(4)) for i in range(4)
     )
@@ -73,7 +73,7 @@ def test_well_separated_clusters_are_learned_exactly() -> None:
     assert top[0][0][0] == "class0" and top[0][0][1] > top[0][1][1]
     assert np.allclose(model.predict_proba(X).sum(axis=1), 1.0)
     assert report.cv_scores and all(0.0 <= s.accuracy <= 1.0 for s in report.cv_scores)
-    assert report.chosen_c in [s.c for s in report.cv_scores]
+    assert report.regularization_c in [s.c for s in report.cv_scores]
     assert report.train_seconds > 0
 
 
@@ -93,7 +93,7 @@ def test_report_metrics_match_sklearn_recomputation() -> None:
     p, r, f, s = metrics.precision_recall_fscore_support(
         y_true, y_pred, labels=classes, zero_division=0
     )
-    for i, m in enumerate(report.per_class):
+    for i, m in enumerate(report.class_metrics):
         assert m.label == classes[i]
         assert m.precision == pytest.approx(p[i])
         assert m.recall == pytest.approx(r[i])
@@ -106,7 +106,9 @@ def test_report_metrics_match_sklearn_recomputation() -> None:
     import json
 
     assert json.loads(json.dumps(d))["heldout_accuracy"] == report.heldout_accuracy
-    assert d["per_class"][0]["label"] == "class0"
+    assert d["class_metrics"][0]["label"] == "class0"
+    # The JSON form reads back as the same report (what probe.json stores).
+    assert ProbeReport.from_dict(json.loads(json.dumps(d))) == report
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,7 +123,7 @@ def test_parity_with_sklearn_logistic_regression() -> None:
     c = 1.0
     cfg = ProbeTrainingConfig(c_grid=(c,), refine_steps=0)
     model, report = train_probe(X, labels, config=cfg)
-    assert report.chosen_c == c
+    assert report.regularization_c == c
 
     held = np.asarray(report.evaluated_rows)
     train = np.setdiff1d(np.arange(len(y)), held)
@@ -317,7 +319,7 @@ def test_one_shot_probe_moves_off_the_zero_shot_classifier_within_the_trust_regi
     """Leave-one-out alone would always pick the strongest regularisation at one shot (it never
     sees a class's own example); the few-shot rule must move the probe towards its examples, but
     not further than the trust radius from the prompts."""
-    from omnivec.indexer.probes.training import _FEW_SHOT_TRUST_RADIUS
+    from omnivec.indexer.probes.selection import FEW_SHOT_TRUST_RADIUS
 
     X, labels, prompts = minilm_topics
     y = np.asarray(labels)
@@ -326,14 +328,14 @@ def test_one_shot_probe_moves_off_the_zero_shot_classifier_within_the_trust_regi
     model, report = train_probe(X[idx], [labels[i] for i in idx], prompt_embeddings=prompts)
     assert report.selection_method == "leave-one-out" and report.zero_shot_prior_used
     grid = sorted(s.c for s in report.cv_scores)
-    assert report.chosen_c > grid[0], "the one-shot probe collapsed onto the zero-shot classifier"
+    assert report.regularization_c > grid[0], "the one-shot probe collapsed onto the zero-shot classifier"
     # The final weights: away from the scaled prompts, but within the radius (the final fit sees
     # one more example than the LOO fits the radius was checked on, hence the slack).
     assert report.prior_scale is not None
     P = np.stack([prompts[c] / np.linalg.norm(prompts[c]) for c in model.classes]).astype(np.float64)
     W0 = report.prior_scale * P
     distance = float(np.linalg.norm(model.weights - W0) / np.linalg.norm(W0))
-    assert 1e-3 < distance <= 1.5 * _FEW_SHOT_TRUST_RADIUS, distance
+    assert 1e-3 < distance <= 1.5 * FEW_SHOT_TRUST_RADIUS, distance
     # Its own examples are classified as labelled.
     assert model.predict(X[idx]) == [labels[i] for i in idx]
 
@@ -441,7 +443,7 @@ def test_one_example_per_class_without_prompts_says_so() -> None:
     model, report = train_probe(X, labels)
     assert report.selection_method == "fixed"
     assert report.estimate_method == "none" and report.heldout_accuracy is None
-    assert report.n_heldout == 0 and report.per_class == () and report.confusion_matrix == ()
+    assert report.n_heldout == 0 and report.class_metrics == () and report.confusion_matrix == ()
     assert any("no estimate" in n for n in report.notes)
     assert model.predict(X) == labels
 

@@ -7,6 +7,7 @@ Six well-separated topics x six sentences; the first four of each train, the las
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -23,17 +24,13 @@ from omnivec.indexer.errors import (
     MediaError,
     NotFoundError,
 )
-from omnivec.indexer.ingest import IngestItem
+from omnivec.indexer.ingest import IngestItem, content_id
 from omnivec.indexer.media import MediaKind
-from omnivec.indexer.probes.service import (
-    LabelledExample,
-    ProbeInput,
-    ProbeService,
-    label_column_for,
-    load_labels_file,
-)
-from omnivec.indexer.probes.storage import validate_probe_name
-from omnivec.indexer.probes.training import ProbeTrainingConfig, train_probe
+from omnivec.indexer.probes import ClassMetrics, ProbeTrainingConfig, train_probe
+from omnivec.indexer.probes.examples import LabelledExample, ProbeInput, load_labels_file
+from omnivec.indexer.probes.service import ProbeService, label_column_for
+from omnivec.indexer.probes.storage import ProbeStorage, validate_probe_name
+from omnivec.indexer.probes.vectors import training_space
 from tests.support.processes import invoke_cli
 
 TOPICS: dict[str, list[str]] = {
@@ -139,7 +136,7 @@ def trained(probes: ProbeService, topics: str) -> Any:
 def test_probe_learns_well_separated_topics(probes: ProbeService, topics: str, trained: Any) -> None:
     assert trained.version >= 1 and trained.space == "text"
     assert trained.classes == tuple(sorted(TOPICS))
-    assert trained.report["heldout_accuracy"] >= 4 / 6  # one held-out example per class
+    assert trained.report.heldout_accuracy >= 4 / 6  # one held-out example per class
     assert trained.pooling == "mean"
     assert len(trained.examples) == len(TOPICS) * len(TRAIN_IDX)
     assert {e["item_id"] for e in trained.examples} == {_id(t, i) for t in TOPICS for i in TRAIN_IDX}
@@ -163,26 +160,26 @@ def test_stored_report_matches_a_recomputation(probes: ProbeService, topics: str
 
     report = trained.report
     labels = [e["label"] for e in trained.examples]
-    rows = report["evaluated_rows"]
+    rows = list(report.evaluated_rows)
     y_true = [labels[i] for i in rows]
-    y_pred = report["evaluated_predictions"]
-    classes = list(report["classes"])
-    assert report["n_train"] + report["n_heldout"] == len(labels)
-    assert report["heldout_accuracy"] == pytest.approx(accuracy_score(y_true, y_pred))
+    y_pred = list(report.evaluated_predictions)
+    classes = list(report.classes)
+    assert report.n_train + report.n_heldout == len(labels)
+    assert report.heldout_accuracy == pytest.approx(accuracy_score(y_true, y_pred))
     assert np.array_equal(
-        np.asarray(report["confusion_matrix"]), confusion_matrix(y_true, y_pred, labels=classes)
+        np.asarray(report.confusion_matrix), confusion_matrix(y_true, y_pred, labels=classes)
     )
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
-    for j, m in enumerate(report["per_class"]):
-        assert m["label"] == classes[j]
-        assert (m["precision"], m["recall"], m["f1"], m["support"]) == pytest.approx((p[j], r[j], f[j], s[j]))
+    for j, m in enumerate(report.class_metrics):
+        assert m.label == classes[j]
+        assert (m.precision, m.recall, m.f1, m.support) == pytest.approx((p[j], r[j], f[j], s[j]))
 
     # Training the math directly on the stored (mean-pooled) vectors gives the same report.
     collection = engine.store.open(topics)
     X = np.stack([collection.item_vectors(e["item_id"])["text"] for e in trained.examples])
     _, direct = train_probe(X, labels, config=ProbeTrainingConfig(seed=trained.seed))
-    assert direct.chosen_c == report["chosen_c"]
-    assert direct.heldout_accuracy == report["heldout_accuracy"]
+    assert direct.regularization_c == report.regularization_c
+    assert direct.heldout_accuracy == report.heldout_accuracy
     assert list(direct.evaluated_rows) == rows
 
 
@@ -195,8 +192,8 @@ def test_zero_shot_prior_from_prompts_in_the_same_space(probes: ProbeService, to
     assert record.prompt_template == "a sentence about {}"
     assert record.class_names == names
     assert record.abstain_threshold == 0.3
-    assert record.report["zero_shot_accuracy"] is not None
-    assert record.report["plain_probe_accuracy"] is not None
+    assert record.report.zero_shot_accuracy is not None
+    assert record.report.plain_probe_accuracy is not None
     results = probes.classify(topics, "topic_zs", [ProbeInput.of_text(s) for s in NEW_TEXTS.values()])
     assert [r.label for r in results] == list(NEW_TEXTS)
 
@@ -421,6 +418,45 @@ def test_indexing_still_works_after_labelling(probes: ProbeService, engine: Any,
     assert report.ok, report.failed
 
 
+def test_collection_reads_and_writes_behind_probes(engine: Any, photos: dict[str, Path]) -> None:
+    """The public Collection methods the probe service reads and writes the collection through."""
+    name = "probe_mixed"
+    if not engine.store.exists(name):
+        engine.create_collection(name, ["clip", "text"])
+    long_text = " ".join(TOPICS["cooking"] * 10)  # several chunks
+    report = engine.upsert(name, [
+        IngestItem(label="photo", modality=MediaKind.IMAGE, path=photos["chelsea"], item_id="photo"),
+        IngestItem(label="long", modality=MediaKind.TEXT, text=long_text, item_id="long"),
+    ])
+    assert report.ok, report.failed
+    collection = engine.store.open(name)
+
+    rows = collection.row_vectors("text", ["long", "photo", "ghost", "long"])
+    assert set(rows.item_ids.tolist()) == {"long"} and rows.items_without_vector == {"photo"}
+    assert len(rows.rowids) == len(rows.vectors) > 1 and rows.vectors.shape[1] == 384
+    everything = collection.row_vectors("clip")
+    assert set(everything.item_ids.tolist()) == {"long", "photo"} and not everything.items_without_vector
+
+    photo_hash, text_hash = content_id(photos["chelsea"].read_bytes()), content_id(long_text.encode())
+    assert collection.items_by_content_hash([photo_hash, text_hash, "f" * 32], "clip") == {
+        photo_hash: "photo", text_hash: "long"
+    }
+    assert collection.items_by_content_hash([photo_hash, text_hash], "text") == {text_hash: "long"}
+
+    assert collection.any_image(["long", "photo"]) and not collection.any_image(["long", "ghost"])
+    assert training_space(collection, None, [LabelledExample.item("photo", "a"), LabelledExample.item("long", "b")]) == "clip"
+    assert training_space(collection, None, [LabelledExample.item("long", "b")]) == "text"
+
+    version = collection.write_label_columns(
+        "label_t", "label_t_confidence", rows.rowids[:1], ["x"], np.asarray([0.5])
+    )
+    assert version == collection.version and {"label_t", "label_t_confidence"} <= collection.label_columns()
+    with pytest.raises(InvalidInputError, match="not a label column"):
+        collection.write_label_columns("t", "label_t_confidence", rows.rowids[:1], ["x"], np.asarray([0.5]))
+    with pytest.raises(InvalidInputError, match="'label_t_confidence' .* holds float, not string"):
+        collection.write_label_columns("label_t_confidence", "label_u", rows.rowids[:1], ["x"], np.asarray([0.5]))
+
+
 # -- zero-shot ----------------------------------------------------------------------------------
 
 
@@ -454,6 +490,47 @@ def test_zero_shot_images_use_clip(models: Any, photos: dict[str, Path]) -> None
     ranked = zero_shot_classify(models, ["cat", "rocket", "coffee"], image=photos["chelsea"],
                                 space="clip", prompt_template="a photo of a {}")
     assert len(ranked) == 3 and sum(p for _, p in ranked) == pytest.approx(1.0)
+
+
+FORMAT1 = Path(__file__).resolve().parents[1] / "fixtures" / "probe_format1"
+_RENAMED = {"chosen_c": "regularization_c", "per_class": "class_metrics"}
+
+
+def test_probe_stored_in_format_1_still_loads(tmp_path: Path) -> None:
+    """A probe.json written before the report took the proto's names (format 1: chosen_c,
+    per_class; committed as written then) loads into the typed report, serves, and is saved
+    again in format 2 with the proto's names."""
+    shutil.copytree(FORMAT1, tmp_path / "pets")
+    stored = tmp_path / "pets" / "probes" / "pets" / "v1" / "probe.json"
+    raw = json.loads(stored.read_text(encoding="utf-8"))
+    assert raw["format"] == 1 and {"chosen_c", "per_class"} <= raw["report"].keys()
+    storage = ProbeStorage(tmp_path / "pets", "pets")
+    record, model = storage.load("pets")
+    report = record.report
+    assert report.regularization_c == raw["report"]["chosen_c"] == 0.1
+    assert report.class_metrics[1] == ClassMetrics("dog", 0.0, 0.0, 0.0, 2)
+    assert report.heldout_accuracy == record.heldout_accuracy == pytest.approx(1 / 3)
+    assert report.confusion_matrix == ((1, 0, 1), (1, 0, 1), (1, 0, 1))
+    # Every stored value, under its new name, in the same order.
+    assert report.to_dict() == {_RENAMED.get(k, k): v for k, v in raw["report"].items()}
+    assert list(record.to_dict()["report"]) == [_RENAMED.get(k, k) for k in raw["report"]]
+    assert model.classes == ("cat", "dog", "fish") and model.abstain_threshold == 0.4
+    assert model.predict_proba(np.eye(3, 8)).shape == (3, 3)
+
+    # The oldest format-1 reports had no cv_folds / cv_repetitions: they read as 0.
+    del raw["report"]["cv_folds"], raw["report"]["cv_repetitions"]
+    stored.write_text(json.dumps(raw), encoding="utf-8")
+    assert (storage.record("pets").report.cv_folds, storage.record("pets").report.cv_repetitions) == (0, 0)
+
+    again = storage.save("pets", model, {
+        k: v for k, v in record.to_dict().items()
+        if k in ("space", "encoder", "encoder_fingerprint", "report", "examples", "created_at",
+                 "prompt_template", "class_names", "pooling", "seed")
+    })
+    written = json.loads((again.path / "probe.json").read_text(encoding="utf-8"))
+    assert again.version == 2 and written["format"] == 2
+    assert "regularization_c" in written["report"] and "chosen_c" not in written["report"]
+    assert again.report == report
 
 
 def test_probe_name_rules() -> None:

@@ -45,14 +45,15 @@ def sklearn_same_job(
     """scikit-learn on train_probe's folds and C values; returns (chosen C, held-out accuracy)."""
     from sklearn.linear_model import LogisticRegression
 
-    from omnivec.indexer.probes.training import _log_loss, _make_splits, _report_split
+    from omnivec.indexer.probes.numerics import log_loss
+    from omnivec.indexer.probes.selection import make_splits, report_split
 
     classes = sorted(set(labels))
     y = np.asarray([classes.index(lab) for lab in labels])
     # Same seed, same draw order as train_probe: identical held-out split and CV folds.
     rng = np.random.default_rng(config.seed)
-    train, held = _report_split(y, len(classes), config, rng)
-    splits = _make_splits(y[train], len(classes), rng)
+    train, held = report_split(y, len(classes), config, rng)
+    splits = make_splits(y[train], len(classes), rng)
     Xtr, ytr = X[train], y[train]
     scores: dict[float, tuple[float, float]] = {}
     for c in cs:
@@ -63,7 +64,7 @@ def sklearn_same_job(
             Z.append(m.decision_function(Xtr[va]))
             yy.append(ytr[va])
         Zc, yc = np.concatenate(Z), np.concatenate(yy)
-        scores[c] = (float(np.mean(Zc.argmax(1) == yc)), _log_loss(Zc, yc))
+        scores[c] = (float(np.mean(Zc.argmax(1) == yc)), log_loss(Zc, yc))
     chosen = min(scores, key=lambda c: (-scores[c][0], scores[c][1], c))
     m = LogisticRegression(C=chosen, max_iter=config.max_iter, tol=config.tol).fit(Xtr, ytr)
     acc = float(np.mean(m.predict(X[held]) == y[held]))
@@ -169,7 +170,7 @@ def run(ctx: BenchContext) -> list[FigureResult]:
             "job": job,
             "heldout_accuracy_omnivec": rep.heldout_accuracy, "heldout_accuracy_sklearn": acc_sk,
             "accuracy_diff_points": round(100 * acc_diff, 2),
-            "chosen_c_omnivec": rep.chosen_c, "chosen_c_sklearn": c_sk,
+            "chosen_c_omnivec": rep.regularization_c, "chosen_c_sklearn": c_sk,
             "train_16x50x384_s": full.to_dict(),
             "train_16x50x384_with_prompts_s": prompted.to_dict(),
             "train_16x50x384_data": source,

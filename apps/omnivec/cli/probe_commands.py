@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import (
@@ -32,6 +32,10 @@ from rich.table import Table
 from omnivec.cli._common import EXIT_FAILED_ITEMS, console, err_console, handle_errors, print_json
 from omnivec.cli.data_commands import backend
 from omnivec.indexer.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from omnivec.indexer.probes.report import ProbeReport
+    from omnivec.indexer.probes.storage import ProbeRecord
 
 __all__ = ["probe_app", "register"]
 
@@ -73,7 +77,7 @@ class _StageProgress:
         self.progress.__exit__(*exc)
 
 
-def print_report(record: Any) -> None:
+def print_report(record: ProbeRecord) -> None:
     """The training report of a probe version, as tables."""
     report = record.report
     console.print(
@@ -81,53 +85,51 @@ def print_report(record: Any) -> None:
         f"({record.space} space, {record.encoder.describe()})", highlight=False,
     )
     console.print(
-        f"  classes: {', '.join(record.classes)}  |  examples: {report.get('n_train', 0)} train + "
-        f"{report.get('n_heldout', 0)} held out", highlight=False,
+        f"  classes: {', '.join(record.classes)}  |  examples: {report.n_train} train + "
+        f"{report.n_heldout} held out", highlight=False,
     )
     console.print(
-        f"  chosen C: {report['chosen_c']:.3g} ({_selection(report)})  |  "
-        f"zero-shot prior: {'used' if report.get('zero_shot_prior_used') else 'not used'}"
+        f"  chosen C: {report.regularization_c:.3g} ({_selection(report)})  |  "
+        f"zero-shot prior: {'used' if report.zero_shot_prior_used else 'not used'}"
         + (f" (prompt {record.prompt_template!r})" if record.prompt_template else ""),
         highlight=False,
     )
     # Below 4 examples per class nothing is held out: the three numbers are then out-of-fold
     # estimates on the same rows, and the label says so.
-    estimate = report.get("estimate_method") or "none"
+    estimate = report.estimate_method or "none"
     label = "held-out accuracy" if estimate == "held-out split" else f"accuracy ({estimate})"
     console.print(
-        f"  {label}: probe [bold]{_pct(report.get('heldout_accuracy'))}[/]  |  zero-shot: "
-        f"{_pct(report.get('zero_shot_accuracy'))}  |  plain probe: "
-        f"{_pct(report.get('plain_probe_accuracy'))}",
+        f"  {label}: probe [bold]{_pct(report.heldout_accuracy)}[/]  |  zero-shot: "
+        f"{_pct(report.zero_shot_accuracy)}  |  plain probe: "
+        f"{_pct(report.plain_probe_accuracy)}",
         highlight=False,
     )
     console.print(
-        f"  temperature: {report.get('temperature', 1.0):.3g}  |  training time: "
-        f"{report.get('train_seconds', 0.0):.2f} s"
+        f"  temperature: {report.temperature:.3g}  |  training time: "
+        f"{report.train_seconds:.2f} s"
         + (f"  |  abstains below {record.abstain_threshold:g}" if record.abstain_threshold is not None else ""),
         highlight=False,
     )
-    per_class = report.get("per_class") or []
-    if per_class:
+    if report.class_metrics:
         table = Table("class", "precision", "recall", "F1", "support", title="per class (held out)")
-        for m in per_class:
-            table.add_row(m["label"], f"{m['precision']:.2f}", f"{m['recall']:.2f}", f"{m['f1']:.2f}", str(m["support"]))
+        for m in report.class_metrics:
+            table.add_row(m.label, f"{m.precision:.2f}", f"{m.recall:.2f}", f"{m.f1:.2f}", str(m.support))
         console.print(table)
-    matrix = report.get("confusion_matrix") or []
-    if matrix:
-        classes = list(report["classes"])
+    if report.confusion_matrix:
+        classes = list(report.classes)
         table = Table("true \\ predicted", *classes, title="confusion matrix")
-        for label, row in zip(classes, matrix):
+        for label, row in zip(classes, report.confusion_matrix):
             table.add_row(label, *(str(v) for v in row))
         console.print(table)
-    for note in report.get("notes") or []:
+    for note in report.notes:
         console.print(f"  [yellow]note:[/] {note}", highlight=False)
 
 
-def _selection(report: dict[str, Any]) -> str:
+def _selection(report: ProbeReport) -> str:
     """"k-fold, 5 folds" / "repeated-splits, 2 folds x 10" / "leave-one-out" / "fixed"."""
-    method = str(report.get("selection_method") or "")
-    folds = int(report.get("cv_folds") or 0)
-    repetitions = int(report.get("cv_repetitions") or 0)
+    method = report.selection_method
+    folds = report.cv_folds
+    repetitions = report.cv_repetitions
     if method in ("fixed", "leave-one-out") or not folds:
         return method
     return f"{method}, {folds} folds" + (f" x {repetitions}" if repetitions > 1 else "")
@@ -159,7 +161,7 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Train a new version of a probe from labelled files, item ids or texts."""
-    from omnivec.indexer.probes.service import load_labels_file
+    from omnivec.indexer.probes.examples import load_labels_file
 
     examples = load_labels_file(labels)
     engine = backend(ctx)
@@ -323,7 +325,7 @@ def _classify_probe(
     engine: Any, probe: str, collection: str | None, version: int | None, files: list[Path],
     ids: list[str], texts: list[str], top_k: int, prompt: str | None, space: str | None,
 ) -> dict[str, Any]:
-    from omnivec.indexer.probes.service import ProbeInput
+    from omnivec.indexer.probes.examples import ProbeInput
 
     if not collection:
         raise InvalidInputError("--probe needs --collection (probes belong to a collection)")

@@ -21,6 +21,7 @@ and seed, so ``probe show`` and the training report print the same either way. N
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -34,18 +35,13 @@ from omnivec.indexer.classify import MediaInput
 from omnivec.indexer.encoders.base import EncoderSpec
 from omnivec.indexer.errors import InvalidInputError, OmnivecError
 from omnivec.indexer.media import MediaKind, decode_text
-from omnivec.indexer.probes.service import (
-    ITEM_POOLING,
-    Classification,
-    ClassifyCollectionResult,
-    LabelledExample,
-    ProbeInfo,
-    ProbeInput,
-    ProgressCallback,
-    label_column_for,
-)
-from omnivec.indexer.probes.storage import ProbeRecord, _check_version
-from omnivec.indexer.probes.training import _check_threshold
+from omnivec.indexer.probes import ProbeReport as EngineReport
+from omnivec.indexer.probes import ProgressCallback, validate_abstain_threshold
+from omnivec.indexer.probes.examples import LabelledExample, ProbeInput
+from omnivec.indexer.probes.results import Classification, ClassifyCollectionResult, ProbeInfo
+from omnivec.indexer.probes.service import label_column_for
+from omnivec.indexer.probes.storage import ProbeRecord, validate_probe_version
+from omnivec.indexer.probes.vectors import ITEM_POOLING
 
 __all__ = ["RemoteProbes"]
 
@@ -88,42 +84,6 @@ def _size(value: Media | ItemRef) -> int:
     return len(value.text.encode()) if value.text is not None else len(value.image or value.audio or b"")
 
 
-def _report_dict(report: ProbeReport) -> dict[str, Any]:
-    """The engine's ``ProbeReport.to_dict()`` rebuilt from the wire, keys in its order (gaps:
-    module docstring)."""
-    return {
-        "classes": list(report.classes),
-        "chosen_c": report.regularization_c,
-        "selection_method": report.selection_method,
-        "cv_scores": [
-            {"c": s.c, "accuracy": s.accuracy, "log_loss": s.log_loss} for s in report.cv_scores
-        ],
-        "cv_folds": report.cv_folds,
-        "cv_repetitions": report.cv_repetitions,
-        "estimate_method": report.estimate_method,
-        "heldout_accuracy": report.heldout_accuracy,
-        "zero_shot_accuracy": report.zero_shot_accuracy,
-        "plain_probe_accuracy": report.plain_probe_accuracy,
-        "plain_probe_c": report.plain_probe_c,
-        "per_class": [
-            {"label": m.label, "precision": m.precision, "recall": m.recall, "f1": m.f1,
-             "support": m.support}
-            for m in report.class_metrics
-        ],
-        "confusion_matrix": [list(r) for r in report.confusion_matrix],
-        "heldout_log_loss": report.heldout_log_loss,
-        "temperature": report.temperature,
-        "zero_shot_prior_used": report.zero_shot_prior_used,
-        "prior_scale": report.prior_scale,
-        "train_seconds": report.train_seconds,
-        "n_train": report.n_train,
-        "n_heldout": report.n_heldout,
-        "evaluated_rows": [],  # not on the wire
-        "evaluated_predictions": [],  # not on the wire
-        "notes": list(report.notes),
-    }
-
-
 def _record(report: ProbeReport, encoder: EncoderSpec) -> ProbeRecord:
     return ProbeRecord(
         collection=report.collection,
@@ -135,7 +95,8 @@ def _record(report: ProbeReport, encoder: EncoderSpec) -> ProbeRecord:
         encoder_fingerprint=report.encoder_config_hash,
         temperature=report.temperature,
         abstain_threshold=report.abstain_threshold or None,  # the wire's 0 means "never abstains"
-        report=_report_dict(report),
+        # The SDK's report has the proto's field names, which are the engine's: copied by name.
+        report=EngineReport.from_dict(dataclasses.asdict(report)),
         examples=(),  # not on the wire
         created_at=report.created_at.timestamp() if report.created_at else 0.0,
         prompt_template=report.prompt_template,
@@ -191,7 +152,7 @@ class RemoteProbes:
             raise InvalidInputError("a training config cannot be sent to a server; it chooses its own")
         if isinstance(examples, (str, bytes)) or not isinstance(examples, Sequence):
             raise InvalidInputError("examples must be a list of LabelledExample")
-        _check_threshold(abstain_threshold)
+        validate_abstain_threshold(abstain_threshold)
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise InvalidInputError(f"seed must be an integer, got {seed!r}")
         wire: list[RemoteExample] = []
@@ -238,7 +199,7 @@ class RemoteProbes:
 
     def get(self, collection: str, name: str, version: int | None = None) -> ProbeRecord:
         if version is not None:
-            _check_version(version)  # the engine refuses 0; the wire would read it as "latest"
+            validate_probe_version(version)  # the engine refuses 0; the wire would read it as "latest"
         return self._as_record(self._call(self._client.get_probe, collection, name, version or 0))
 
     def delete(
@@ -250,7 +211,7 @@ class RemoteProbes:
                 "(so a forgotten version never deletes everything)"
             )
         if version is not None:
-            _check_version(version)
+            validate_probe_version(version)
         return int(self._call(
             self._client.delete_probe, collection, name, version=version, all_versions=all_versions
         ))

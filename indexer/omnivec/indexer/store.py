@@ -52,6 +52,7 @@ __all__ = [
     "Collection",
     "CollectionInfo",
     "ROW_COLUMNS",
+    "RowVectors",
     "SnapshotInfo",
     "Store",
     "column_to_matrix",
@@ -68,6 +69,8 @@ TABLE_NAME = "rows"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
 # Rebuild instead of carrying tombstones once a fifth of an HNSW index is dead weight.
 MAX_TOMBSTONE_RATIO = 0.2
+# Values per SQL IN list of the lookups by item id or content hash.
+_IN_BATCH = 500
 
 ROW_COLUMNS = (
     "rowid", "item_id", "chunk", "modality", "source_uri", "content_hash", "text",
@@ -183,6 +186,16 @@ class CollectionInfo:
     lance_version: int
     path: Path = field(repr=False, default=Path())
     snapshots: tuple[SnapshotInfo, ...] = ()  # oldest first
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: numpy arrays have no single truth value
+class RowVectors:
+    """Rows' vectors in one space (see :meth:`Collection.row_vectors`), in table order."""
+
+    rowids: np.ndarray  # int64, the rows that have a vector in the space
+    item_ids: np.ndarray  # object (str), the item of each of those rows
+    vectors: np.ndarray  # (rows, dim) float32
+    items_without_vector: frozenset[str]  # items read none of whose rows has a vector there
 
 
 class Collection:
@@ -348,6 +361,51 @@ class Collection:
         self.delete_where(predicate)
         return len(items)
 
+    def write_label_columns(
+        self,
+        label_column: str,
+        confidence_column: str,
+        rowids: np.ndarray,
+        labels: Sequence[str | None],
+        confidences: np.ndarray,
+    ) -> int:
+        """Set a probe's label (NULL: none) and its confidence on the given rows; returns the
+        new version. Both columns must be ``label_*`` columns; other rows keep their values.
+
+        LanceDB 0.40 has no single "add a column with these values" commit without pylance, so
+        the first write adds the two (nullable, empty) columns with ``add_columns`` and then fills
+        them with one ``merge_insert(on=rowid).when_matched_update_all()`` commit; later writes
+        are the second commit only. Both steps are idempotent, so an interrupted write is repaired
+        by writing again (until then the columns are NULL, which no equality filter matches).
+        """
+        wanted = {label_column: pa.string(), confidence_column: pa.float32()}
+        for col in wanted:
+            if not col.startswith(LABEL_COLUMN_PREFIX):
+                raise InvalidInputError(f"{col!r} is not a label column ({LABEL_COLUMN_PREFIX}*)")
+        update = pa.table(
+            {
+                "rowid": pa.array(rowids, pa.int64()),
+                label_column: pa.array(labels, pa.string()),
+                confidence_column: pa.array(np.asarray(confidences, np.float32), pa.float32()),
+            }
+        )
+        with self._write_lock:
+            self._acquire_writer()
+            table = self._table
+            schema = table.schema
+            for col, kind in wanted.items():
+                if col in schema.names and not schema.field(col).type.equals(kind):
+                    raise InvalidInputError(
+                        f"column {col!r} of collection {self.name!r} holds "
+                        f"{schema.field(col).type}, not {kind}; choose another column name"
+                    )
+            missing = [pa.field(col, kind, nullable=True) for col, kind in wanted.items() if col not in schema.names]
+            if missing:
+                table.add_columns(missing)
+            if update.num_rows:
+                table.merge_insert("rowid").when_matched_update_all().execute(update)
+            return int(table.version)
+
     # -- reading ----------------------------------------------------------------------------
     def _column(self, name: str, where: str | None = None) -> np.ndarray:
         query = self._table.search()
@@ -426,6 +484,77 @@ class Collection:
             for s in self.spaces
             if row[vector_column(s)] is not None
         }
+
+    def row_vectors(self, space: str, item_ids: Sequence[str] | None = None) -> RowVectors:
+        """The vector in ``space`` of every row of ``item_ids`` (None: of every item), for
+        callers that pool an item's chunk vectors (probes). Ids not stored are left out."""
+        column = vector_column(space)
+        dim = self.specs[space].dim
+        cols = ["rowid", "item_id", column]
+        if item_ids is None:
+            parts = [self._table.search().select(cols).limit(None).to_arrow()]
+        else:
+            wanted = list(dict.fromkeys(item_ids))
+            parts = [
+                self._table.search()
+                .where(f"item_id IN ({_sql_list(wanted[start : start + _IN_BATCH])})")
+                .select(cols)
+                .limit(None)
+                .to_arrow()
+                for start in range(0, len(wanted), _IN_BATCH)
+            ]
+        rowids: list[np.ndarray] = []
+        ids: list[str] = []
+        mats: list[np.ndarray] = []
+        seen: set[str] = set()
+        for data in parts:
+            vec = data.column(column)
+            mask = np.asarray(vec.is_valid(), dtype=bool)
+            row_ids = data.column("item_id").to_pylist()
+            seen.update(row_ids)
+            rowids.append(data.column("rowid").to_numpy().astype(np.int64)[mask])
+            ids.extend(i for i, ok in zip(row_ids, mask) if ok)
+            if mask.any():
+                mats.append(column_to_matrix(vec.filter(pa.array(mask)), dim))
+        return RowVectors(
+            rowids=np.concatenate(rowids) if rowids else np.zeros(0, np.int64),
+            item_ids=np.asarray(ids, dtype=object),
+            vectors=np.concatenate(mats) if mats else np.zeros((0, dim), np.float32),
+            items_without_vector=frozenset(seen - set(ids)),
+        )
+
+    def items_by_content_hash(self, hashes: Sequence[str], space: str) -> dict[str, str]:
+        """content hash -> id of a stored item with those exact bytes and a vector in ``space``."""
+        wanted = list(dict.fromkeys(h for h in hashes if h))
+        out: dict[str, str] = {}
+        for start in range(0, len(wanted), _IN_BATCH):
+            data = (
+                self._table.search()
+                .where(
+                    f"content_hash IN ({_sql_list(wanted[start : start + _IN_BATCH])}) "
+                    f"AND {vector_column(space)} IS NOT NULL"
+                )
+                .select(["item_id", "content_hash"])
+                .limit(None)
+                .to_arrow()
+            )
+            for item_id, digest in zip(data.column("item_id").to_pylist(), data.column("content_hash").to_pylist()):
+                out.setdefault(digest, item_id)
+        return out
+
+    def any_image(self, item_ids: Sequence[str]) -> bool:
+        """Whether any of ``item_ids`` is a stored image."""
+        for start in range(0, len(item_ids), _IN_BATCH):
+            data = (
+                self._table.search()
+                .where(f"item_id IN ({_sql_list(item_ids[start : start + _IN_BATCH])}) AND modality = 'image'")
+                .select(["item_id"])
+                .limit(1)
+                .to_arrow()
+            )
+            if data.num_rows:
+                return True
+        return False
 
     def allowed_rowids(self, predicate: str | None, space: str) -> np.ndarray | None:
         """Row ids passing a predicate that have a vector in ``space``; None means all rows."""

@@ -7,7 +7,7 @@ arguments; engine results become response messages. Business rules stay in the e
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from omnivec.client import wire
@@ -247,7 +247,7 @@ def label_scores_to_proto(scores: Sequence[tuple[str, float]]) -> list[common_pb
 def probe_input_from_proto(message: common_pb2.ItemOrMedia, where: str) -> Any:
     """An ItemOrMedia as the probe engine's ProbeInput."""
     from omnivec.indexer.classify import MediaInput
-    from omnivec.indexer.probes.service import ProbeInput
+    from omnivec.indexer.probes.examples import ProbeInput
 
     source = message.WhichOneof("source")
     if source == "item_id":
@@ -262,74 +262,64 @@ def probe_input_from_proto(message: common_pb2.ItemOrMedia, where: str) -> Any:
     return ProbeInput(media=MediaInput(data=data, modality=kind, name=name))
 
 
-def _number(value: Any) -> float:
-    # A value the wire has no "unset" for (regularization_c): NaN rather than a misleading 0.0.
-    return float("nan") if value is None else float(value)
-
-
-def _optional_number(value: Any) -> float | None:
-    """None (no estimate) stays None: an `optional double` left unset on the wire."""
-    return None if value is None else float(value)
-
-
 def probe_report_to_proto(record: Any) -> Any:
     """A stored probe version (ProbeRecord with its training report) as a ProbeReport.
 
-    Everything of the record but its examples, the report's evaluated rows and predictions (which
-    index those examples), the encoder spec beyond its hash, the pooling and the weights' digest.
+    The report's fields and the record's carry the proto's names and are copied as they are. Left
+    out: the record's examples and the report's evaluated rows and predictions (which index those
+    examples), the encoder spec beyond its hash, the pooling and the weights' digest.
     """
+    from omnivec.indexer.probes.report import ProbeReport
     from omnivec.v1 import probes_pb2
 
-    report: Mapping[str, Any] = record.report
-    classes = list(record.classes)
-    selection = str(report.get("selection_method") or "")
+    report: ProbeReport = record.report
     message = probes_pb2.ProbeReport(
         collection=record.collection,
         name=record.name,
         version=record.version,
         space=record.space,
-        classes=classes,
-        regularization_c=_number(report.get("chosen_c")),
-        cv_method=selection or str(report.get("estimate_method") or ""),
-        cv_folds=int(report.get("cv_folds") or 0),
-        heldout_accuracy=_optional_number(report.get("heldout_accuracy")),
-        zero_shot_accuracy=_optional_number(report.get("zero_shot_accuracy")),
-        plain_probe_accuracy=_optional_number(report.get("plain_probe_accuracy")),
-        class_metrics=[
-            probes_pb2.ClassMetrics(
-                label=m["label"], precision=m["precision"], recall=m["recall"], f1=m["f1"],
-                support=int(m["support"]),
-            )
-            for m in report.get("per_class", ())
-        ],
-        confusion_matrix=[
-            probes_pb2.ConfusionRow(label=label, counts=[int(c) for c in row])
-            for label, row in zip(classes, report.get("confusion_matrix", ()))
-        ],
-        temperature=float(record.temperature),
-        train_seconds=float(report.get("train_seconds") or 0.0),
+        prompt_template=record.prompt_template,
+        class_names=dict(record.class_names),
+        seed=record.seed,
+        abstain_threshold=record.abstain_threshold or 0.0,  # the wire's 0 never abstains
+        # Wire-only: how many examples, and the encoder's hash (the engine's fingerprint).
         n_examples=len(record.examples),
         encoder_config_hash=record.encoder_fingerprint,
-        abstain_threshold=float(record.abstain_threshold or 0.0),
-        prompt_template=record.prompt_template,
-        class_names=dict(record.class_names or {}),
-        seed=int(record.seed or 0),
-        selection_method=selection,
-        estimate_method=str(report.get("estimate_method") or ""),
-        cv_repetitions=int(report.get("cv_repetitions") or 0),
+        classes=list(report.classes),
+        regularization_c=report.regularization_c,
+        # cv_method is the wire's older name of selection_method.
+        cv_method=report.selection_method or report.estimate_method,
+        selection_method=report.selection_method,
         cv_scores=[
-            probes_pb2.CScore(
-                c=float(sc["c"]), accuracy=float(sc["accuracy"]), log_loss=float(sc["log_loss"])
-            )
-            for sc in report.get("cv_scores") or ()
+            probes_pb2.CScore(c=s.c, accuracy=s.accuracy, log_loss=s.log_loss)
+            for s in report.cv_scores
         ],
-        plain_probe_c=_optional_number(report.get("plain_probe_c")),
-        heldout_log_loss=_optional_number(report.get("heldout_log_loss")),
-        zero_shot_prior_used=bool(report.get("zero_shot_prior_used")),
-        prior_scale=_optional_number(report.get("prior_scale")),
-        n_train=int(report.get("n_train") or 0),
-        n_heldout=int(report.get("n_heldout") or 0),
-        notes=[str(n) for n in report.get("notes") or ()],
+        cv_folds=report.cv_folds,
+        cv_repetitions=report.cv_repetitions,
+        estimate_method=report.estimate_method,
+        heldout_accuracy=report.heldout_accuracy,
+        zero_shot_accuracy=report.zero_shot_accuracy,
+        plain_probe_accuracy=report.plain_probe_accuracy,
+        plain_probe_c=report.plain_probe_c,
+        class_metrics=[
+            probes_pb2.ClassMetrics(
+                label=m.label, precision=m.precision, recall=m.recall, f1=m.f1, support=m.support
+            )
+            for m in report.class_metrics
+        ],
+        # The wire names each row's true class.
+        confusion_matrix=[
+            probes_pb2.ConfusionRow(label=label, counts=row)
+            for label, row in zip(report.classes, report.confusion_matrix)
+        ],
+        heldout_log_loss=report.heldout_log_loss,
+        temperature=report.temperature,
+        zero_shot_prior_used=report.zero_shot_prior_used,
+        prior_scale=report.prior_scale,
+        train_seconds=report.train_seconds,
+        n_train=report.n_train,
+        n_heldout=report.n_heldout,
+        notes=report.notes,
     )
     created = wire.timestamp_to_proto(record.created_at)
     if created is not None:
@@ -338,13 +328,15 @@ def probe_report_to_proto(record: Any) -> Any:
 
 
 def probe_info_to_proto(info: Any) -> Any:
+    from omnivec.indexer.probes.results import ProbeInfo
     from omnivec.v1 import probes_pb2
 
+    probe: ProbeInfo = info
     message = probes_pb2.ProbeInfo(
-        name=info.name, version=info.version, space=info.space, classes=list(info.classes),
-        heldout_accuracy=_optional_number(info.heldout_accuracy), is_latest=info.is_latest,
+        name=probe.name, version=probe.version, space=probe.space, classes=list(probe.classes),
+        heldout_accuracy=probe.heldout_accuracy, is_latest=probe.is_latest,
     )
-    created = wire.timestamp_to_proto(info.created_at)
+    created = wire.timestamp_to_proto(probe.created_at)
     if created is not None:
         message.created_at.CopyFrom(created)
     return message

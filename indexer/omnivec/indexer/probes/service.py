@@ -2,49 +2,37 @@
 
 The engine exposes one :class:`ProbeService` as ``engine.probes``; the gRPC servicer and the CLI
 call it. A probe belongs to one collection and one of its spaces and reads that space's vectors:
-
-- **Stored items** (by id) use their stored vectors, **mean-pooled**: an item's chunk vectors in
-  the space are averaged and renormalised (:data:`ITEM_POOLING`). A one-chunk item (an image, a
-  short text) is its vector; a long document or transcript is represented by all of it rather
-  than by its first chunk. Training, Classify and ClassifyCollection all use the same rule.
-- **Inline media** (files, bytes, text) are embedded on the fly in the probe's space, chunked and
-  pooled the same way (images only in ``clip``; audio is transcribed and embedded as text). Media
-  whose exact bytes are already stored in the collection (same content hash) reuse the stored
-  vectors and are recorded by item id.
+stored items (by id) mean-pooled, inline media (files, bytes, text) embedded on the fly (images
+only in ``clip``; audio is transcribed and embedded as text), media already stored found by
+content hash - the rules of :mod:`.vectors`, the same for training and classifying.
 
 A probe refuses to run (:class:`EncoderMismatchError`) when the collection's encoder for its space
 is no longer the one it was trained on, or when the configured encoder differs from the
 collection's: the weights only mean something for the vectors of that exact encoder.
 
 ClassifyCollection writes ``label_<probe>`` (top label, NULL when the probe abstains) and
-``label_<probe>_confidence`` (its calibrated probability) into the collection's LanceDB table, so
-search filters like ``label_topic = 'cats' AND label_topic_confidence >= 0.8`` work. LanceDB 0.40
-has no single "add a column with these values" commit without pylance, so the first run adds the
-two (nullable, empty) columns with ``add_columns`` and then fills them with one
-``merge_insert(on=rowid).when_matched_update_all()`` commit; later runs are the second commit
-only. Both steps are idempotent, so an interrupted run is repaired by running it again (until
-then the columns are NULL, which no equality filter matches).
+``label_<probe>_confidence`` (its calibrated probability) on every row of the collection
+(:meth:`Collection.write_label_columns`, which says how that is made safe to interrupt), so search
+filters like ``label_topic = 'cats' AND label_topic_confidence >= 0.8`` work.
+
+The collection is read and written through public :class:`Collection` methods only. Around the
+service: the inputs and labels files are :mod:`.examples`, the answers :mod:`.results`, the
+versions on disk :mod:`.storage`, the math :mod:`.training`.
 """
 
 from __future__ import annotations
 
 import builtins
-import csv
-import hashlib
-import io
-import json
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
-from omnivec.indexer.classify import MediaInput, embed_media, embed_prompts, format_prompt
+from omnivec.indexer.classify import MediaInput, embed_prompts, format_prompt
 from omnivec.indexer.config import Settings
 from omnivec.indexer.errors import (
     EncoderMismatchError,
@@ -53,201 +41,25 @@ from omnivec.indexer.errors import (
     OmnivecError,
 )
 from omnivec.indexer.filters import LABEL_COLUMN_PREFIX
-from omnivec.indexer.media import MediaKind
-from omnivec.indexer.models import EMBEDDING_SPACES, ModelHub
+from omnivec.indexer.models import ModelHub
+from omnivec.indexer.probes import ProbeModel, ProbeTrainingConfig, ProgressCallback, train_probe
+from omnivec.indexer.probes.examples import LabelledExample, ProbeInput
+from omnivec.indexer.probes.results import Classification, ClassifyCollectionResult, ProbeInfo
 from omnivec.indexer.probes.storage import ProbeRecord, ProbeStorage, validate_probe_name
-from omnivec.indexer.probes.training import ProbeModel, ProbeTrainingConfig, train_probe
-from omnivec.indexer.store import (
-    Collection,
-    Store,
-    column_to_matrix,
-    validate_collection_name,
-    vector_column,
+from omnivec.indexer.probes.vectors import (
+    ITEM_POOLING,
+    content_hash,
+    input_vectors,
+    mean_pool,
+    training_space,
 )
+from omnivec.indexer.store import Collection, Store, validate_collection_name
 
-__all__ = [
-    "ITEM_POOLING",
-    "Classification",
-    "ClassifyCollectionResult",
-    "LabelledExample",
-    "ProbeInfo",
-    "ProbeInput",
-    "ProbeService",
-    "ProgressCallback",
-    "label_column_for",
-    "load_labels_file",
-]
+__all__ = ["ProbeService", "label_column_for"]
 
-ProgressCallback = Callable[[str, int, int], None]
-"""progress(stage, done, total). Stages: "embed", the training stages of ``train_probe``
-("select C (plain probe)", "select C (zero-shot prior)", "fit final model"), "save"; for
-ClassifyCollection "read", "classify", "write"."""
-
-ITEM_POOLING = "mean"
-_IN_BATCH = 500  # values per SQL IN list
 _CLASSIFY_BATCH = 4096
 _COLUMN = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
 _MAX_LISTED = 20
-
-
-# --------------------------------------------------------------------------------------------
-# Inputs and results
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ProbeInput:
-    """An item of the collection (by id) or inline media."""
-
-    item_id: str | None = None
-    media: MediaInput | None = None
-
-    def __post_init__(self) -> None:
-        if (self.item_id is None) == (self.media is None):
-            raise InvalidInputError("an input is exactly one of an item id or media")
-        if self.item_id is not None and (not isinstance(self.item_id, str) or not self.item_id):
-            raise InvalidInputError(f"item id must be a non-empty string, got {self.item_id!r}")
-
-    @classmethod
-    def item(cls, item_id: str) -> ProbeInput:
-        return cls(item_id=item_id)
-
-    @classmethod
-    def file(cls, path: Path | str, modality: str | None = None) -> ProbeInput:
-        return cls(media=MediaInput(path=Path(path), modality=modality))
-
-    @classmethod
-    def raw(cls, data: bytes, modality: str | None = None, name: str | None = None) -> ProbeInput:
-        return cls(media=MediaInput(data=data, modality=modality, name=name))
-
-    @classmethod
-    def of_text(cls, text: str) -> ProbeInput:
-        return cls(media=MediaInput(text=text))
-
-    @classmethod
-    def coerce(cls, value: ProbeInput | MediaInput | Path | str) -> ProbeInput:
-        """``Path`` is a file, ``str`` an item id (use :meth:`of_text` for text)."""
-        if isinstance(value, ProbeInput):
-            return value
-        if isinstance(value, MediaInput):
-            return cls(media=value)
-        if isinstance(value, Path):
-            return cls.file(value)
-        if isinstance(value, str):
-            return cls.item(value)
-        raise InvalidInputError(
-            f"cannot classify a {type(value).__name__}; give an item id, a Path or a ProbeInput"
-        )
-
-    def describe(self) -> str:
-        if self.item_id is not None:
-            return f"item {self.item_id}"
-        assert self.media is not None
-        return self.media.describe()
-
-
-@dataclass(frozen=True)
-class LabelledExample:
-    """A training example: an item id or media, with its class label."""
-
-    input: ProbeInput
-    label: str
-
-    @classmethod
-    def item(cls, item_id: str, label: str) -> LabelledExample:
-        return cls(ProbeInput.item(item_id), label)
-
-    @classmethod
-    def file(cls, path: Path | str, label: str, modality: str | None = None) -> LabelledExample:
-        return cls(ProbeInput.file(path, modality), label)
-
-    @classmethod
-    def raw(cls, data: bytes, label: str, modality: str | None = None, name: str | None = None) -> LabelledExample:
-        return cls(ProbeInput.raw(data, modality, name), label)
-
-    @classmethod
-    def of_text(cls, text: str, label: str) -> LabelledExample:
-        return cls(ProbeInput.of_text(text), label)
-
-
-@dataclass(frozen=True)
-class Classification:
-    """A probe's answer for one input: labels with calibrated probabilities, best first."""
-
-    input: str  # how the input is named in messages
-    labels: tuple[tuple[str, float], ...]
-    abstained: bool
-    version: int
-    error: str | None = None
-
-    @property
-    def label(self) -> str | None:
-        """The predicted label; None when the probe abstained or the input failed."""
-        if self.error is not None or self.abstained or not self.labels:
-            return None
-        return self.labels[0][0]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "input": self.input,
-            "label": self.label,
-            "labels": [{"label": lab, "probability": p} for lab, p in self.labels],
-            "abstained": self.abstained,
-            "version": self.version,
-            "error": self.error,
-        }
-
-
-@dataclass(frozen=True)
-class ProbeInfo:
-    name: str
-    version: int
-    space: str
-    classes: tuple[str, ...]
-    heldout_accuracy: float | None
-    created_at: float
-    is_latest: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "space": self.space,
-            "classes": list(self.classes),
-            "heldout_accuracy": self.heldout_accuracy,
-            "created_at": self.created_at,
-            "is_latest": self.is_latest,
-        }
-
-
-@dataclass(frozen=True)
-class ClassifyCollectionResult:
-    collection: str
-    probe: str
-    version: int
-    column: str
-    confidence_column: str
-    items: int  # items labelled
-    rows: int  # rows written (every chunk of a labelled item)
-    abstained: int  # items whose top probability was below the threshold (label NULL)
-    skipped: int  # items with no vector in the probe's space (left NULL)
-    counts: dict[str, int] = field(default_factory=dict)  # items per predicted label
-    lance_version: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "collection": self.collection,
-            "probe": self.probe,
-            "version": self.version,
-            "column": self.column,
-            "confidence_column": self.confidence_column,
-            "items": self.items,
-            "rows": self.rows,
-            "abstained": self.abstained,
-            "skipped": self.skipped,
-            "counts": dict(self.counts),
-            "lance_version": self.lance_version,
-        }
 
 
 def label_column_for(probe_name: str, column: str | None = None) -> str:
@@ -266,110 +78,8 @@ def label_column_for(probe_name: str, column: str | None = None) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Labels files
-# --------------------------------------------------------------------------------------------
-
-_PATH_KEYS = ("path", "file", "uri")
-_ID_KEYS = ("id", "item_id")
-_TEXT_KEYS = ("text", "content")
-
-
-def _example_from_fields(row: Mapping[str, Any], where: str, base: Path) -> LabelledExample:
-    label = row.get("label")
-    if not isinstance(label, str) or not label.strip():
-        raise InvalidInputError(f"{where}: missing or empty label")
-    label = label.strip()
-    for key in _ID_KEYS:
-        value = row.get(key)
-        if value not in (None, ""):
-            return LabelledExample.item(str(value), label)
-    for key in _PATH_KEYS:
-        value = row.get(key)
-        if isinstance(value, str) and value:
-            target = Path(value).expanduser()
-            return LabelledExample.file(target if target.is_absolute() else base / target, label)
-    for key in _TEXT_KEYS:
-        value = row.get(key)
-        if isinstance(value, str) and value.strip():
-            return LabelledExample.of_text(value, label)
-    raise InvalidInputError(
-        f"{where}: needs an item id ({'/'.join(_ID_KEYS)}), a file ({'/'.join(_PATH_KEYS)}) or a "
-        f"text ({'/'.join(_TEXT_KEYS)}) next to its label"
-    )
-
-
-def load_labels_file(path: Path) -> list[LabelledExample]:
-    """Read ``path,label`` / ``id,label`` / ``text,label`` rows from CSV or JSONL.
-
-    JSONL: one object per line with ``label`` and one of ``id``/``item_id``, ``path``/``file``/
-    ``uri`` or ``text``. CSV: a header naming those columns, or no header and two columns
-    ``source,label`` where the source is a file when it exists (relative paths are relative to the
-    labels file) or has a media extension, and an item id otherwise.
-    """
-    from omnivec.indexer.media import kind_for_path
-
-    path = Path(path)
-    try:
-        raw = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise NotFoundError(f"labels file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"labels file {path} cannot be read as UTF-8: {exc}") from exc
-    base = path.resolve().parent
-    examples: list[LabelledExample] = []
-    if path.suffix.lower() in (".jsonl", ".ndjson"):
-        for number, line in enumerate(raw.splitlines(), 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InvalidInputError(f"{where}: invalid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise InvalidInputError(f"{where}: each line must be a JSON object")
-            examples.append(_example_from_fields(row, where, base))
-    else:
-        rows = [r for r in csv.reader(io.StringIO(raw)) if any(c.strip() for c in r)]
-        if not rows:
-            raise InvalidInputError(f"labels file {path} has no rows")
-        header = [c.strip().lower() for c in rows[0]]
-        known = {*_PATH_KEYS, *_ID_KEYS, *_TEXT_KEYS}
-        if "label" in header and any(h in known for h in header):
-            for number, row in enumerate(rows[1:], 2):
-                fields = {h: (row[i].strip() if i < len(row) else "") for i, h in enumerate(header)}
-                if "text" in fields and len(row) > header.index("text"):
-                    fields["text"] = row[header.index("text")]
-                examples.append(_example_from_fields(fields, f"{path}:{number}", base))
-        else:
-            for number, row in enumerate(rows, 1):
-                where = f"{path}:{number}"
-                if len(row) != 2:
-                    raise InvalidInputError(
-                        f"{where}: expected 2 columns (path or id, label), got {len(row)}; or add "
-                        "a header such as 'path,label' / 'id,label' / 'text,label'"
-                    )
-                source, label = row[0].strip(), row[1].strip()
-                if not source:
-                    raise InvalidInputError(f"{where}: empty path or id")
-                target = Path(source).expanduser()
-                target = target if target.is_absolute() else base / target
-                if target.is_file() or kind_for_path(target) is not None:
-                    examples.append(_example_from_fields({"path": str(target), "label": label}, where, base))
-                else:
-                    examples.append(_example_from_fields({"id": source, "label": label}, where, base))
-    if not examples:
-        raise InvalidInputError(f"labels file {path} has no examples")
-    return examples
-
-
-# --------------------------------------------------------------------------------------------
 # The service
 # --------------------------------------------------------------------------------------------
-
-
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _listed(values: Sequence[str]) -> str:
@@ -378,18 +88,13 @@ def _listed(values: Sequence[str]) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def _pool_groups(keys: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unique keys and the renormalised mean of their rows (mean pooling)."""
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    sums = np.zeros((len(uniq), matrix.shape[1]), dtype=np.float64)
-    np.add.at(sums, inverse, matrix.astype(np.float64))
-    norms = np.linalg.norm(sums, axis=1, keepdims=True)
-    norms[norms <= 1e-12] = 1.0
-    return uniq, (sums / norms).astype(np.float32)
-
-
 class ProbeService:
-    """Train, store and serve probes for the collections of one :class:`Store`."""
+    """Train, store and serve probes for the collections of one :class:`Store`.
+
+    ``progress(stage, done, total)`` callbacks see the stages "embed", the training stages of
+    ``train_probe`` ("select C (plain probe)", "select C (zero-shot prior)", "fit final model")
+    and "save" for :meth:`train`; "read", "classify" and "write" for :meth:`classify_collection`.
+    """
 
     def __init__(self, store: Store, models: ModelHub, settings: Settings | None = None) -> None:
         self.store = store
@@ -436,167 +141,6 @@ class ProbeService:
                 f"configured {record.space} encoder is {current.describe()}; configure the "
                 "original encoder or retrain the probe"
             )
-
-    def _item_vectors(
-        self, collection: Collection, space: str, item_ids: Sequence[str]
-    ) -> tuple[dict[str, np.ndarray], list[str], list[str]]:
-        """Mean-pooled stored vectors of ``item_ids`` -> (found, unknown ids, ids with no vector
-        in ``space``)."""
-        wanted = list(dict.fromkeys(item_ids))
-        if not wanted:
-            return {}, [], []
-        column = vector_column(space)
-        dim = collection.specs[space].dim
-        ids: list[str] = []
-        present: list[bool] = []
-        mats: list[np.ndarray] = []
-        for start in range(0, len(wanted), _IN_BATCH):
-            chunk = wanted[start : start + _IN_BATCH]
-            data = (
-                collection._table.search()
-                .where(f"item_id IN ({', '.join(_sql_str(i) for i in chunk)})")
-                .select(["item_id", column])
-                .limit(None)
-                .to_arrow()
-            )
-            vec = data.column(column)
-            mask = np.asarray(vec.is_valid())
-            ids.extend(data.column("item_id").to_pylist())
-            present.extend(mask.tolist())
-            if mask.any():
-                mats.append(column_to_matrix(vec.filter(pa.array(mask)), dim))
-        seen = set(ids)
-        unknown = [i for i in wanted if i not in seen]
-        with_vec = [i for i, ok in zip(ids, present) if ok]
-        no_vector = sorted(seen - set(with_vec))
-        found: dict[str, np.ndarray] = {}
-        if with_vec:
-            uniq, pooled = _pool_groups(np.asarray(with_vec, dtype=object), np.concatenate(mats))
-            found = {str(k): v for k, v in zip(uniq, pooled)}
-        return found, unknown, no_vector
-
-    def _stored_by_hash(
-        self, collection: Collection, space: str, hashes: Sequence[str]
-    ) -> dict[str, str]:
-        """content hash -> item id of a stored item with a vector in ``space``."""
-        wanted = list(dict.fromkeys(h for h in hashes if h))
-        out: dict[str, str] = {}
-        column = vector_column(space)
-        for start in range(0, len(wanted), _IN_BATCH):
-            chunk = wanted[start : start + _IN_BATCH]
-            data = (
-                collection._table.search()
-                .where(f"content_hash IN ({', '.join(_sql_str(h) for h in chunk)}) AND {column} IS NOT NULL")
-                .select(["item_id", "content_hash"])
-                .limit(None)
-                .to_arrow()
-            )
-            for item_id, digest in zip(data.column("item_id").to_pylist(), data.column("content_hash").to_pylist()):
-                out.setdefault(digest, item_id)
-        return out
-
-    @staticmethod
-    def _content_hash(media: MediaInput) -> str | None:
-        """The indexer's content id of media (sha256 of the bytes, first 32 hex digits)."""
-        try:
-            if media.text is not None:
-                raw = media.text.encode("utf-8")
-            elif media.data is not None:
-                raw = media.data
-            else:
-                assert media.path is not None
-                raw = media.path.read_bytes()
-        except OSError:
-            return None  # the embedding step reports the unreadable file precisely
-        return hashlib.sha256(raw).hexdigest()[:32] if raw else None
-
-    def _vectors_for(
-        self,
-        collection: Collection,
-        space: str,
-        inputs: Sequence[ProbeInput],
-        progress: ProgressCallback | None = None,
-    ) -> tuple[list[np.ndarray | OmnivecError], list[str | None]]:
-        """One vector (or error) per input, and the item id each input resolved to."""
-        total = len(inputs)
-        out: list[np.ndarray | OmnivecError] = [InvalidInputError("not resolved")] * total
-        resolved: list[str | None] = [None] * total
-        hashes: dict[int, str | None] = {}
-        for i, inp in enumerate(inputs):
-            if inp.item_id is not None:
-                resolved[i] = inp.item_id
-            else:
-                assert inp.media is not None
-                hashes[i] = self._content_hash(inp.media)
-        by_hash = self._stored_by_hash(collection, space, [h for h in hashes.values() if h])
-        for i, digest in hashes.items():
-            if digest is not None and digest in by_hash:
-                resolved[i] = by_hash[digest]
-        found, unknown, no_vector = self._item_vectors(
-            collection, space, [r for r in resolved if r is not None]
-        )
-        done = 0
-        for i, item_id in enumerate(resolved):
-            if item_id is None:
-                continue
-            if item_id in found:
-                out[i] = found[item_id]
-            elif item_id in no_vector:
-                out[i] = InvalidInputError(
-                    f"item {item_id!r} has no vector in the {space!r} space (images are only "
-                    "embedded in clip)"
-                )
-            else:
-                out[i] = NotFoundError(f"item {item_id!r} is not in collection {collection.name!r}")
-            done += 1
-        if progress is not None:
-            progress("embed", done, total)
-        pending = [i for i in range(total) if resolved[i] is None]
-        step = max(1, int(getattr(self.models.embedder(space), "batch_size", 32))) if pending else 1
-        for start in range(0, len(pending), step):
-            batch = pending[start : start + step]
-            results = embed_media(self.models, space, [inputs[i].media for i in batch])  # type: ignore[misc]
-            for i, result in zip(batch, results):
-                out[i] = result
-            done += len(batch)
-            if progress is not None:
-                progress("embed", done, total)
-        return out, resolved
-
-    def _resolve_space(self, collection: Collection, space: str | None, examples: Sequence[LabelledExample]) -> str:
-        if space:
-            if space not in EMBEDDING_SPACES:
-                raise InvalidInputError(f"unknown space {space!r}; use one of: {', '.join(EMBEDDING_SPACES)}")
-            if space not in collection.specs:
-                raise InvalidInputError(
-                    f"collection {collection.name!r} has no {space!r} space (it has: "
-                    f"{', '.join(collection.spaces)})"
-                )
-            return space
-        if len(collection.spaces) == 1:
-            return collection.spaces[0]
-        # Both spaces: images force clip; otherwise texts/transcripts are best in the text space.
-        for ex in examples:
-            media = ex.input.media
-            if media is not None:
-                try:
-                    if media.kind() is MediaKind.IMAGE:
-                        return "clip"
-                except OmnivecError:
-                    pass
-        item_ids = [ex.input.item_id for ex in examples if ex.input.item_id is not None]
-        if item_ids:
-            sample = item_ids[:_IN_BATCH]
-            data = (
-                collection._table.search()
-                .where(f"item_id IN ({', '.join(_sql_str(i) for i in sample)}) AND modality = 'image'")
-                .select(["item_id"])
-                .limit(1)
-                .to_arrow()
-            )
-            if data.num_rows:
-                return "clip"
-        return "text" if "text" in collection.specs else "clip"
 
     # -- training ---------------------------------------------------------------------------
     def train(
@@ -663,10 +207,10 @@ class ProbeService:
         template = prompt_template or "{}"
         if use_prompts:
             format_prompt(template, "x")
-        space_name = self._resolve_space(target, space, examples)
+        space_name = training_space(target, space, examples)
         self._check_configured(target, space_name)
 
-        vectors, resolved = self._vectors_for(target, space_name, [ex.input for ex in examples], progress)
+        vectors, resolved = input_vectors(self.models, target, space_name, [ex.input for ex in examples], progress)
         unknown = [ex.input.item_id for ex, v in zip(examples, vectors)
                    if isinstance(v, NotFoundError) and ex.input.item_id is not None]
         if unknown:
@@ -686,7 +230,7 @@ class ProbeService:
         for i, ex in enumerate(examples):
             key = f"item:{resolved[i]}" if resolved[i] is not None else f"media:{ex.input.describe()}:{i}"
             if ex.input.media is not None and resolved[i] is None:
-                digest = self._content_hash(ex.input.media)
+                digest = content_hash(ex.input.media)
                 key = f"sha:{digest}" if digest else key
             if key in keys:
                 first = keys[key]
@@ -726,7 +270,7 @@ class ProbeService:
                 else:
                     ref["source"] = media.name or "<bytes>"
                 if "item_id" not in ref:
-                    ref["content_hash"] = self._content_hash(media)
+                    ref["content_hash"] = content_hash(media)
             example_refs.append(ref)
         record = self.storage(target).save(
             name,
@@ -824,7 +368,7 @@ class ProbeService:
         target = self._collection(collection)
         record, model = self._load(target, name, version)
         items = [ProbeInput.coerce(v) for v in inputs]
-        vectors, _ = self._vectors_for(target, record.space, items)
+        vectors, _ = input_vectors(self.models, target, record.space, items)
         ok = [i for i, v in enumerate(vectors) if not isinstance(v, OmnivecError)]
         results: list[Classification | None] = [None] * len(items)
         if ok:
@@ -865,36 +409,14 @@ class ProbeService:
         record, model = self._load(target, name, version)
         label_col = label_column_for(name, column)
         conf_col = f"{label_col}_confidence"
-        space = record.space
-        vec_col = vector_column(space)
-        dim = target.specs[space].dim
 
         if progress is not None:
             progress("read", 0, 1)
-        data = (
-            target._table.search()
-            .select(["rowid", "item_id", vec_col])
-            .limit(None)
-            .to_arrow()
-        )
+        rows = target.row_vectors(record.space)
         if progress is not None:
             progress("read", 1, 1)
-        vec = data.column(vec_col)
-        mask = np.asarray(vec.is_valid(), dtype=bool)
-        all_ids = np.asarray(data.column("item_id").to_pylist(), dtype=object)
-        rowids = data.column("rowid").to_numpy().astype(np.int64)
-        ids_with = all_ids[mask]
-        skipped = len(set(all_ids.tolist()) - set(ids_with.tolist()))
-        matrix = column_to_matrix(vec.filter(pa.array(mask)), dim) if mask.any() else np.zeros((0, dim), np.float32)
-        uniq, inverse = (np.unique(ids_with, return_inverse=True) if len(ids_with) else (np.empty(0, object), np.empty(0, np.intp)))
-        pooled_sums = np.zeros((len(uniq), dim), dtype=np.float64)
-        if len(uniq):
-            np.add.at(pooled_sums, inverse, matrix.astype(np.float64))
-            norms = np.linalg.norm(pooled_sums, axis=1, keepdims=True)
-            norms[norms <= 1e-12] = 1.0
-            pooled = pooled_sums / norms
-        else:
-            pooled = pooled_sums
+        skipped = len(rows.items_without_vector)
+        uniq, inverse, pooled = mean_pool(rows.item_ids, rows.vectors)
         n_items = len(uniq)
         best = np.zeros(n_items, dtype=np.intp)
         conf = np.zeros(n_items, dtype=np.float64)
@@ -915,16 +437,9 @@ class ProbeService:
                 counts[lab] = counts.get(lab, 0) + 1
         row_labels = [item_labels[j] for j in inverse] if n_items else []
         row_conf = conf[inverse] if n_items else np.zeros(0)
-        update = pa.table(
-            {
-                "rowid": pa.array(rowids[mask], pa.int64()),
-                label_col: pa.array(row_labels, pa.string()),
-                conf_col: pa.array(row_conf.astype(np.float32), pa.float32()),
-            }
-        )
         if progress is not None:
             progress("write", 0, 1)
-        lance_version = self._write_labels(target, label_col, conf_col, update)
+        lance_version = target.write_label_columns(label_col, conf_col, rows.rowids, row_labels, row_conf)
         if progress is not None:
             progress("write", 1, 1)
         return ClassifyCollectionResult(
@@ -934,33 +449,9 @@ class ProbeService:
             column=label_col,
             confidence_column=conf_col,
             items=n_items,
-            rows=update.num_rows,
+            rows=len(rows.rowids),
             abstained=int(abstain.sum()),
             skipped=skipped,
             counts=dict(sorted(counts.items())),
             lance_version=lance_version,
         )
-
-    @staticmethod
-    def _write_labels(target: Collection, label_col: str, conf_col: str, update: pa.Table) -> int:
-        wanted = {label_col: pa.string(), conf_col: pa.float32()}
-        with target._write_lock:
-            target._acquire_writer()
-            table = target._table
-            schema = table.schema
-            for col, kind in wanted.items():
-                if col in schema.names and not schema.field(col).type.equals(kind):
-                    raise InvalidInputError(
-                        f"column {col!r} of collection {target.name!r} holds "
-                        f"{schema.field(col).type}, not {kind}; choose another column name"
-                    )
-            missing = [pa.field(col, kind, nullable=True) for col, kind in wanted.items() if col not in schema.names]
-            if missing:
-                table.add_columns(missing)
-            if update.num_rows:
-                (
-                    table.merge_insert("rowid")
-                    .when_matched_update_all()
-                    .execute(update)
-                )
-            return int(table.version)

@@ -7,7 +7,9 @@ Layout (under the collection's directory, next to ``rows.lance``)::
         model.npz               weights (classes x dim) and bias, float32, no pickle
         probe.json              classes, space, encoder spec + fingerprint, calibration,
                                 training report, the training examples (ids / sources + labels),
-                                prompt template, created_at, sha256 of model.npz
+                                prompt template, created_at, sha256 of model.npz; format 2
+                                (format 1, still read, named two report fields differently:
+                                see omnivec.indexer.probes.report)
       v2/ ...
       .last_version             highest version ever made, so a deleted version's number is
                                 never handed out again (best effort: it is a hint, not a lock)
@@ -43,7 +45,8 @@ import numpy as np
 
 from omnivec.indexer.encoders.base import EncoderSpec
 from omnivec.indexer.errors import CorruptDataError, InvalidInputError, NotFoundError
-from omnivec.indexer.probes.training import ProbeModel
+from omnivec.indexer.probes.model import MODEL_FORMAT, ProbeModel
+from omnivec.indexer.probes.report import ProbeReport
 from omnivec.indexer.store import is_valid_name, validate_name
 
 __all__ = [
@@ -51,12 +54,15 @@ __all__ = [
     "ProbeRecord",
     "ProbeStorage",
     "validate_probe_name",
+    "validate_probe_version",
 ]
 
 PROBES_DIR = "probes"
 RECORD_FILE = "probe.json"
 WEIGHTS_FILE = "model.npz"
-RECORD_FORMAT = 1
+# 2: the report's fields carry the proto's names; 1 (chosen_c, per_class) is read as well.
+RECORD_FORMAT = 2
+_READABLE_FORMATS = (1, 2)
 _VERSION_DIR = re.compile(r"^v([1-9][0-9]{0,8})$")
 _LAST_VERSION = ".last_version"
 _STALE_TMP_SECONDS = 3600.0
@@ -67,7 +73,8 @@ def validate_probe_name(name: str) -> str:
     return validate_name(name, "probe name")
 
 
-def _check_version(version: int) -> int:
+def validate_probe_version(version: int) -> int:
+    """A version number is an integer >= 1 (0 and below never name a version)."""
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise InvalidInputError(f"probe version must be an integer >= 1, got {version!r}")
     return version
@@ -86,7 +93,7 @@ class ProbeRecord:
     encoder_fingerprint: str
     temperature: float
     abstain_threshold: float | None
-    report: dict[str, Any]  # ProbeReport.to_dict()
+    report: ProbeReport
     examples: tuple[dict[str, Any], ...]  # {"item_id"|"source"|"text": ..., "label": ...}
     created_at: float  # unix seconds
     prompt_template: str | None
@@ -98,8 +105,7 @@ class ProbeRecord:
 
     @property
     def heldout_accuracy(self) -> float | None:
-        value = self.report.get("heldout_accuracy")
-        return None if value is None else float(value)
+        return self.report.heldout_accuracy
 
     @property
     def created_at_iso(self) -> str:
@@ -117,7 +123,7 @@ class ProbeRecord:
             "encoder_fingerprint": self.encoder_fingerprint,
             "temperature": self.temperature,
             "abstain_threshold": self.abstain_threshold,
-            "report": self.report,
+            "report": self.report.to_dict(),
             "examples": [dict(e) for e in self.examples],
             "created_at": self.created_at,
             "created_at_iso": self.created_at_iso,
@@ -131,7 +137,7 @@ class ProbeRecord:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], path: Path) -> ProbeRecord:
         try:
-            if data.get("format") != RECORD_FORMAT:
+            if data.get("format") not in _READABLE_FORMATS:
                 raise CorruptDataError(
                     f"{path}: unsupported probe record format {data.get('format')!r}"
                 )
@@ -146,7 +152,7 @@ class ProbeRecord:
                 encoder_fingerprint=str(data["encoder_fingerprint"]),
                 temperature=float(data["temperature"]),
                 abstain_threshold=None if threshold is None else float(threshold),
-                report=dict(data["report"]),
+                report=ProbeReport.from_dict(data["report"]),
                 examples=tuple(dict(e) for e in data["examples"]),
                 created_at=float(data["created_at"]),
                 prompt_template=data.get("prompt_template"),
@@ -158,7 +164,7 @@ class ProbeRecord:
             )
         except CorruptDataError:
             raise
-        except (KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise CorruptDataError(f"{path}: probe record is damaged ({exc!r})") from exc
 
 
@@ -221,7 +227,7 @@ class ProbeStorage:
             )
         if version is None:
             return versions[-1]
-        _check_version(version)
+        validate_probe_version(version)
         if version not in versions:
             raise NotFoundError(
                 f"probe {name!r} of collection {self.collection_name!r} has no version {version} "
@@ -273,7 +279,7 @@ class ProbeStorage:
         except (OSError, ValueError) as exc:
             raise CorruptDataError(f"probe {name!r} v{record.version}: weights unreadable ({exc})") from exc
         meta = {
-            "format": 1,
+            "format": MODEL_FORMAT,
             "classes": list(record.classes),
             "temperature": record.temperature,
             "abstain_threshold": record.abstain_threshold,

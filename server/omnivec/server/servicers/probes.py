@@ -45,7 +45,7 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
     def TrainProbe(
         self, request: probes_pb2.TrainProbeRequest, context: grpc.ServicerContext
     ) -> Iterator[probes_pb2.TrainProbeEvent]:
-        from omnivec.indexer.probes.service import LabelledExample
+        from omnivec.indexer.probes.examples import LabelledExample
 
         check_item_count(len(request.examples), self._settings.max_items_per_request, "examples")
         if request.cv_folds:
