@@ -23,7 +23,6 @@ from omnivec.client import (
     ClassMetrics,
     Client,
     Collection,
-    CScore,
     EncoderConfig,
     InvalidArgument,
     ItemRef,
@@ -33,8 +32,6 @@ from omnivec.client import (
     OmnivecClientError,
     ProbeReport,
     SearchQuery,
-    Snapshot,
-    SpaceInfo,
     Unavailable,
     UpsertItem,
     errors,
@@ -48,99 +45,14 @@ WHEN = datetime(2024, 5, 17, 12, 30, 45, 123456, tzinfo=timezone.utc)
 CLIP = EncoderConfig("open-clip", "ViT-B-32", "laion2b_s34b_b79k", 512, True, "abc123")
 
 
-def make_collection(name: str = "photos") -> Collection:
-    return Collection(
-        name=name,
-        spaces=(
-            SpaceInfo("clip", CLIP, "hnsw", 1200, 7),
-            SpaceInfo(
-                "text",
-                EncoderConfig("st", "all-MiniLM-L6-v2", "sha:1", 384, True, "d"),
-                "flat",
-                300,
-                8,
-            ),
-        ),
-        item_count=1000,
-        row_count=1500,
-        modality_counts={"image": 900, "text": 80, "audio": 20},
-        size_bytes=123_456_789,
-        lance_version=8,
-        created_at=WHEN,
-        snapshots=(Snapshot(name, "v1", 3, WHEN),),
-    )
-
-
 def make_report() -> ProbeReport:
     return ProbeReport(
-        collection="photos",
-        name="pets",
-        version=2,
-        space="clip",
-        classes=("cat", "dog"),
-        regularization_c=0.5,
-        cv_method="stratified_kfold",
-        cv_folds=4,
-        heldout_accuracy=0.9,
-        zero_shot_accuracy=0.75,
-        plain_probe_accuracy=0.85,
-        class_metrics=(
-            ClassMetrics("cat", 0.9, 0.8, 0.85, 10),
-            ClassMetrics("dog", 1.0, 1.0, 1.0, 9),
-        ),
-        confusion_matrix=((8, 2), (0, 9)),
-        temperature=1.7,
-        train_seconds=3.25,
-        n_examples=19,
-        encoder_config_hash="abc123",
-        created_at=WHEN,
-        abstain_threshold=0.4,
-        prompt_template="a photo of a {}.",
-        class_names={"cat": "tabby cat"},
-        seed=7,
-        selection_method="repeated-splits",
-        estimate_method="held-out split",
-        cv_repetitions=3,
-        cv_scores=(CScore(0.1, 0.8, 0.55), CScore(1.0, 0.85, 0.42)),
-        plain_probe_c=0.25,
-        heldout_log_loss=0.31,
-        zero_shot_prior_used=True,
-        prior_scale=12.5,
-        n_train=15,
-        n_heldout=4,
-        notes=("few examples per class", "second note"),
-    )
-
-
-def make_bare_report() -> ProbeReport:
-    """No prompts and no estimate: every optional field None, empty strings stay empty."""
-    return ProbeReport(
-        collection="photos",
-        name="pets",
-        version=1,
-        space="clip",
-        classes=("cat", "dog"),
-        regularization_c=1.0,
-        cv_method="fixed",
-        cv_folds=0,
-        heldout_accuracy=None,
-        zero_shot_accuracy=None,
-        plain_probe_accuracy=None,
-        class_metrics=(),
-        confusion_matrix=(),
-        temperature=1.0,
-        train_seconds=0.0,
-        n_examples=2,
-        encoder_config_hash="abc123",
-        created_at=None,
-        abstain_threshold=0.0,
-        prompt_template=None,
-        selection_method="fixed",
-        estimate_method="none",
-        plain_probe_c=None,
-        heldout_log_loss=None,
-        prior_scale=None,
-        n_train=2,
+        collection="photos", name="pets", version=2, space="clip", classes=("cat", "dog"),
+        regularization_c=0.5, cv_method="fixed", cv_folds=0, heldout_accuracy=0.9,
+        zero_shot_accuracy=None, plain_probe_accuracy=None,
+        class_metrics=(ClassMetrics("cat", 0.9, 0.8, 0.85, 10), ClassMetrics("dog", 1.0, 1.0, 1.0, 9)),
+        confusion_matrix=((8, 2), (0, 9)), temperature=1.7, train_seconds=3.25, n_examples=19,
+        encoder_config_hash="abc123", created_at=WHEN, abstain_threshold=0.4,
     )
 
 

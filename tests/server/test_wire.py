@@ -245,3 +245,101 @@ def test_search_requests() -> None:
     bad = search_pb2.SearchRequest(collection="c", text="x", modalities=[common_pb2.MODALITY_UNSPECIFIED])
     with pytest.raises(InvalidInputError, match="unknown modality"):
         server.search_query_from_proto(bad)
+
+
+# --- probes: the server encodes the stored record, the SDK decodes the report ------------------
+
+
+def _engine_report(**changes: Any) -> Any:
+    from omnivec.indexer.probes import ClassMetrics, CScore, ProbeReport
+
+    full = ProbeReport(
+        classes=("cat", "dog"), regularization_c=0.5, selection_method="repeated-splits",
+        cv_scores=(CScore(0.1, 0.8, 0.55), CScore(1.0, 0.85, 0.42)), cv_folds=4,
+        cv_repetitions=3, estimate_method="held-out split", heldout_accuracy=0.9,
+        zero_shot_accuracy=0.75, plain_probe_accuracy=0.85, plain_probe_c=0.25,
+        class_metrics=(ClassMetrics("cat", 0.9, 0.8, 0.85, 10), ClassMetrics("dog", 1.0, 1.0, 1.0, 9)),
+        confusion_matrix=((8, 2), (0, 9)), heldout_log_loss=0.31, temperature=1.7,
+        zero_shot_prior_used=True, prior_scale=12.5, train_seconds=3.25, n_train=15, n_heldout=4,
+        evaluated_rows=(1, 2), evaluated_predictions=("cat", "dog"),
+        notes=("few examples per class", "second note"),
+    )
+    from dataclasses import replace
+
+    return replace(full, **changes)
+
+
+def _record(report: Any, **changes: Any) -> Any:
+    from dataclasses import replace
+
+    from omnivec.indexer.probes.storage import ProbeRecord
+
+    record = ProbeRecord(
+        collection="photos", name="pets", version=2, space="clip", classes=report.classes,
+        encoder=CLIP, encoder_fingerprint=CLIP.fingerprint, temperature=report.temperature,
+        abstain_threshold=0.4, report=report, examples=({"item_id": "a", "label": "cat"},) * 19,
+        created_at=WHEN.timestamp(), prompt_template="a photo of a {}.",
+        class_names={"cat": "tabby cat"}, pooling="mean", seed=7, weights_sha256="f00",
+    )
+    return replace(record, **changes)
+
+
+def test_probe_reports() -> None:
+    from omnivec.client import ClassMetrics, CScore, ProbeReport
+
+    message = _sent(server.probe_report_to_proto(_record(_engine_report())))
+    assert sdk.probe_report_from_proto(message) == ProbeReport(
+        collection="photos", name="pets", version=2, space="clip", classes=("cat", "dog"),
+        regularization_c=0.5, cv_method="repeated-splits", cv_folds=4, heldout_accuracy=0.9,
+        zero_shot_accuracy=0.75, plain_probe_accuracy=0.85,
+        class_metrics=(ClassMetrics("cat", 0.9, 0.8, 0.85, 10), ClassMetrics("dog", 1.0, 1.0, 1.0, 9)),
+        confusion_matrix=((8, 2), (0, 9)), temperature=1.7, train_seconds=3.25, n_examples=19,
+        encoder_config_hash=CLIP.fingerprint, created_at=WHEN, abstain_threshold=0.4,
+        prompt_template="a photo of a {}.", class_names={"cat": "tabby cat"}, seed=7,
+        selection_method="repeated-splits", estimate_method="held-out split", cv_repetitions=3,
+        cv_scores=(CScore(0.1, 0.8, 0.55), CScore(1.0, 0.85, 0.42)), plain_probe_c=0.25,
+        heldout_log_loss=0.31, zero_shot_prior_used=True, prior_scale=12.5, n_train=15,
+        n_heldout=4, notes=("few examples per class", "second note"),
+    )
+
+
+def test_a_probe_without_estimates_or_prompts_leaves_the_optional_fields_unset() -> None:
+    bare = _engine_report(
+        heldout_accuracy=None, zero_shot_accuracy=None, plain_probe_accuracy=None,
+        plain_probe_c=None, heldout_log_loss=None, prior_scale=None, class_metrics=(),
+        confusion_matrix=(),
+    )
+    message = _sent(server.probe_report_to_proto(_record(bare, prompt_template=None, abstain_threshold=None)))
+    optional = ("heldout_accuracy", "zero_shot_accuracy", "plain_probe_accuracy", "plain_probe_c",
+                "heldout_log_loss", "prior_scale", "prompt_template")
+    for name in optional:
+        assert not message.HasField(name), name
+    decoded = sdk.probe_report_from_proto(message)
+    assert all(getattr(decoded, name) is None for name in optional)
+    assert decoded.abstain_threshold == 0.0  # the wire's "never abstains"
+    # A 0.0 accuracy is an estimate ("always wrong"), not "none": it stays set.
+    zero = _sent(server.probe_report_to_proto(_record(_engine_report(heldout_accuracy=0.0))))
+    assert zero.HasField("heldout_accuracy") and sdk.probe_report_from_proto(zero).heldout_accuracy == 0.0
+    # Servers before the accuracies were `optional` sent NaN for "no estimate".
+    message.heldout_accuracy = float("nan")
+    assert sdk.probe_report_from_proto(message).heldout_accuracy is None
+
+
+def test_probe_infos_and_classifications() -> None:
+    from omnivec.client import Classification, ProbeInfo
+    from omnivec.indexer.probes.results import Classification as EngineClassification
+    from omnivec.indexer.probes.results import ProbeInfo as EngineProbeInfo
+
+    for accuracy in (0.9, None):
+        info = EngineProbeInfo("pets", 2, "clip", ("cat", "dog"), accuracy, WHEN.timestamp(), True)
+        assert sdk.probe_info_from_proto(_sent(server.probe_info_to_proto(info))) == ProbeInfo(
+            "pets", 2, "clip", ("cat", "dog"), accuracy, WHEN, True
+        )
+    answered = EngineClassification("a.png", (("cat", 0.75), ("dog", 0.25)), False, 2)
+    assert sdk.classification_from_proto(_sent(server.classification_to_proto(answered))) == Classification(
+        (LabelScore("cat", 0.75), LabelScore("dog", 0.25)), False
+    )
+    failed = EngineClassification("item x", (), False, 2, "no such item")
+    assert sdk.classification_from_proto(_sent(server.classification_to_proto(failed))) == Classification(
+        (), False, "no such item"
+    )
