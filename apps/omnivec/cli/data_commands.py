@@ -18,36 +18,17 @@ from rich.progress import (
 
 from omnivec.cli._common import (
     EXIT_FAILED_ITEMS,
-    CliState,
     console,
     err_console,
     handle_errors,
     print_json,
 )
+from omnivec.cli.backend import backend
 from omnivec.indexer.errors import InvalidInputError
+from omnivec.indexer.ingest import IndexEvent
+from omnivec.indexer.store import CollectionInfo
 
 collections_app = typer.Typer(help="Create, list, describe and delete collections.", no_args_is_help=True)
-
-
-def backend(ctx: typer.Context) -> Any:
-    """The engine in-process, or a server behind the same methods when --server is given."""
-    state: CliState = ctx.obj
-    if state.server:
-        from omnivec.cli.remote import RemoteBackend
-
-        return RemoteBackend(state.server, token=state.token)
-    from omnivec.indexer.engine import Engine
-
-    settings = state.settings()
-    key = settings.model_dump_json()
-    # One engine per configuration and process: a console run makes one anyway, and code that
-    # invokes the CLI app repeatedly in one process (tests, notebooks) keeps its loaded models.
-    if key not in _LOCAL_ENGINES:
-        _LOCAL_ENGINES[key] = Engine(settings)
-    return _LOCAL_ENGINES[key]
-
-
-_LOCAL_ENGINES: dict[str, Any] = {}
 
 
 def _spaces(value: str | None) -> list[str] | None:
@@ -56,7 +37,7 @@ def _spaces(value: str | None) -> list[str] | None:
     return [s.strip() for s in value.split(",") if s.strip()]
 
 
-def _info_dict(info: Any) -> dict[str, Any]:
+def _info_dict(info: CollectionInfo) -> dict[str, Any]:
     return {
         "name": info.name,
         "items": info.item_count,
@@ -202,7 +183,7 @@ def index(
     def on_total(total: int) -> None:
         progress.update(task, total=total)
 
-    def on_event(event: Any) -> None:
+    def on_event(event: IndexEvent) -> None:
         nonlocal done
         done += 1
         elapsed = max(time.perf_counter() - started, 1e-6)

@@ -17,7 +17,7 @@ from omnivec.cli._common import (
     handle_errors,
     print_json,
 )
-from omnivec.cli.data_commands import backend
+from omnivec.cli.backend import backend
 from omnivec.indexer.errors import InvalidInputError
 
 app = typer.Typer(

@@ -30,7 +30,7 @@ from rich.progress import (
 from rich.table import Table
 
 from omnivec.cli._common import EXIT_FAILED_ITEMS, console, err_console, handle_errors, print_json
-from omnivec.cli.data_commands import backend
+from omnivec.cli.backend import Backend, backend
 from omnivec.indexer.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -322,7 +322,7 @@ def classify(
 
 
 def _classify_probe(
-    engine: Any, probe: str, collection: str | None, version: int | None, files: list[Path],
+    engine: Backend, probe: str, collection: str | None, version: int | None, files: list[Path],
     ids: list[str], texts: list[str], top_k: int, prompt: str | None, space: str | None,
 ) -> dict[str, Any]:
     from omnivec.indexer.probes.examples import ProbeInput
@@ -343,38 +343,44 @@ def _classify_probe(
 
 
 def _classify_zero_shot(
-    engine: Any, labels: str, collection: str | None, prompt: str | None, space: str | None,
+    engine: Backend, labels: str, collection: str | None, prompt: str | None, space: str | None,
     files: list[Path], ids: list[str], texts: list[str], top_k: int,
 ) -> dict[str, Any]:
-    from omnivec.indexer.classify import _check_labels, format_prompt
+    from omnivec.indexer.classify import check_labels, format_prompt
     from omnivec.indexer.errors import OmnivecError
     from omnivec.indexer.media import MediaKind, decode_text, kind_for_path
 
-    names = _check_labels([x.strip() for x in labels.split(",") if x.strip()])
+    names = check_labels([x.strip() for x in labels.split(",") if x.strip()])
     format_prompt(prompt or "{}", "x")
-    jobs: list[tuple[str, dict[str, Any]]] = []
+    # (how the input is shown, what kind it is, the value): a file's kind comes from its name.
+    jobs: list[tuple[str, str, str | Path]] = []
     for path in files:
-        kind = kind_for_path(path)
-        if kind is MediaKind.IMAGE:
-            jobs.append((str(path), {"image": path}))
-        elif kind is MediaKind.AUDIO:
-            jobs.append((str(path), {"audio": path}))
+        by_name = kind_for_path(path)
+        shown = str(path)
+        if by_name is MediaKind.IMAGE:
+            jobs.append((shown, "image", path))
+        elif by_name is MediaKind.AUDIO:
+            jobs.append((shown, "audio", path))
         else:
-            jobs.append((str(path), {"text_file": path}))
-    jobs += [(f"item {i}", {"item_id": i}) for i in ids]
-    jobs += [(t if len(t) <= 40 else t[:40] + "…", {"text": t}) for t in texts]
+            jobs.append((shown, "text_file", path))
+    jobs += [(f"item {i}", "item_id", i) for i in ids]
+    jobs += [(t if len(t) <= 40 else t[:40] + "…", "text", t) for t in texts]
     out = []
-    for label, kwargs in jobs:
+    for shown, kind, value in jobs:
         try:
-            if "text_file" in kwargs:
-                kwargs = {"text": decode_text(kwargs.pop("text_file"))}
-            ranked = engine.zero_shot_classify(
-                names, collection=collection, prompt_template=prompt or "{}", space=space,
-                top_k=top_k, **kwargs,
+            text = decode_text(Path(value)) if kind == "text_file" else (
+                str(value) if kind == "text" else None
             )
-            out.append({"input": label, "labels": [{"label": lab, "probability": p} for lab, p in ranked], "error": None})
+            ranked = engine.zero_shot_classify(
+                names, text=text,
+                image=Path(value) if kind == "image" else None,
+                audio=Path(value) if kind == "audio" else None,
+                item_id=str(value) if kind == "item_id" else None,
+                collection=collection, prompt_template=prompt or "{}", space=space, top_k=top_k,
+            )
+            out.append({"input": shown, "labels": [{"label": lab, "probability": p} for lab, p in ranked], "error": None})
         except OmnivecError as exc:
-            out.append({"input": label, "labels": [], "error": str(exc)})
+            out.append({"input": shown, "labels": [], "error": str(exc)})
     return {"labels": names, "prompt": prompt or "{}", "results": out}
 
 

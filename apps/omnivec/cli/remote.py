@@ -14,48 +14,25 @@ from typing import Any
 
 import numpy as np
 
+from omnivec.cli.remote_calls import call_remote, encoder_spec, read_local_file
+from omnivec.cli.remote_probes import RemoteProbes
 from omnivec.client import Client, Media, UpsertItem
-from omnivec.client import errors as client_errors
 from omnivec.client.types import Collection as RemoteCollection
-from omnivec.client.types import EncoderConfig, PathLike, SearchQuery, SearchResult
+from omnivec.client.types import PathLike, SearchQuery, SearchResult
 from omnivec.client.types import Snapshot as RemoteSnapshot
 from omnivec.indexer import errors
-from omnivec.indexer.encoders.base import EncoderSpec
 from omnivec.indexer.encoders.speech import Segment, Transcript
 from omnivec.indexer.engine import Embedding
 from omnivec.indexer.ingest import IndexEvent, IndexReport, IngestItem, discover
-from omnivec.indexer.media import MediaKind, decode_text
+from omnivec.indexer.media import MediaKind, MediaSource, decode_text
 from omnivec.indexer.store import CollectionInfo, SnapshotInfo, SpaceStatus
 
 __all__ = ["RemoteBackend"]
 
-def _translate(exc: client_errors.OmnivecClientError) -> errors.OmnivecError:
-    """The engine's error class for the server's status (read from the classes themselves), with
-    the server's text, so the CLI reports a remote failure exactly like a local one."""
-    error_type = errors.error_for_status(exc.code.name)
-    if error_type is errors.OmnivecError:  # a status no deliberate engine error has
-        return errors.OmnivecError(f"server error: {exc}")
-    return error_type(exc.message)
-
-
-def call_remote(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call the SDK, raising the engine's error classes so the CLI reports both paths alike."""
-    try:
-        return fn(*args, **kwargs)
-    except client_errors.OmnivecClientError as exc:
-        raise _translate(exc) from exc
-
-
-def _spec(encoder: EncoderConfig) -> EncoderSpec:
-    return EncoderSpec(
-        encoder=encoder.name, model=encoder.model, weights=encoder.pretrained,
-        dim=encoder.dim, normalized=encoder.normalized,
-    )
-
 
 def _info(remote: RemoteCollection) -> CollectionInfo:
     spaces = {
-        s.space: SpaceStatus(s.space, _spec(s.encoder), s.index_kind, s.vector_count, s.index_lance_version)
+        s.space: SpaceStatus(s.space, encoder_spec(s.encoder), s.index_kind, s.vector_count, s.index_lance_version)
         for s in remote.spaces
     }
     return CollectionInfo(
@@ -81,31 +58,30 @@ class RemoteBackend:
 
     def __init__(self, target: str, *, token: str | None = None) -> None:
         self._client = Client(target, token=token)
-        from omnivec.cli.remote_probes import RemoteProbes
+        self._probes = RemoteProbes(self._client)
 
-        self.probes = RemoteProbes(self._client)
-
-    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return call_remote(fn, *args, **kwargs)
+    @property
+    def probes(self) -> RemoteProbes:
+        return self._probes
 
     # -- collections ------------------------------------------------------------------------
     def create_collection(self, name: str, spaces: Sequence[str] | None = None, *, exist_ok: bool = False) -> None:
-        self._call(self._client.create_collection, name, tuple(spaces or ()), if_not_exists=exist_ok)
+        call_remote(self._client.create_collection, name, tuple(spaces or ()), if_not_exists=exist_ok)
 
     def list_collections(self) -> list[str]:
-        return sorted(c.name for c in self._call(self._client.list_collections))
+        return sorted(c.name for c in call_remote(self._client.list_collections))
 
     def describe_collection(self, name: str) -> CollectionInfo:
-        return _info(self._call(self._client.get_collection, name))
+        return _info(call_remote(self._client.get_collection, name))
 
     def delete_collection(self, name: str) -> None:
-        self._call(self._client.delete_collection, name)
+        call_remote(self._client.delete_collection, name)
 
     def snapshot_collection(self, name: str, tag: str) -> SnapshotInfo:
-        return _snapshot(self._call(self._client.snapshot_collection, name, tag))
+        return _snapshot(call_remote(self._client.snapshot_collection, name, tag))
 
     def restore_collection(self, name: str, *, tag: str | None = None, version: int | None = None) -> CollectionInfo:
-        return _info(self._call(self._client.restore_collection, name, tag=tag, version=version))
+        return _info(call_remote(self._client.restore_collection, name, tag=tag, version=version))
 
     # -- indexing ---------------------------------------------------------------------------
     def index_paths(
@@ -143,7 +119,7 @@ class RemoteBackend:
                 uploads.append(item)
                 yield upsert
 
-        for result in self._call(lambda: list(self._client.upsert_stream(collection, upload_items()))):
+        for result in call_remote(lambda: list(self._client.upsert_stream(collection, upload_items()))):
             item = uploads[result.sequence]
             if result.status == "failed":
                 event = IndexEvent("failed", item, reason=result.error or "failed")
@@ -166,7 +142,7 @@ class RemoteBackend:
 
     def delete_items(self, collection: str, ids: Sequence[str] = (), source_uris: Sequence[str] = ()) -> int:
         resolved = [str(Path(u).resolve()) if "#" not in u and "://" not in u else u for u in source_uris]
-        return int(self._call(
+        return int(call_remote(
             self._client.delete_items, collection, ids=list(ids),
             source_uris=list(dict.fromkeys([*source_uris, *resolved])),
         ))
@@ -176,18 +152,18 @@ class RemoteBackend:
         # The engine's query and result types are the SDK's: nothing to convert. Local files are
         # read here, so a missing one fails with the engine's message, as it does locally.
         sent = replace(query, image=_bytes(query.image), audio=_bytes(query.audio))
-        result: SearchResult = self._call(self._client.search_query, collection, sent)
+        result: SearchResult = call_remote(self._client.search_query, collection, sent)
         return result
 
     # -- embedding --------------------------------------------------------------------------
     def embed_texts(self, texts: Sequence[str], *, space: str = "text") -> Embedding:
-        result = self._call(self._client.embed_detailed, texts=list(texts), space=space)
-        return Embedding(np.asarray(result.vectors, np.float32), space, _spec(result.encoder))
+        result = call_remote(self._client.embed_detailed, texts=list(texts), space=space)
+        return Embedding(np.asarray(result.vectors, np.float32), space, encoder_spec(result.encoder))
 
     def embed_images(self, images: Sequence[Path | bytes], *, space: str = "clip") -> Embedding:
-        payload = [_bytes(i) for i in images]
-        result = self._call(self._client.embed_detailed, images=payload, space=space)
-        return Embedding(np.asarray(result.vectors, np.float32), space, _spec(result.encoder))
+        payload = [_upload(i) for i in images]
+        result = call_remote(self._client.embed_detailed, images=payload, space=space)
+        return Embedding(np.asarray(result.vectors, np.float32), space, encoder_spec(result.encoder))
 
     def embed_audio(self, clips: Sequence[Path | bytes], *, space: str = "text") -> Embedding:
         # Same recipe as the engine: transcribe, then embed the transcripts as text.
@@ -197,42 +173,46 @@ class RemoteBackend:
         return Embedding(embedded.vectors, space, embedded.spec, transcripts)
 
     def transcribe(self, clip: Path | bytes) -> Transcript:
-        result = self._call(self._client.transcribe, _bytes(clip))
+        result = call_remote(self._client.transcribe, _upload(clip))
         segments = tuple(
             Segment(s.start_seconds or 0.0, s.end_seconds or 0.0, s.text) for s in result.segments
         )
         return Transcript(result.text, segments, result.duration_seconds, result.language)
 
-    def zero_shot_classify(self, labels: Sequence[str], **kwargs: Any) -> list[tuple[str, float]]:
-        for key in ("image", "audio"):
-            if kwargs.get(key) is not None:
-                kwargs[key] = _bytes(kwargs[key])
-        scores = self._call(self._client.zero_shot_classify, list(labels), **kwargs)
+    def zero_shot_classify(
+        self,
+        labels: Sequence[str],
+        *,
+        text: str | None = None,
+        image: MediaSource | None = None,
+        audio: MediaSource | None = None,
+        item_id: str | None = None,
+        collection: str | None = None,
+        prompt_template: str = "{}",
+        space: str | None = None,
+        top_k: int = 0,
+    ) -> list[tuple[str, float]]:
+        scores = call_remote(
+            self._client.zero_shot_classify, list(labels), text=text, image=_bytes(image),
+            audio=_bytes(audio), item_id=item_id, collection=collection,
+            prompt_template=prompt_template, space=space or ("clip" if image is not None else "text"),
+            top_k=top_k,
+        )
         return [(s.label, s.probability) for s in scores]
 
     def close(self) -> None:
         self._client.close()
 
 
-def _bytes(source: Path | bytes | PathLike | None) -> bytes | None:
+def _upload(source: bytes | PathLike) -> bytes:
     """Read a local file here so the server gets its bytes, with the same errors as locally."""
-    if source is None or isinstance(source, bytes):
+    if isinstance(source, bytes):
         return source
-    return _read_local(Path(source), str(source))
+    return read_local_file(Path(source), str(source))
 
 
-def _read_local(path: Path, label: str) -> bytes:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise errors.MediaError(label, "file does not exist; check the path") from None
-    except IsADirectoryError:
-        raise errors.MediaError(label, "is a directory, not a file") from None
-    except OSError as exc:
-        raise errors.MediaError(label, f"cannot be read: {exc.strerror or exc}") from exc
-    if not data:
-        raise errors.MediaError(label, "is empty (0 bytes)")
-    return data
+def _bytes(source: bytes | PathLike | None) -> bytes | None:
+    return None if source is None else _upload(source)
 
 
 def _to_upsert(item: IngestItem) -> UpsertItem:
@@ -243,7 +223,7 @@ def _to_upsert(item: IngestItem) -> UpsertItem:
         media = Media(text=item.text)
     else:
         assert item.path is not None
-        data = item.data if item.data is not None else _read_local(item.path, item.label)
+        data = item.data if item.data is not None else read_local_file(item.path, item.label)
         if item.modality is MediaKind.IMAGE:
             media = Media(image=data, filename=item.path.name)
         elif item.modality is MediaKind.AUDIO:

@@ -23,11 +23,11 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from omnivec.cli.remote import _read_local, _spec, call_remote
+from omnivec.cli.remote_calls import call_remote, encoder_spec, read_local_file
 from omnivec.client import Client, Media
 from omnivec.client.types import ItemRef, ProbeReport, TrainProgress
 from omnivec.client.types import LabelledExample as RemoteExample
@@ -69,7 +69,7 @@ def _to_wire(inp: ProbeInput) -> Media | ItemRef:
     if kind is MediaKind.TEXT:
         return Media(text=decode_text(media.source(), name=media.name), filename=name)
     if media.path is not None:
-        data = _read_local(media.path, str(media.path))
+        data = read_local_file(media.path, str(media.path))
     else:
         assert media.data is not None
         data = media.data
@@ -110,22 +110,18 @@ def _record(report: ProbeReport, encoder: EncoderSpec) -> ProbeRecord:
 class RemoteProbes:
     """:class:`omnivec.indexer.probes.service.ProbeService`'s methods, answered by a server."""
 
-    @staticmethod
-    def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return call_remote(fn, *args, **kwargs)
-
     def __init__(self, client: Client) -> None:
         self._client = client
 
     def _encoder(self, collection: str, space: str, fingerprint: str) -> EncoderSpec:
         """The spec the probe was trained on: the collection's, while it is still that one."""
         try:
-            info = self._call(self._client.get_collection, collection)
+            info = call_remote(self._client.get_collection, collection)
         except OmnivecError:
             info = None
         for status in info.spaces if info is not None else ():
             if status.space == space and status.encoder.config_hash == fingerprint:
-                return _spec(status.encoder)
+                return encoder_spec(status.encoder)
         return EncoderSpec(encoder=space, model=f"unknown (encoder {fingerprint})", weights="", dim=0)
 
     def _as_record(self, report: ProbeReport) -> ProbeRecord:
@@ -144,12 +140,9 @@ class RemoteProbes:
         class_names: Mapping[str, str] | None = None,
         abstain_threshold: float | None = None,
         seed: int = 0,
-        config: Any = None,
         progress: ProgressCallback | None = None,
     ) -> ProbeRecord:
         """Upload the examples, relay TrainProbe's progress to ``progress``, return the record."""
-        if config is not None:
-            raise InvalidInputError("a training config cannot be sent to a server; it chooses its own")
         if isinstance(examples, (str, bytes)) or not isinstance(examples, Sequence):
             raise InvalidInputError("examples must be a list of LabelledExample")
         validate_abstain_threshold(abstain_threshold)
@@ -181,12 +174,12 @@ class RemoteProbes:
                     progress(event.stage, event.done, event.total)
             raise OmnivecError("server error: the server ended TrainProbe without a report")
 
-        report: ProbeReport = self._call(run)  # the stream relays the engine's stages, "save" last
+        report: ProbeReport = call_remote(run)  # the stream relays the engine's stages, "save" last
         return self._as_record(report)
 
     # -- versions ---------------------------------------------------------------------------
     def list(self, collection: str, name: str | None = None, *, all_versions: bool = False) -> builtins.list[ProbeInfo]:
-        infos = self._call(self._client.list_probes, collection, name=name, all_versions=all_versions)
+        infos = call_remote(self._client.list_probes, collection, name=name, all_versions=all_versions)
         return [
             ProbeInfo(
                 name=i.name, version=i.version, space=i.space, classes=tuple(i.classes),
@@ -200,7 +193,7 @@ class RemoteProbes:
     def get(self, collection: str, name: str, version: int | None = None) -> ProbeRecord:
         if version is not None:
             validate_probe_version(version)  # the engine refuses 0; the wire would read it as "latest"
-        return self._as_record(self._call(self._client.get_probe, collection, name, version or 0))
+        return self._as_record(call_remote(self._client.get_probe, collection, name, version or 0))
 
     def delete(
         self, collection: str, name: str, *, version: int | None = None, all_versions: bool = False
@@ -212,7 +205,7 @@ class RemoteProbes:
             )
         if version is not None:
             validate_probe_version(version)
-        return int(self._call(
+        return int(call_remote(
             self._client.delete_probe, collection, name, version=version, all_versions=all_versions
         ))
 
@@ -234,7 +227,7 @@ class RemoteProbes:
             raise InvalidInputError("nothing to classify: give at least one item id or file")
         # Resolve the version first (ClassifyResponse.version is not exposed by Client.classify),
         # then classify with it pinned: unknown probes and collections fail here, as locally.
-        resolved = self._call(self._client.get_probe, collection, name, version or 0).version
+        resolved = call_remote(self._client.get_probe, collection, name, version or 0).version
         items = [ProbeInput.coerce(v) for v in inputs]
         results: list[Classification | None] = [None] * len(items)
         pending: list[tuple[int, Media | ItemRef]] = []
@@ -244,7 +237,7 @@ class RemoteProbes:
             except OmnivecError as exc:
                 results[i] = Classification(item.describe(), (), False, resolved, str(exc))
         for batch in _batches(pending):
-            answers = self._call(
+            answers = call_remote(
                 self._client.classify, collection, name, [w for _, w in batch],
                 version=resolved, top_k=top_k,
             )
@@ -288,13 +281,13 @@ class RemoteProbes:
                     progress("classify", event.done, event.total)
             return final, labelled
 
-        final, labelled = self._call(run)
+        final, labelled = call_remote(run)
         if final is None:
             raise OmnivecError("server error: the server ended ClassifyCollection without a result")
         items = int(final.total if labelled is None else labelled)
         if progress is not None:
             progress("write", 1, 1)
-        info = self._call(self._client.get_collection, collection)
+        info = call_remote(self._client.get_collection, collection)
         skipped = int(final.total) - items
         return ClassifyCollectionResult(
             collection=info.name,

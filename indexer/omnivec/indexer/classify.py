@@ -42,6 +42,7 @@ from omnivec.indexer.models import EMBEDDING_SPACES, ModelHub
 __all__ = [
     "LOGIT_SCALES",
     "MediaInput",
+    "check_labels",
     "embed_media",
     "embed_prompts",
     "format_prompt",
@@ -231,7 +232,7 @@ def _check_space(space: str) -> str:
     return space
 
 
-def _check_labels(labels: Sequence[str]) -> list[str]:
+def check_labels(labels: Sequence[str]) -> list[str]:
     if isinstance(labels, (str, bytes)):
         raise InvalidInputError("labels must be a list of strings, not one string")
     out = list(labels)
@@ -262,7 +263,7 @@ def zero_shot_classify(
 ) -> list[tuple[str, float]]:
     """(label, probability) best first; ``top_k`` 0 returns all labels. Probabilities over all
     labels sum to 1 (``top_k`` only truncates the list)."""
-    labels = _check_labels(labels)
+    labels = check_labels(labels)
     _check_space(space)
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
         raise InvalidInputError(f"top_k must be >= 0 (0 means all labels), got {top_k!r}")

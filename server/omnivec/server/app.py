@@ -40,6 +40,7 @@ from omnivec.server.servicers.classify import ClassifyServicer
 from omnivec.server.servicers.collections import CollectionServicer
 from omnivec.server.servicers.embed import EmbedServicer
 from omnivec.server.servicers.indexing import IndexingServicer
+from omnivec.server.servicers.probes import ProbeServicer
 from omnivec.server.servicers.search import SearchServicer
 from omnivec.v1 import (
     classify_pb2,
@@ -60,27 +61,17 @@ __all__ = ["OMNIVEC_SERVICES", "OmnivecServer", "create_server", "serve"]
 
 log = logging.getLogger("omnivec.server")
 
-OMNIVEC_SERVICES: tuple[str, ...] = (
-    collections_pb2.DESCRIPTOR.services_by_name["CollectionService"].full_name,
-    indexing_pb2.DESCRIPTOR.services_by_name["IndexingService"].full_name,
-    search_pb2.DESCRIPTOR.services_by_name["SearchService"].full_name,
-    embed_pb2.DESCRIPTOR.services_by_name["EmbedService"].full_name,
-    classify_pb2.DESCRIPTOR.services_by_name["ClassifyService"].full_name,
+OMNIVEC_SERVICES: tuple[str, ...] = tuple(
+    module.DESCRIPTOR.services_by_name[name].full_name
+    for module, name in (
+        (collections_pb2, "CollectionService"),
+        (indexing_pb2, "IndexingService"),
+        (search_pb2, "SearchService"),
+        (embed_pb2, "EmbedService"),
+        (classify_pb2, "ClassifyService"),
+        (probes_pb2, "ProbeService"),
+    )
 )
-PROBE_SERVICE = probes_pb2.DESCRIPTOR.services_by_name["ProbeService"].full_name
-
-
-def _probes_available() -> bool:
-    """The ProbeService is served when the engine has its probe module."""
-    try:
-        import omnivec.indexer.probes.service  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-if _probes_available():
-    OMNIVEC_SERVICES = (*OMNIVEC_SERVICES, PROBE_SERVICE)
 HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 
 
@@ -290,11 +281,8 @@ def create_server(
         (search_pb2_grpc.add_SearchServiceServicer_to_server, SearchServicer),
         (embed_pb2_grpc.add_EmbedServiceServicer_to_server, EmbedServicer),
         (classify_pb2_grpc.add_ClassifyServiceServicer_to_server, ClassifyServicer),
+        (probes_pb2_grpc.add_ProbeServiceServicer_to_server, ProbeServicer),
     ]
-    if PROBE_SERVICE in OMNIVEC_SERVICES:
-        from omnivec.server.servicers.probes import ProbeServicer
-
-        registrations.append((probes_pb2_grpc.add_ProbeServiceServicer_to_server, ProbeServicer))
     for add_to_server, servicer_class in registrations:
         add_to_server(servicer_class(deps), grpc_server)
 

@@ -1,8 +1,5 @@
-"""ProbeService: train, list, inspect, delete and serve few-shot linear probes.
-
-The probe engine (:class:`omnivec.indexer.probes.service.ProbeService`) is ``engine.probes`` when
-the engine exposes it, else one is made over the engine's store and models.
-"""
+"""ProbeService: train, list, inspect, delete and serve few-shot linear probes (the engine's
+:class:`omnivec.indexer.probes.service.ProbeService`, ``engine.probes``)."""
 
 from __future__ import annotations
 
@@ -12,7 +9,6 @@ from typing import Any
 
 import grpc
 
-from omnivec.indexer.engine import Engine
 from omnivec.indexer.errors import InvalidInputError
 from omnivec.server import conversions as conv
 from omnivec.server.limits import check_item_count
@@ -20,16 +16,7 @@ from omnivec.server.servicers import ServerDeps, relay, run_in_thread
 from omnivec.server.status import rpc_method
 from omnivec.v1 import probes_pb2, probes_pb2_grpc
 
-__all__ = ["ProbeServicer", "probe_engine"]
-
-
-def probe_engine(engine: Engine) -> Any:
-    service = getattr(engine, "probes", None)
-    if service is not None:
-        return service
-    from omnivec.indexer.probes.service import ProbeService
-
-    return ProbeService(engine.store, engine.models, engine.settings)
+__all__ = ["ProbeServicer"]
 
 
 def _version(value: int) -> int | None:
@@ -38,7 +25,7 @@ def _version(value: int) -> int | None:
 
 class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
     def __init__(self, deps: ServerDeps) -> None:
-        self._probes = probe_engine(deps.engine)
+        self._probes = deps.engine.probes
         self._settings = deps.settings
 
     @rpc_method
