@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.paths import SAMPLES, SPEECH
-from tests.support.processes import invoke_cli, serve_process
+from tests.support.processes import invoke_cli
 
 
 @pytest.fixture(scope="module")
@@ -26,18 +25,6 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copy(SPEECH / "weather.wav", root / "weather.wav")
     (root / "empty.txt").write_bytes(b"")
     return root
-
-
-@pytest.fixture(scope="module")
-def server_target(settings_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with serve_process(settings_env, tmp_path_factory.mktemp("server-data")) as target:
-        yield target
-
-
-@pytest.fixture(scope="module")
-def local_env(settings_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """One local data dir for the module, mirroring the one server's."""
-    return {**settings_env, "OMNIVEC_DATA_DIR": str(tmp_path_factory.mktemp("local-data"))}
 
 
 def _both(server_target: str, cli_env: dict[str, str], *args: str) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:

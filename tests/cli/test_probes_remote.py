@@ -12,53 +12,23 @@ import dataclasses
 import json
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.processes import invoke_cli, serve_process
+from tests.support.processes import invoke_cli
+from tests.support.topics import TOPICS as SENTENCES
 
 pytestmark = pytest.mark.slow  # a server and six model-loading CLI runs
 
-TOPICS = {
-    "astronomy": [
-        "The telescope revealed a distant spiral galaxy.",
-        "Astronomers measured the orbit of the comet around the sun.",
-        "The planet Mars has two small moons.",
-        "A supernova exploded in a neighbouring galaxy.",
-        "The night sky was full of bright stars and glowing nebulae.",
-    ],
-    "cooking": [
-        "Whisk the eggs with sugar until the mixture is fluffy.",
-        "Simmer the tomato sauce for twenty minutes.",
-        "Bake the bread in a hot oven until the crust is golden.",
-        "Chop the onions and fry them slowly in butter.",
-        "Season the soup with salt, pepper and fresh herbs.",
-    ],
-    "football": [
-        "The striker scored a goal in the final minute of the match.",
-        "The goalkeeper dived and saved the penalty kick.",
-        "The team won the league championship this season.",
-        "The referee showed the defender a red card.",
-        "Fans cheered as the midfielder dribbled past two players.",
-    ],
-}
+# The first five sentences of three topics: four train, the fifth is classified by item id.
+TOPICS = {t: SENTENCES[t][:5] for t in ("astronomy", "cooking", "football")}
 TRAIN = range(4)  # the first four of each topic train; the fifth is classified by item id
 COLLECTION = "docs"
 PROMPT = "a sentence about {}"
 
 
-@pytest.fixture(scope="module")
-def server_target(settings_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with serve_process(settings_env, tmp_path_factory.mktemp("server-data")) as target:
-        yield target
-
-
-@pytest.fixture(scope="module")
-def local_env(settings_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    return {**settings_env, "OMNIVEC_DATA_DIR": str(tmp_path_factory.mktemp("local-data"))}
 
 
 @pytest.fixture(scope="module")

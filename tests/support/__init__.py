@@ -5,6 +5,7 @@
     media_factory  files of every bad (and good) media kind, made on the fly
     reliability  bounds, figures and server processes of the reliability suite
     async_adapter  drives the real AsyncClient from synchronous test code (one event loop)
+    topics       short labelled sentences in six topics, for probe tests
 
 pytest's rootdir-relative imports (``tests`` is a package) make these importable without any
 ``sys.path`` edits.

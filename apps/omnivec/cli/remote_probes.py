@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -48,11 +47,6 @@ __all__ = ["RemoteProbes"]
 _MAX_LISTED = 20  # as the engine: errors list at most this many examples
 _BATCH_INPUTS = 256  # Classify inputs per request (the proto's documented 1-256)
 _BATCH_BYTES = 16 << 20  # and at most about this many media bytes per request
-
-
-def _opt(value: float | None) -> float | None:
-    """No estimate is None (unset on the wire; NaN from servers before it was optional)."""
-    return None if value is None or math.isnan(value) else float(value)
 
 
 def _to_wire(inp: ProbeInput) -> Media | ItemRef:
@@ -183,7 +177,7 @@ class RemoteProbes:
         return [
             ProbeInfo(
                 name=i.name, version=i.version, space=i.space, classes=tuple(i.classes),
-                heldout_accuracy=_opt(i.heldout_accuracy),
+                heldout_accuracy=i.heldout_accuracy,  # the SDK reads NaN (older servers) as None
                 created_at=i.created_at.timestamp() if i.created_at else 0.0,
                 is_latest=i.is_latest,
             )

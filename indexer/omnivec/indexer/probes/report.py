@@ -8,7 +8,8 @@ Two fields are engine-only (not on the wire): ``evaluated_rows`` and ``evaluated
 
 Reports stored before the fields took the proto's names (``probe.json`` format 1: ``chosen_c``,
 ``per_class``; the oldest without ``cv_folds`` / ``cv_repetitions``) are read by
-:meth:`ProbeReport.from_dict` too.
+:meth:`ProbeReport.from_dict` too. Its parts, :class:`ClassMetrics` and :class:`CScore`, are the
+SDK's own dataclasses (``omnivec.client``): the same values on both sides of the wire.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from omnivec.client.types import ClassMetrics, CScore
 from omnivec.indexer.probes.numerics import IntArr
 
 __all__ = ["CScore", "ClassMetrics", "ProbeReport", "confusion_counts", "metrics_per_class"]
@@ -29,38 +31,18 @@ __all__ = ["CScore", "ClassMetrics", "ProbeReport", "confusion_counts", "metrics
 _FORMAT1_NAMES = {"chosen_c": "regularization_c", "per_class": "class_metrics"}
 
 
-@dataclass(frozen=True)
-class ClassMetrics:
-    """Precision, recall and F1 of one class on the evaluated rows."""
-
-    label: str
-    precision: float
-    recall: float
-    f1: float
-    support: int
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ClassMetrics:
-        return cls(
-            label=str(data["label"]),
-            precision=float(data["precision"]),
-            recall=float(data["recall"]),
-            f1=float(data["f1"]),
-            support=int(data["support"]),
-        )
+def _class_metrics(data: Mapping[str, Any]) -> ClassMetrics:
+    return ClassMetrics(
+        label=str(data["label"]),
+        precision=float(data["precision"]),
+        recall=float(data["recall"]),
+        f1=float(data["f1"]),
+        support=int(data["support"]),
+    )
 
 
-@dataclass(frozen=True)
-class CScore:
-    """Cross-validated score of one C: pooled out-of-fold accuracy and mean log loss."""
-
-    c: float
-    accuracy: float
-    log_loss: float
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CScore:
-        return cls(c=float(data["c"]), accuracy=float(data["accuracy"]), log_loss=float(data["log_loss"]))
+def _c_score(data: Mapping[str, Any]) -> CScore:
+    return CScore(c=float(data["c"]), accuracy=float(data["accuracy"]), log_loss=float(data["log_loss"]))
 
 
 def _optional(value: Any) -> float | None:
@@ -118,7 +100,7 @@ class ProbeReport:
             classes=tuple(str(c) for c in d.get("classes", ())),
             regularization_c=float(d.get("regularization_c", math.nan)),
             selection_method=str(d.get("selection_method") or ""),
-            cv_scores=tuple(CScore.from_dict(s) for s in d.get("cv_scores") or ()),
+            cv_scores=tuple(_c_score(s) for s in d.get("cv_scores") or ()),
             cv_folds=int(d.get("cv_folds") or 0),
             cv_repetitions=int(d.get("cv_repetitions") or 0),
             estimate_method=str(d.get("estimate_method") or ""),
@@ -126,7 +108,7 @@ class ProbeReport:
             zero_shot_accuracy=_optional(d.get("zero_shot_accuracy")),
             plain_probe_accuracy=_optional(d.get("plain_probe_accuracy")),
             plain_probe_c=_optional(d.get("plain_probe_c")),
-            class_metrics=tuple(ClassMetrics.from_dict(m) for m in d.get("class_metrics") or ()),
+            class_metrics=tuple(_class_metrics(m) for m in d.get("class_metrics") or ()),
             confusion_matrix=tuple(
                 tuple(int(v) for v in row) for row in d.get("confusion_matrix") or ()
             ),
