@@ -30,7 +30,7 @@ def _write_notes(folder: Path, count: int) -> None:
 def _snapshot(data_dir: Path, name: str) -> dict[str, object]:
     store = Store(data_dir)
     collection = store.open(name)
-    table = collection._table.search().select(
+    table = collection.lance_table.search().select(
         ["item_id", "chunk", "content_hash", vector_column("text")]
     ).limit(None).to_arrow()
     keys = list(zip(table.column("item_id").to_pylist(), table.column("chunk").to_pylist()))
@@ -84,7 +84,7 @@ def test_kill_9_mid_index_then_rerun_equals_clean_run(cli_env: dict[str, str], t
 
 
 def _exact(collection, space: str, vector: np.ndarray, k: int) -> list[int]:  # type: ignore[no-untyped-def]
-    vectors, ids = collection._vectors(space)
+    vectors, ids = collection.vectors(space)
     order = np.argsort(-(vectors @ vector))[:k]
     return [int(ids[i]) for i in order]
 

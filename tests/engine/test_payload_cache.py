@@ -29,7 +29,7 @@ def _rows(collection: Collection, rowids: list[int], *, cached: bool) -> dict[in
         return collection.fetch_rows(rowids)
     # Straight from LanceDB: fetch_rows would answer any subset of ROW_COLUMNS from the copy.
     data = (
-        collection._table.search()
+        collection.lance_table.search()
         .where(f"rowid IN ({', '.join(map(str, rowids))})")
         .select(list(ROW_COLUMNS))
         .limit(None)
@@ -39,7 +39,7 @@ def _rows(collection: Collection, rowids: list[int], *, cached: bool) -> dict[in
 
 
 def _all_rowids(collection: Collection) -> list[int]:
-    return sorted(int(r) for r in collection._column("rowid"))
+    return sorted(int(r) for r in collection.column("rowid"))
 
 
 def _same(collection: Collection, probe: list[int]) -> None:
@@ -56,17 +56,17 @@ def test_cache_matches_lancedb_through_appends_deletes_restore_and_reopen(tmp_pa
     collection.add_rows(synth_table(0, 300, {"text": DIM}, seed=1))
     ids = _all_rowids(collection)
     _same(collection, ids[::7] + [10_000])  # an unknown rowid is simply absent
-    assert collection._payload._snapshot is not None  # built by the first fetch
+    assert collection.payload_cache_version is not None  # built by the first fetch
 
     # Appends update the copy in place (same snapshot object family, new version).
     collection.add_rows(synth_table(300, 50, {"text": DIM}, seed=2))
-    assert collection._payload._snapshot.version == collection.version
+    assert collection.payload_cache_version == collection.version
     _same(collection, _all_rowids(collection)[-60:])
 
     # Deletes drop the rows from the copy.
     doomed = [f"item{i:08d}" for i in range(0, 350, 3)]
     collection.delete_items(ids=doomed)
-    assert collection._payload._snapshot.version == collection.version
+    assert collection.payload_cache_version == collection.version
     every = list(range(0, 400))
     _same(collection, every)
     assert not any(row["item_id"] in doomed for row in collection.fetch_rows(every).values())
@@ -82,7 +82,7 @@ def test_cache_matches_lancedb_through_appends_deletes_restore_and_reopen(tmp_pa
     # A write the collection did not make (a probe's label column by merge_insert): stale
     # version, so the next fetch rebuilds and still agrees.
     before = collection.version
-    table = collection._table
+    table = collection.lance_table
     table.add_columns(pa.schema([pa.field("label_t", pa.string())]))
     labels = pa.table({"rowid": pa.array(ids[:5], pa.int64()), "label_t": pa.array(["x"] * 5)})
     table.merge_insert("rowid").when_matched_update_all().execute(labels)
@@ -99,7 +99,7 @@ def test_over_budget_falls_back_to_lancedb(tmp_path: Path) -> None:
     collection = store.create("docs", SPEC)
     collection.add_rows(synth_table(0, 20, {"text": DIM}, seed=1))
     assert len(collection.fetch_rows(range(20))) == 20
-    assert collection._payload._snapshot is None
+    assert collection.payload_cache_version is None
 
     calls: list[str | None] = []
 

@@ -73,7 +73,7 @@ def _build(root: Path, name: str = NAME) -> dict[int, set[str]]:
     ids_at = {collection.version: set()}
     for batch in range(BATCHES):
         collection.add_rows(_rows(batch * PER_BATCH, PER_BATCH, rng))
-        ids_at[collection.version] = set(collection._column("item_id").tolist())
+        ids_at[collection.version] = set(collection.column("item_id").tolist())
     collection.flush_ann()
     store.close()
     return ids_at
@@ -81,8 +81,8 @@ def _build(root: Path, name: str = NAME) -> dict[int, set[str]]:
 
 def _assert_consistent(collection: Any, expected_ids: set[str]) -> None:
     """Rows == expected, ANN == rows, search == exact brute force, no zero/NaN vectors."""
-    vectors, rowids = collection._vectors("text")
-    ids = set(collection._column("item_id").tolist())
+    vectors, rowids = collection.vectors("text")
+    ids = set(collection.column("item_id").tolist())
     assert ids == expected_ids
     assert len(rowids) == len(expected_ids) == collection.count_rows()
     assert np.isfinite(vectors).all() and (np.abs(np.linalg.norm(vectors, axis=1) - 1) < 1e-4).all()

@@ -95,7 +95,7 @@ def _fill(folder: Path) -> Path:
 
 def _simulate_full_disk(engine: Any, name: str) -> Any:
     """The documented fallback: the table's writes raise ENOSPC as a full filesystem would."""
-    table = engine.collection(name)._table
+    table = engine.collection(name).lance_table
     originals = {"add": table.add, "delete": table.delete}
 
     def no_space(*_args: Any, **_kwargs: Any) -> Any:

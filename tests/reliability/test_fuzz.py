@@ -369,7 +369,7 @@ def test_filter_translator_raises_only_invalid_input_and_lancedb_accepts_its_out
             return
         counts["translated"] += 1
         # Straight into LanceDB, as Collection.allowed_rowids runs it (minus its catch-all).
-        clean._table.search().where(f"({predicate}) AND (vec_text IS NOT NULL)").select(
+        clean.lance_table.search().where(f"({predicate}) AND (vec_text IS NOT NULL)").select(
             ["rowid"]
         ).limit(None).to_arrow()
         try:

@@ -173,9 +173,9 @@ def _agreement(engine: Any, collection: str, model: Any, preprocess: Any, files:
                batch: int, device: str) -> float:
     """max |omnivec vector - raw vector| over a few of the indexed files (fp32/fp16 noise only)."""
     coll = engine.collection(collection)
-    vecs, ids = coll._vectors("clip")  # noqa: SLF001 - a bench reads the store directly
-    uris = coll._column("source_uri")  # noqa: SLF001
-    rowids = coll._column("rowid")  # noqa: SLF001
+    vecs, ids = coll.vectors("clip")
+    uris = coll.column("source_uri")
+    rowids = coll.column("rowid")
     by_uri = {str(u): int(r) for u, r in zip(uris, rowids)}
     raw = raw_encode_images(model, preprocess, files, batch, device)
     pos = {int(i): k for k, i in enumerate(ids)}

@@ -65,7 +65,7 @@ def _prepare(ctx: BenchContext) -> tuple[Any, Path]:
     try:
         coll = engine.collection(COLLECTION)
         for space in ("clip", "text"):
-            vectors, _ = coll._vectors(space)  # noqa: SLF001 - the same vectors for the raw side
+            vectors, _ = coll.vectors(space)  # the same vectors for the raw side
             np.save(vec_dir / f"{space}.npy", vectors)
     finally:
         engine.close()

@@ -64,6 +64,12 @@ class PayloadCache:
         self._snapshot: _Snapshot | None = None
         self._over_budget_at: int | None = None  # version found too big; not retried until it moves
 
+    @property
+    def cached_version(self) -> int | None:
+        """The version the held copy reflects, or None when no copy is held."""
+        snap = self._snapshot
+        return None if snap is None else snap.version
+
     # -- reading ----------------------------------------------------------------------------
     def rows(
         self, rowids: Iterable[int], version: int, columns: Sequence[str] | None = None

@@ -227,6 +227,19 @@ class Collection:
     def version(self) -> int:
         return int(self._table.version)
 
+    @property
+    def lance_table(self) -> Any:
+        """The LanceDB table itself, for white-box tests and tools that inspect (or damage) it on
+        purpose. Writes made through it bypass this collection's bookkeeping: the ANN indexes and
+        the payload copy only notice them through the version check of their next use."""
+        return self._table
+
+    @property
+    def payload_cache_version(self) -> int | None:
+        """The table version the in-memory payload copy reflects; None when none is held
+        (disabled, over budget, or not built yet). For tests and diagnostics."""
+        return self._payload.cached_version
+
     def label_columns(self) -> frozenset[str]:
         """Columns written by probes (``label_<probe>``), usable in filters like built-ins."""
         return frozenset(
@@ -270,7 +283,7 @@ class Collection:
 
     def _rowid_start(self, count: int) -> int:
         if self._next_rowid is None:
-            ids = self._column("rowid")
+            ids = self.column("rowid")
             self._next_rowid = int(ids.max()) + 1 if len(ids) else 0
         start = self._next_rowid
         self._next_rowid += count
@@ -328,7 +341,7 @@ class Collection:
         """Delete rows matching a LanceDB predicate (internal callers only). Returns rows removed."""
         with self._write_lock:
             self._acquire_writer()
-            doomed = self._column("rowid", where=predicate)
+            doomed = self.column("rowid", where=predicate)
             if len(doomed) == 0:
                 return 0
             before = self.version
@@ -357,7 +370,7 @@ class Collection:
         if not clauses:
             raise InvalidInputError("give item ids or source paths to delete")
         predicate = " OR ".join(clauses)
-        items = set(self._column("item_id", where=predicate).tolist())
+        items = set(self.column("item_id", where=predicate).tolist())
         self.delete_where(predicate)
         return len(items)
 
@@ -407,12 +420,29 @@ class Collection:
             return int(table.version)
 
     # -- reading ----------------------------------------------------------------------------
-    def _column(self, name: str, where: str | None = None) -> np.ndarray:
+    def column(self, name: str, where: str | None = None) -> np.ndarray:
+        """One column of every row, or of the rows matching the LanceDB predicate ``where``."""
         query = self._table.search()
         if where:
             query = query.where(where)
         result = query.select([name]).limit(None).to_arrow()
         return np.asarray(result.column(name).to_numpy(zero_copy_only=False))
+
+    def vectors(self, space: str, where: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The stored vectors of ``space`` as an (n, dim) float32 matrix and their int64 row ids,
+        for every row that has one (optionally only those matching ``where``)."""
+        clause = f"{vector_column(space)} IS NOT NULL"
+        if where:
+            clause = f"({clause}) AND ({where})"
+        data = (
+            self._table.search()
+            .where(clause)
+            .select(["rowid", vector_column(space)])
+            .limit(None)
+            .to_arrow()
+        )
+        ids = data.column("rowid").to_numpy().astype(np.int64)
+        return column_to_matrix(data.column(vector_column(space)), self.specs[space].dim), ids
 
     def _scan_rows(self, where: str | None) -> pa.Table:
         """The display columns (ROW_COLUMNS) of every row, or of those matching ``where``."""
@@ -562,7 +592,7 @@ class Collection:
             return None
         clause = f"({predicate}) AND ({vector_column(space)} IS NOT NULL)"
         try:
-            return self._column("rowid", where=clause).astype(np.int64)
+            return self.column("rowid", where=clause).astype(np.int64)
         except Exception as exc:
             raise InvalidInputError(f"filter cannot be applied: {exc}") from exc
 
@@ -590,22 +620,8 @@ class Collection:
                 self._ann[space] = self._open_ann(space)
             return self._ann[space]
 
-    def _vectors(self, space: str, where: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        clause = f"{vector_column(space)} IS NOT NULL"
-        if where:
-            clause = f"({clause}) AND ({where})"
-        data = (
-            self._table.search()
-            .where(clause)
-            .select(["rowid", vector_column(space)])
-            .limit(None)
-            .to_arrow()
-        )
-        ids = data.column("rowid").to_numpy().astype(np.int64)
-        return column_to_matrix(data.column(vector_column(space)), self.specs[space].dim), ids
-
     def _build_ann(self, space: str) -> AnnIndex:
-        vectors, ids = self._vectors(space)
+        vectors, ids = self.vectors(space)
         params = choose_params(
             len(ids),
             self.specs[space].dim,
@@ -639,7 +655,7 @@ class Collection:
         if index is not None and saved_version != version:
             index = self._catch_up(space, index)
         if index is not None:
-            live = self._column("rowid", where=f"{vector_column(space)} IS NOT NULL")
+            live = self.column("rowid", where=f"{vector_column(space)} IS NOT NULL")
             if index.ntotal != len(live):
                 log.warning("%s: ANN index %s disagrees with LanceDB (%d vs %d); rebuilding",
                             self.name, space, index.ntotal, len(live))
@@ -652,7 +668,7 @@ class Collection:
         return index
 
     def _catch_up(self, space: str, index: AnnIndex) -> AnnIndex | None:
-        live = self._column("rowid", where=f"{vector_column(space)} IS NOT NULL").astype(np.int64)
+        live = self.column("rowid", where=f"{vector_column(space)} IS NOT NULL").astype(np.int64)
         have = index.ids()
         missing = np.setdiff1d(live, have, assume_unique=False)
         extra = np.setdiff1d(have, live, assume_unique=False)
@@ -660,7 +676,7 @@ class Collection:
             if len(extra):
                 index.remove(extra)
             if len(missing):
-                vectors, ids = self._vectors(space, where=f"rowid >= {int(missing.min())}")
+                vectors, ids = self.vectors(space, where=f"rowid >= {int(missing.min())}")
                 keep = np.isin(ids, missing)
                 index.add(vectors[keep], ids[keep])
         except InvalidInputError as exc:
