@@ -13,13 +13,17 @@ Layout of a data directory::
 Every write is one LanceDB commit that holds whole items (all chunks of an item or none), made
 before anything is acknowledged; the FAISS index is updated after the commit and re-derived from
 LanceDB whenever its saved file is missing, stale or unreadable.
+
+Here: :class:`Store` (the collections of a data directory) and :class:`Collection` (writes, reads,
+search, snapshots of one). Elsewhere: the table's columns (:mod:`omnivec.indexer.table_schema`),
+the ANN indexes' life (:mod:`omnivec.indexer.ann_lifecycle`), opening a damaged table
+(:mod:`omnivec.indexer.table_recovery`), the hits' in-memory copy (:mod:`omnivec.indexer.payload`).
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
-import logging
 import os
 import re
 import shutil
@@ -33,7 +37,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from omnivec.indexer.ann import AnnIndex, AnnIndexUnreadable, AnnKind, choose_params
+from omnivec.indexer.ann import AnnIndex
+from omnivec.indexer.ann_lifecycle import SpaceIndexes
 from omnivec.indexer.config import IndexSettings
 from omnivec.indexer.encoders.base import EncoderSpec
 from omnivec.indexer.errors import (
@@ -47,6 +52,15 @@ from omnivec.indexer.errors import (
 )
 from omnivec.indexer.filters import LABEL_COLUMN_PREFIX
 from omnivec.indexer.payload import PayloadCache
+from omnivec.indexer.table_recovery import find_damage, first_line, open_table
+from omnivec.indexer.table_schema import (
+    ROW_COLUMNS,
+    TABLE_NAME,
+    column_to_matrix,
+    json_type,
+    table_schema,
+    vector_column,
+)
 
 __all__ = [
     "Collection",
@@ -62,20 +76,10 @@ __all__ = [
     "vector_column",
 ]
 
-log = logging.getLogger("omnivec.store")
-
 FORMAT_VERSION = 1
-TABLE_NAME = "rows"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
-# Rebuild instead of carrying tombstones once a fifth of an HNSW index is dead weight.
-MAX_TOMBSTONE_RATIO = 0.2
 # Values per SQL IN list of the lookups by item id or content hash.
 _IN_BATCH = 500
-
-ROW_COLUMNS = (
-    "rowid", "item_id", "chunk", "modality", "source_uri", "content_hash", "text",
-    "start_s", "end_s", "metadata", "indexed_at",
-)
 
 
 def is_valid_name(name: object) -> bool:
@@ -95,33 +99,6 @@ def validate_name(name: str, what: str) -> str:
 
 def validate_collection_name(name: str) -> str:
     return validate_name(name, "collection name")
-
-
-def vector_column(space: str) -> str:
-    return f"vec_{space}"
-
-
-def _json_type() -> pa.DataType:
-    return pa.json_(pa.utf8())
-
-
-def _schema(specs: dict[str, EncoderSpec]) -> pa.Schema:
-    fields = [
-        pa.field("rowid", pa.int64(), nullable=False),
-        pa.field("item_id", pa.string(), nullable=False),
-        pa.field("chunk", pa.int32(), nullable=False),
-        pa.field("modality", pa.string(), nullable=False),
-        pa.field("source_uri", pa.string()),
-        pa.field("content_hash", pa.string()),
-        pa.field("text", pa.string()),
-        pa.field("start_s", pa.float64()),
-        pa.field("end_s", pa.float64()),
-        pa.field("metadata", _json_type()),
-        pa.field("indexed_at", pa.timestamp("ms", tz="UTC")),
-    ]
-    for space, spec in sorted(specs.items()):
-        fields.append(pa.field(vector_column(space), pa.list_(pa.float32(), spec.dim)))
-    return pa.schema(fields)
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -209,14 +186,15 @@ class Collection:
         self._table = table
         self._settings = settings
         self._write_lock = threading.Lock()
-        self._ann_lock = threading.Lock()
-        self._ann: dict[str, AnnIndex] = {}
+        self._indexes = SpaceIndexes(
+            self, self.name, path / "ann", {s: spec.dim for s, spec in self.specs.items()}, settings
+        )
         self._lock_file: Any = None
         self._next_rowid: int | None = None
         self._payload = PayloadCache(
             ROW_COLUMNS, settings.payload_cache_mb << 20, self._scan_rows, self.name
         )
-        # Set at open when a data file of the current version cannot be read (see _scan_problem).
+        # Set at open when a data file of the current version cannot be read (see find_damage).
         self.damage: CorruptDataError | None = None
 
     @property
@@ -321,12 +299,7 @@ class Collection:
                         f"{self.path} and retry (nothing from this batch was stored)"
                     ) from exc
                 raise
-            for space in self.spaces:
-                column = table.column(vector_column(space))
-                mask = np.asarray(column.is_valid())
-                if mask.any() and space in self._ann:
-                    vectors = column_to_matrix(column.filter(pa.array(mask)), self.specs[space].dim)
-                    self._ann[space].add(vectors, rowids[mask])
+            self._indexes.added(table, rowids)
             self._payload.appended(start, before, self.version)
             return self.version
 
@@ -335,7 +308,7 @@ class Collection:
         # raw bytes that its json_* filter functions cannot read, so write it as arrow JSON.
         schema = self._table.schema
         index = schema.get_field_index("metadata")
-        return schema.set(index, pa.field("metadata", _json_type()))
+        return schema.set(index, pa.field("metadata", json_type()))
 
     def delete_where(self, predicate: str) -> int:
         """Delete rows matching a LanceDB predicate (internal callers only). Returns rows removed."""
@@ -353,8 +326,7 @@ class Collection:
                         f"disk full while deleting from {self.name!r}; free space and retry"
                     ) from exc
                 raise
-            for index in self._ann.values():
-                index.remove(doomed)
+            self._indexes.removed(doomed)
             self._payload.removed(doomed, before, self.version)
             return len(doomed)
 
@@ -607,118 +579,15 @@ class Collection:
         scores, ids = index.search(query.reshape(1, -1).astype(np.float32), k, allowed_ids=allowed)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
-    # -- ANN --------------------------------------------------------------------------------
-    def _ann_path(self, space: str) -> Path:
-        return self.path / "ann" / f"{space}.faiss"
-
+    # -- ANN (see omnivec.indexer.ann_lifecycle) ----------------------------------------------
     def ann(self, space: str) -> AnnIndex:
-        index = self._ann.get(space)
-        if index is not None:
-            return index
-        with self._ann_lock:
-            if space not in self._ann:
-                self._ann[space] = self._open_ann(space)
-            return self._ann[space]
-
-    def _build_ann(self, space: str) -> AnnIndex:
-        vectors, ids = self.vectors(space)
-        params = choose_params(
-            len(ids),
-            self.specs[space].dim,
-            kind=None if self._settings.ann_kind == "auto" else AnnKind(self._settings.ann_kind),
-            exact_threshold=self._settings.ann_exact_threshold,
-            recall_target=self._settings.ann_recall_target,
-        )
-        index = AnnIndex.build(vectors, ids, params)
-        if index.kind is AnnKind.HNSW:
-            ef, recall = index.tune_search(self._settings.ann_recall_target)
-            log.info("%s: HNSW %s tuned to ef_search=%d (recall@10 %.3f)", self.name, space, ef, recall)
-        return index
-
-    def _open_ann(self, space: str) -> AnnIndex:
-        """Load the saved index, catch it up with LanceDB, or rebuild it: never serve it stale."""
-        path = self._ann_path(space)
-        version = self.version
-        index: AnnIndex | None = None
-        saved_version = -1
-        if path.exists():
-            try:
-                index, saved_version = AnnIndex.load(path)
-                if index.dim != self.specs[space].dim:
-                    log.warning("%s: %s has dim %d, expected %d; rebuilding", self.name, path,
-                                index.dim, self.specs[space].dim)
-                    index = None
-            except AnnIndexUnreadable as exc:
-                log.warning("%s: ANN index %s unreadable (%s); rebuilding from LanceDB",
-                            self.name, path, exc)
-                index = None
-        if index is not None and saved_version != version:
-            index = self._catch_up(space, index)
-        if index is not None:
-            live = self.column("rowid", where=f"{vector_column(space)} IS NOT NULL")
-            if index.ntotal != len(live):
-                log.warning("%s: ANN index %s disagrees with LanceDB (%d vs %d); rebuilding",
-                            self.name, space, index.ntotal, len(live))
-                index = None
-        if index is None:
-            index = self._build_ann(space)
-            self._save_ann(space, index, version)
-        elif saved_version != version:
-            self._save_ann(space, index, version)
-        return index
-
-    def _catch_up(self, space: str, index: AnnIndex) -> AnnIndex | None:
-        live = self.column("rowid", where=f"{vector_column(space)} IS NOT NULL").astype(np.int64)
-        have = index.ids()
-        missing = np.setdiff1d(live, have, assume_unique=False)
-        extra = np.setdiff1d(have, live, assume_unique=False)
-        try:
-            if len(extra):
-                index.remove(extra)
-            if len(missing):
-                vectors, ids = self.vectors(space, where=f"rowid >= {int(missing.min())}")
-                keep = np.isin(ids, missing)
-                index.add(vectors[keep], ids[keep])
-        except InvalidInputError as exc:
-            # e.g. a restore brought back ids an HNSW graph holds as tombstones: rebuild instead.
-            log.info("%s: ANN %s cannot be caught up (%s); rebuilding", self.name, space, exc)
-            return None
-        if index.tombstone_ratio > MAX_TOMBSTONE_RATIO:
-            return None
-        log.info("%s: caught ANN %s up (+%d, -%d)", self.name, space, len(missing), len(extra))
-        return index
-
-    def _save_ann(self, space: str, index: AnnIndex, version: int) -> None:
-        path = self._ann_path(space)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            index.save(path, version=version)
-        except (OSError, ResourceExhaustedError) as exc:
-            # The index is only an accelerator: failing to save it (a full disk included: the
-            # ANN module reports ENOSPC as ResourceExhaustedError) loses nothing, and must not
-            # turn a read that opens the index into an error.
-            log.warning("%s: could not save ANN index %s: %s", self.name, path, exc)
+        """The live ANN index of ``space``, never stale with respect to the table."""
+        return self._indexes.get(space)
 
     def flush_ann(self) -> None:
-        """Persist every space's index at the current version; rebuild ones that outgrew their kind.
-
-        Indexes not loaded yet are loaded (or built) first, so the next search starts warm.
-        """
-        for space in self.spaces:
-            self.ann(space)
-        with self._ann_lock:
-            version = self.version
-            for space, index in list(self._ann.items()):
-                wanted = choose_params(
-                    index.ntotal, self.specs[space].dim,
-                    kind=None if self._settings.ann_kind == "auto" else AnnKind(self._settings.ann_kind),
-                    exact_threshold=self._settings.ann_exact_threshold,
-                    recall_target=self._settings.ann_recall_target,
-                )
-                if wanted.kind != index.kind or index.tombstone_ratio > MAX_TOMBSTONE_RATIO:
-                    index = self._build_ann(space)
-                    self._ann[space] = index
-                self._save_ann(space, index, version)
+        """Persist every space's index at the current version (rebuilding any that outgrew its
+        kind), so the next open starts warm."""
+        self._indexes.flush()
 
     def ann_status(self) -> dict[str, SpaceStatus]:
         """Per space: the live index (loaded, caught up or rebuilt as needed) and its version."""
@@ -777,9 +646,8 @@ class Collection:
             # Row ids and vectors changed under the in-memory indexes: re-derive them.
             self._next_rowid = None
             self._payload.clear()
-            with self._ann_lock:
-                self._ann.clear()
-            self.damage = _damage(self.name, self.path, self._table)
+            self._indexes.forget()
+            self.damage = find_damage(self.name, self.path, self._table)
             if self.damage is not None:
                 raise self.damage
             return self.version
@@ -814,143 +682,12 @@ class Collection:
                     self._lock_file = None
 
 
-def column_to_matrix(column: Any, dim: int) -> np.ndarray:
-    """A LanceDB fixed-size-list vector column as a contiguous (n, dim) float32 matrix."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    if len(column) == 0:
-        return np.zeros((0, dim), dtype=np.float32)
-    values = column.flatten().to_numpy(zero_copy_only=False)
-    return np.ascontiguousarray(values.reshape(len(column), dim), dtype=np.float32)
-
-
 def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
 def _sql_list(values: Sequence[str]) -> str:
     return ", ".join(_sql_str(v) for v in values)
-
-
-def _manifest_version(path: Path) -> int:
-    number = int(path.stem)
-    # LanceDB's V2 manifest names count down from u64::MAX, so the newest sorts first.
-    return (2**64 - 1 - number) if number >= 2**63 else number
-
-
-def _open_table(name: str, path: Path) -> Any:
-    """Open the LanceDB table. When the newest manifest is unreadable (truncated or garbage), fall
-    back to the newest version that opens: the damaged manifests are moved to ``quarantine/``
-    (never deleted), and put back if no older version opens either."""
-    import lancedb
-
-    error: Exception | None = None
-    for _ in range(2):  # a second try rules out a transient failure
-        try:
-            table = lancedb.connect(str(path)).open_table(TABLE_NAME)
-        except Exception as exc:  # noqa: BLE001 - judged below
-            error = exc
-            continue
-        _warn_if_newest_manifest_missing(name, path, table)
-        return table
-    assert error is not None
-    versions = path / f"{TABLE_NAME}.lance" / "_versions"
-    manifests = sorted(
-        (p for p in versions.glob("*.manifest") if p.stem.isdigit()),
-        key=_manifest_version, reverse=True,
-    )
-    moved: list[tuple[Path, Path]] = []
-    quarantine = path / "quarantine"
-    for manifest in manifests[:-1][:10]:
-        quarantine.mkdir(exist_ok=True)
-        dest = quarantine / f"{manifest.name}.{int(time.time())}"
-        os.replace(manifest, dest)
-        moved.append((manifest, dest))
-        try:
-            table = lancedb.connect(str(path)).open_table(TABLE_NAME)
-        except Exception:  # noqa: BLE001 - try the next older version
-            continue
-        log.warning(
-            "collection %r: newest version(s) %s unreadable (%s); opened version %d instead and "
-            "moved the damaged manifest(s) to %s", name,
-            ", ".join(str(_manifest_version(m)) for m, _ in moved), _first_line(error),
-            table.version, quarantine,
-        )
-        return table
-    for manifest, dest in reversed(moved):  # nothing older opens either: change nothing
-        os.replace(dest, manifest)
-    raise error
-
-
-def _warn_if_newest_manifest_missing(name: str, path: Path, table: Any) -> None:
-    hint = path / f"{TABLE_NAME}.lance" / "_versions" / "latest_version_hint.json"
-    try:
-        hinted = int(json.loads(hint.read_text())["version"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return
-    if hinted > int(table.version):
-        log.warning(
-            "collection %r: the newest manifest (version %d) is missing; opened version %d "
-            "(writes of the missing version are lost)", name, hinted, table.version,
-        )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:300] if text else ''}"
-
-
-def _scan_problem(table: Any) -> str | None:
-    """Cheap open-time check that every data file of the current version can be read: scan the
-    small columns (row ids and probe labels), which reads each file's footer, and compare the
-    row count with the manifest's. None when all is well."""
-    columns = ["rowid", *(n for n in table.schema.names if n.startswith(LABEL_COLUMN_PREFIX))]
-    try:
-        scanned = table.search().select(columns).limit(None).to_arrow().num_rows
-        expected = int(table.count_rows())
-    except Exception as exc:  # noqa: BLE001 - any read failure is damage
-        return _first_line(exc)
-    if scanned != expected:
-        return f"{scanned} rows readable but the manifest lists {expected}"
-    return None
-
-
-def _damage(name: str, path: Path, table: Any) -> CorruptDataError | None:
-    """A CorruptDataError naming the damage and the recovery command, or None if readable."""
-    import lancedb
-
-    problem = _scan_problem(table)
-    if problem is None:
-        return None
-    good: int | None = None
-    try:
-        probe = lancedb.connect(str(path)).open_table(TABLE_NAME)
-        older = sorted(
-            (int(v["version"]) for v in probe.list_versions() if int(v["version"]) < table.version),
-            reverse=True,
-        )
-        for version in older[:20]:
-            probe.checkout(version)
-            if _scan_problem(probe) is None:
-                good = version
-                break
-    except Exception as exc:  # noqa: BLE001 - only the advice gets less precise
-        log.warning("collection %r: looking for a readable version failed: %s", name, exc)
-    if good is not None:
-        how = (
-            f"restore the newest readable version with `omnivec collections restore {name} "
-            f"--version {good}` (writes made after version {good} are lost) or delete it with "
-            f"`omnivec collections delete {name}` and re-index it"
-        )
-    else:
-        how = (
-            f"no readable version is left: delete it with `omnivec collections delete {name}` "
-            "and re-index it"
-        )
-    log.error("collection %r is damaged (version %d): %s", name, table.version, problem)
-    return CorruptDataError(
-        f"collection {name!r} is damaged at version {table.version} ({problem}); {how}"
-    )
 
 
 class Store:
@@ -998,7 +735,7 @@ class Store:
             db = lancedb.connect(str(path))
             if TABLE_NAME in db.list_tables().tables:
                 db.drop_table(TABLE_NAME)  # leftover of a create interrupted before its json
-            db.create_table(TABLE_NAME, schema=_schema(specs))
+            db.create_table(TABLE_NAME, schema=table_schema(specs))
             meta = {
                 "format_version": FORMAT_VERSION,
                 "name": name,
@@ -1031,14 +768,14 @@ class Store:
             )
         try:
             meta = json.loads(meta_path.read_text())
-            table = _open_table(name, path)
+            table = open_table(name, path)
         except Exception as exc:
             raise CorruptDataError(
-                f"collection {name!r} cannot be opened ({_first_line(exc)}) and no older version "
+                f"collection {name!r} cannot be opened ({first_line(exc)}) and no older version "
                 f"opens either; delete it with `omnivec collections delete {name}` and re-index it"
             ) from exc
         collection = Collection(path, table, meta, self.settings)
-        collection.damage = _damage(name, path, table)
+        collection.damage = find_damage(name, path, table)
         self._open[name] = collection
         return collection
 

@@ -1,0 +1,209 @@
+"""The ANN indexes of one collection over their life: open, catch up, build, update, save, flush.
+
+LanceDB is the source of truth and an index only an accelerator derived from it, so an index is
+never served stale. At the first use of a space its saved file (``ann/<space>.faiss``, which
+records the table version it reflects) is loaded and caught up with the rows added or removed
+since that version; it is rebuilt from the table instead when it is missing, unreadable, of
+another dimension, still disagrees with the table, or carries too many tombstones. Saves are
+atomic (see :mod:`omnivec.indexer.ann_file`), and a failed save only logs: the next open catches
+up again. A flush also rebuilds an index whose size now calls for another kind (exact -> HNSW).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pyarrow as pa
+
+from omnivec.indexer.ann import AnnIndex, AnnIndexUnreadable, AnnKind, AnnParams, choose_params
+from omnivec.indexer.config import IndexSettings
+from omnivec.indexer.errors import InvalidInputError, ResourceExhaustedError
+from omnivec.indexer.table_schema import column_to_matrix, vector_column
+
+__all__ = ["MAX_TOMBSTONE_RATIO", "SpaceIndexes", "VectorTable"]
+
+log = logging.getLogger("omnivec.store")
+
+# Rebuild instead of carrying tombstones once a fifth of an HNSW index is dead weight.
+MAX_TOMBSTONE_RATIO = 0.2
+
+
+class VectorTable(Protocol):
+    """What the indexes read from their collection's table (the source of truth)."""
+
+    @property
+    def version(self) -> int: ...
+
+    def column(self, name: str, where: str | None = None) -> np.ndarray: ...
+
+    def vectors(self, space: str, where: str | None = None) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class SpaceIndexes:
+    """One ANN index per embedding space of a collection, opened on first use.
+
+    Thread-safe for many searches and one writer: the collection calls :meth:`added` and
+    :meth:`removed` after each commit, under its own write lock.
+    """
+
+    def __init__(
+        self,
+        table: VectorTable,
+        name: str,
+        folder: Path,
+        dims: Mapping[str, int],
+        settings: IndexSettings,
+    ) -> None:
+        self._table = table
+        self._name = name  # the collection's, for log lines
+        self._folder = folder
+        self._dims = dict(dims)
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._open: dict[str, AnnIndex] = {}
+
+    def get(self, space: str) -> AnnIndex:
+        """The live index of ``space``: loaded and caught up, or built, on first use."""
+        index = self._open.get(space)
+        if index is not None:
+            return index
+        with self._lock:
+            if space not in self._open:
+                self._open[space] = self._load_or_build(space)
+            return self._open[space]
+
+    # -- the collection's writes ----------------------------------------------------------------
+    def added(self, rows: pa.Table, rowids: np.ndarray) -> None:
+        """Add the vectors of committed ``rows`` (row ids ``rowids``) to the indexes already
+        open; an index opened later catches up from the table instead."""
+        for space, index in list(self._open.items()):
+            column = rows.column(vector_column(space))
+            mask = np.asarray(column.is_valid())
+            if mask.any():
+                vectors = column_to_matrix(column.filter(pa.array(mask)), self._dims[space])
+                index.add(vectors, rowids[mask])
+
+    def removed(self, rowids: np.ndarray) -> None:
+        for index in list(self._open.values()):
+            index.remove(rowids)
+
+    def forget(self) -> None:
+        """Drop the open indexes (row ids changed under them, as after a restore): each is
+        re-derived from the table on its next use."""
+        with self._lock:
+            self._open.clear()
+
+    def flush(self) -> None:
+        """Save every space's index at the current version; rebuild ones that outgrew their kind
+        or carry too many tombstones. Indexes not open yet are opened first, so the next search
+        starts warm."""
+        for space in self._dims:
+            self.get(space)
+        with self._lock:
+            version = self._table.version
+            for space, index in list(self._open.items()):
+                wanted = self._params(space, index.ntotal)
+                if wanted.kind != index.kind or index.tombstone_ratio > MAX_TOMBSTONE_RATIO:
+                    index = self._build(space)
+                    self._open[space] = index
+                self._save(space, index, version)
+
+    # -- open, catch up, build, save ------------------------------------------------------------
+    def _path(self, space: str) -> Path:
+        return self._folder / f"{space}.faiss"
+
+    def _live_rowids(self, space: str) -> np.ndarray:
+        return self._table.column("rowid", where=f"{vector_column(space)} IS NOT NULL").astype(
+            np.int64
+        )
+
+    def _load_or_build(self, space: str) -> AnnIndex:
+        """Load the saved index, catch it up with LanceDB, or rebuild it: never serve it stale."""
+        path = self._path(space)
+        version = self._table.version
+        dim = self._dims[space]
+        index: AnnIndex | None = None
+        saved_version = -1
+        if path.exists():
+            try:
+                index, saved_version = AnnIndex.load(path)
+                if index.dim != dim:
+                    log.warning("%s: %s has dim %d, expected %d; rebuilding", self._name, path,
+                                index.dim, dim)
+                    index = None
+            except AnnIndexUnreadable as exc:
+                log.warning("%s: ANN index %s unreadable (%s); rebuilding from LanceDB",
+                            self._name, path, exc)
+                index = None
+        if index is not None and saved_version != version:
+            index = self._catch_up(space, index)
+        if index is not None:
+            live = self._live_rowids(space)
+            if index.ntotal != len(live):
+                log.warning("%s: ANN index %s disagrees with LanceDB (%d vs %d); rebuilding",
+                            self._name, space, index.ntotal, len(live))
+                index = None
+        if index is None:
+            index = self._build(space)
+            self._save(space, index, version)
+        elif saved_version != version:
+            self._save(space, index, version)
+        return index
+
+    def _catch_up(self, space: str, index: AnnIndex) -> AnnIndex | None:
+        """The loaded index with the table's changes since its save applied, or None when a
+        rebuild is the better (or only) way."""
+        live = self._live_rowids(space)
+        have = index.ids()
+        missing = np.setdiff1d(live, have, assume_unique=False)
+        extra = np.setdiff1d(have, live, assume_unique=False)
+        try:
+            if len(extra):
+                index.remove(extra)
+            if len(missing):
+                vectors, ids = self._table.vectors(space, where=f"rowid >= {int(missing.min())}")
+                keep = np.isin(ids, missing)
+                index.add(vectors[keep], ids[keep])
+        except InvalidInputError as exc:
+            # e.g. a restore brought back ids an HNSW graph holds as tombstones: rebuild instead.
+            log.info("%s: ANN %s cannot be caught up (%s); rebuilding", self._name, space, exc)
+            return None
+        if index.tombstone_ratio > MAX_TOMBSTONE_RATIO:
+            return None
+        log.info("%s: caught ANN %s up (+%d, -%d)", self._name, space, len(missing), len(extra))
+        return index
+
+    def _params(self, space: str, n: int) -> AnnParams:
+        kind = self._settings.ann_kind
+        return choose_params(
+            n,
+            self._dims[space],
+            kind=None if kind == "auto" else AnnKind(kind),
+            exact_threshold=self._settings.ann_exact_threshold,
+            recall_target=self._settings.ann_recall_target,
+        )
+
+    def _build(self, space: str) -> AnnIndex:
+        vectors, ids = self._table.vectors(space)
+        index = AnnIndex.build(vectors, ids, self._params(space, len(ids)))
+        if index.kind is AnnKind.HNSW:
+            ef, recall = index.tune_search(self._settings.ann_recall_target)
+            log.info("%s: HNSW %s tuned to ef_search=%d (recall@10 %.3f)", self._name, space, ef,
+                     recall)
+        return index
+
+    def _save(self, space: str, index: AnnIndex, version: int) -> None:
+        path = self._path(space)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            index.save(path, version=version)
+        except (OSError, ResourceExhaustedError) as exc:
+            # The index is only an accelerator: failing to save it (a full disk included: the
+            # ANN module reports ENOSPC as ResourceExhaustedError) loses nothing, and must not
+            # turn a read that opens the index into an error.
+            log.warning("%s: could not save ANN index %s: %s", self._name, path, exc)

@@ -1,0 +1,68 @@
+"""The LanceDB table of a collection: its name, its columns and how vectors are stored in it.
+
+One row per chunk. Each embedding space is a nullable fixed-size-list column ``vec_<space>``,
+null where a row has no vector in that space (an image has none in the text space).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from omnivec.indexer.encoders.base import EncoderSpec
+
+__all__ = [
+    "ROW_COLUMNS",
+    "TABLE_NAME",
+    "column_to_matrix",
+    "json_type",
+    "table_schema",
+    "vector_column",
+]
+
+TABLE_NAME = "rows"
+
+ROW_COLUMNS = (
+    "rowid", "item_id", "chunk", "modality", "source_uri", "content_hash", "text",
+    "start_s", "end_s", "metadata", "indexed_at",
+)
+"""The display columns of a row (everything but the vectors and the probes' label columns)."""
+
+
+def vector_column(space: str) -> str:
+    return f"vec_{space}"
+
+
+def json_type() -> pa.DataType:
+    return pa.json_(pa.utf8())
+
+
+def table_schema(specs: dict[str, EncoderSpec]) -> pa.Schema:
+    fields = [
+        pa.field("rowid", pa.int64(), nullable=False),
+        pa.field("item_id", pa.string(), nullable=False),
+        pa.field("chunk", pa.int32(), nullable=False),
+        pa.field("modality", pa.string(), nullable=False),
+        pa.field("source_uri", pa.string()),
+        pa.field("content_hash", pa.string()),
+        pa.field("text", pa.string()),
+        pa.field("start_s", pa.float64()),
+        pa.field("end_s", pa.float64()),
+        pa.field("metadata", json_type()),
+        pa.field("indexed_at", pa.timestamp("ms", tz="UTC")),
+    ]
+    for space, spec in sorted(specs.items()):
+        fields.append(pa.field(vector_column(space), pa.list_(pa.float32(), spec.dim)))
+    return pa.schema(fields)
+
+
+def column_to_matrix(column: Any, dim: int) -> np.ndarray:
+    """A LanceDB fixed-size-list vector column as a contiguous (n, dim) float32 matrix."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if len(column) == 0:
+        return np.zeros((0, dim), dtype=np.float32)
+    values = column.flatten().to_numpy(zero_copy_only=False)
+    return np.ascontiguousarray(values.reshape(len(column), dim), dtype=np.float32)
