@@ -1,4 +1,4 @@
-"""The in-memory ANN accelerator for one embedding space; every FAISS detail lives here.
+"""The in-memory ANN accelerator for one embedding space: the FAISS index, its writes and searches.
 
 LanceDB is the source of truth for vectors and row ids; this module only makes search fast. Vectors
 are float32 and L2-normalised, so inner product equals cosine similarity and every FAISS structure
@@ -11,34 +11,41 @@ Three layouts back an :class:`AnnIndex`:
   a selector excludes at search time; ``tombstone_ratio`` tells the caller when to rebuild.
 * ``ivfpq`` -- a bare ``IndexIVFPQ`` (see :meth:`AnnIndex._new_ivfpq` for why it is not wrapped).
 
-Files written by :meth:`AnnIndex.save` are one self-checking blob, replaced atomically::
-
-    magic "OMNIANN\\0" | u32 format | u32 header length | sha256(header) | header JSON | payload
-    payload = faiss.serialize_index bytes | stored ids (int64 LE) | tombstones (int64 LE)
+Which kind and parameters to use is decided in :mod:`omnivec.indexer.ann_params`; the saved file
+format is :mod:`omnivec.indexer.ann_file`; when to load, catch up, rebuild and save is
+:mod:`omnivec.indexer.ann_lifecycle`. This module is the index itself: its writes, filtered
+searches and tuning share one lock and private state, so they stay together.
 """
 
 from __future__ import annotations
 
-import enum
-import errno
-import hashlib
-import json
 import math
-import os
-import struct
-import tempfile
-import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import faiss
 import numpy as np
 import numpy.typing as npt
 
-from omnivec.indexer.errors import CorruptDataError, InvalidInputError, ResourceExhaustedError
+from omnivec.indexer.ann_file import (
+    FORMAT_VERSION,
+    AnnIndexUnreadable,
+    StoredIndex,
+    read_index_file,
+    serialize_index,
+)
+from omnivec.indexer.ann_params import (
+    POINTS_PER_CENTROID,
+    AnnKind,
+    AnnParams,
+    Layout,
+    check_index_shape,
+    choose_params,
+)
+from omnivec.indexer.concurrency import ReadWriteLock
+from omnivec.indexer.durable_files import replace_file
+from omnivec.indexer.errors import CorruptDataError, InvalidInputError
 
 __all__ = [
     "FORMAT_VERSION",
@@ -53,13 +60,6 @@ __all__ = [
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
-_Layout = Literal["flat", "hnsw", "ivfpq"]
-
-FORMAT_VERSION: Final = 1
-_MAGIC: Final = b"OMNIANN\x00"
-_PREFIX: Final = struct.Struct("<8sII32s")
-# A header is a few hundred bytes; anything huge is a corrupt length field, not a real header.
-_MAX_HEADER_BYTES: Final = 1 << 20
 
 # Stored vectors must be unit length or inner product stops meaning cosine. The tolerance admits
 # float16 encoders and accumulated rounding, but catches a forgotten normalisation (norms ~ 5-30).
@@ -68,9 +68,6 @@ _NORM_TOLERANCE: Final = 1e-2
 # 8-bit PQ codes: 256 centroids per sub-quantizer, the FAISS default and what keeps
 # bytes/vector ~= pq_m.
 _PQ_NBITS: Final = 8
-# FAISS k-means warns below 39 training points per centroid and quality drops visibly there, so
-# an IVF-PQ is not trained before it has that many for both the coarse and the PQ codebooks.
-_POINTS_PER_CENTROID: Final = 39
 # PQ codebook k-means iterations. FAISS' default (25) is kept: on a clustered 10k x 512 set,
 # 10 iterations trained 2.5x faster but cost 0.04 recall@10 (0.52 -> 0.48), and IVF-PQ is built
 # rarely. PQ k-means runs on dim/pq_m-wide sub-vectors that BLAS handles poorly, so this
@@ -96,91 +93,6 @@ _EXACT_CHUNK: Final = 16_384
 _ID_MAP2_BYTES: Final = 8 + 40
 
 
-class AnnIndexUnreadable(CorruptDataError):
-    """A saved ANN index is missing, truncated, corrupt or of an unknown format.
-
-    The index is only an accelerator: the caller can rebuild it from LanceDB. ``path`` names the
-    file that could not be read.
-    """
-
-    def __init__(self, path: Path, reason: str) -> None:
-        self.path = path
-        self.reason = reason
-        super().__init__(f"ANN index {path}: {reason}; rebuild it from the store")
-
-
-class AnnKind(str, enum.Enum):
-    """Which FAISS structure serves the embedding space."""
-
-    FLAT = "flat"
-    HNSW = "hnsw"
-    IVFPQ = "ivfpq"
-
-
-@dataclass(frozen=True)
-class AnnParams:
-    """Build and search parameters; IVF-PQ fields are 0 (unset) for the other kinds."""
-
-    kind: AnnKind
-    hnsw_m: int = 32
-    ef_construction: int = 80
-    ef_search: int = 64
-    nlist: int = 0
-    nprobe: int = 0
-    pq_m: int = 0  # sub-quantizers; bytes/vector ~= pq_m with 8-bit codes
-
-    def __post_init__(self) -> None:
-        # Accept the plain string ("hnsw") too, since params round-trip through JSON and config.
-        try:
-            kind = AnnKind(self.kind)
-        except ValueError:
-            choices = ", ".join(k.value for k in AnnKind)
-            raise InvalidInputError(
-                f"unknown ANN kind {self.kind!r}; expected one of {choices}"
-            ) from None
-        object.__setattr__(self, "kind", kind)
-        for f in fields(self):
-            if f.name == "kind":
-                continue
-            value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer):
-                raise InvalidInputError(f"AnnParams.{f.name} must be an int, got {value!r}")
-            object.__setattr__(self, f.name, int(value))
-        if self.hnsw_m < 2:
-            raise InvalidInputError(f"AnnParams.hnsw_m must be >= 2, got {self.hnsw_m}")
-        if self.ef_construction < 1 or self.ef_search < 1:
-            raise InvalidInputError("AnnParams.ef_construction and ef_search must be >= 1")
-        if kind is AnnKind.IVFPQ:
-            for name in ("nlist", "nprobe", "pq_m"):
-                if getattr(self, name) < 1:
-                    raise InvalidInputError(
-                        f"IVF-PQ needs AnnParams.{name} >= 1 (got {getattr(self, name)}); "
-                        "use choose_params(..., kind=AnnKind.IVFPQ) to pick them"
-                    )
-        elif min(self.nlist, self.nprobe, self.pq_m) < 0:
-            raise InvalidInputError("AnnParams.nlist, nprobe and pq_m must be >= 0")
-
-    def to_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {"kind": self.kind.value}
-        for f in fields(self):
-            if f.name != "kind":
-                out[f.name] = getattr(self, f.name)
-        return out
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, object]) -> AnnParams:
-        if not isinstance(d, Mapping):
-            raise InvalidInputError(f"ANN params must be a mapping, got {type(d).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise InvalidInputError(f"unknown ANN param(s): {', '.join(map(str, unknown))}")
-        if "kind" not in d:
-            raise InvalidInputError("ANN params need a 'kind'")
-        kwargs: dict[str, Any] = dict(d)
-        return cls(**kwargs)
-
-
 def set_faiss_threads(n: int) -> None:
     """Set the OpenMP thread count FAISS uses for one call (process-wide).
 
@@ -192,128 +104,6 @@ def set_faiss_threads(n: int) -> None:
     faiss.omp_set_num_threads(n)
 
 
-def choose_params(
-    n: int,
-    dim: int,
-    *,
-    kind: AnnKind | None = None,
-    exact_threshold: int = 20_000,
-    recall_target: float = 0.95,
-) -> AnnParams:
-    """Pick an index kind and its parameters from the collection size, dim and recall target.
-
-    Exact below ``exact_threshold``, HNSW above (the default), IVF-PQ only when asked for it (it
-    trades recall for ~30x less memory, a decision the caller must make knowingly). Like autofaiss
-    the choice uses only n and dim; the HNSW numbers are calibrated on isotropic random vectors,
-    the hardest case for a graph index, so real embeddings (low intrinsic dimension) get recall
-    above the target. Tune ``ef_search``/``nprobe`` down after measuring if latency matters.
-    """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise InvalidInputError(f"n must be an int >= 0, got {n!r}")
-    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-        raise InvalidInputError(f"dim must be an int >= 1, got {dim!r}")
-    if not 0.0 < recall_target < 1.0:
-        raise InvalidInputError(f"recall_target must be in (0, 1), got {recall_target!r}")
-    if exact_threshold < 0:
-        raise InvalidInputError(f"exact_threshold must be >= 0, got {exact_threshold!r}")
-    if kind is None:
-        # Below ~20k vectors a brute-force scan is ~1 ms at dim 512, so an approximate index
-        # would only cost recall and memory.
-        kind = AnnKind.FLAT if n < exact_threshold else AnnKind.HNSW
-    kind = AnnKind(kind)
-    if kind is AnnKind.FLAT:
-        return AnnParams(kind=kind)
-
-    # The effort needed grows with how few misses are allowed; sqrt keeps 0.99 at ~2.2x the cost
-    # of 0.95 and 0.90 at ~0.7x, which matches measured efSearch/nprobe-vs-recall curves.
-    miss = max(1.0 - recall_target, 1e-3)
-    effort = math.sqrt(0.05 / miss)
-
-    if kind is AnnKind.HNSW:
-        # M=32 is the usual sweet spot (FAISS wiki, autofaiss); very low dims do fine with 16
-        # links and save memory; a >= 0.99 target needs the denser graph to reach it at all.
-        m = 16 if dim <= 32 else 32
-        if recall_target >= 0.99:
-            m = 48
-        # Measured on isotropic 64-d data with M=32/efC=80: recall@10 0.95 needs efSearch ~64
-        # at 10k and ~120 at 30k. We grow efSearch with log4(n / 10k) (graph depth grows with
-        # log n) from a base of 80 (25% headroom over the 10k measurement).
-        growth = 1.0 + math.log(max(n, 10_000) / 10_000, 4)
-        ef_search = _round_up(80 * growth * effort, 16)
-        ef_search = min(max(ef_search, 16), 2_048)
-        # efConstruction below ~2M leaves nodes under-linked; 80 builds a graph whose search
-        # curve is clearly better than FAISS' default of 40 for ~2x the build time.
-        return AnnParams(
-            kind=kind, hnsw_m=m, ef_construction=max(80, 2 * m), ef_search=ef_search
-        )
-
-    # IVF-PQ. nlist ~ 4*sqrt(n) balances coarse-quantizer cost (nlist dot products per query)
-    # against list scanning (n/nlist * nprobe codes); capping it at n/39 keeps every centroid
-    # trainable with FAISS' recommended 39 points. Training waits until that many exist.
-    nlist = max(1, min(int(round(4 * math.sqrt(max(n, 1)))), max(n, 1) // _POINTS_PER_CENTROID))
-    # Probing ~2*sqrt(nlist) lists reaches ~0.95 of what PQ can give on clustered data; the
-    # effort factor scales it for other targets.
-    nprobe = min(nlist, max(1, math.ceil(2 * math.sqrt(nlist) * effort)))
-    # 8-dim sub-vectors (dim 512 -> 64 bytes) are the standard memory/accuracy point; high
-    # recall targets get 4-dim sub-vectors (twice the bytes). pq_m must divide dim.
-    dsub = 4 if recall_target >= 0.97 else 8
-    pq_m = _largest_divisor_at_most(dim, max(1, dim // dsub))
-    return AnnParams(kind=kind, nlist=nlist, nprobe=nprobe, pq_m=pq_m)
-
-
-def _round_up(x: float, step: int) -> int:
-    return int(math.ceil(x / step) * step)
-
-
-def _largest_divisor_at_most(n: int, cap: int) -> int:
-    for m in range(min(cap, n), 0, -1):
-        if n % m == 0:
-            return m
-    return 1
-
-
-class _RWLock:
-    """Many readers or one writer; writers are preferred so a stream of searches cannot starve
-    an add. Not re-entrant: public methods take it once and call ``_locked`` helpers."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._readers = 0
-        self._writer = False
-        self._writers_waiting = 0
-
-    @contextmanager
-    def read(self) -> Iterator[None]:
-        with self._cond:
-            while self._writer or self._writers_waiting:
-                self._cond.wait()
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._readers -= 1
-                if self._readers == 0:
-                    self._cond.notify_all()
-
-    @contextmanager
-    def write(self) -> Iterator[None]:
-        with self._cond:
-            self._writers_waiting += 1
-            try:
-                while self._writer or self._readers:
-                    self._cond.wait()
-            finally:
-                self._writers_waiting -= 1
-            self._writer = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._writer = False
-                self._cond.notify_all()
-
-
 class AnnIndex:
     """One embedding space's ANN index, keyed by the caller's int64 row ids.
 
@@ -323,20 +113,11 @@ class AnnIndex:
     """
 
     def __init__(self, dim: int, params: AnnParams) -> None:
-        if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or dim < 1:
-            raise InvalidInputError(f"dim must be an int >= 1, got {dim!r}")
-        if not isinstance(params, AnnParams):
-            raise InvalidInputError(f"params must be AnnParams, got {type(params).__name__}")
-        dim = int(dim)
-        if params.kind is AnnKind.IVFPQ and dim % params.pq_m:
-            raise InvalidInputError(
-                f"IVF-PQ pq_m={params.pq_m} must divide dim={dim}; use choose_params to pick it"
-            )
-        self._dim = dim
+        self._dim = check_index_shape(dim, params)
         self._params = params
-        self._lock = _RWLock()
-        layout: _Layout = "hnsw" if params.kind is AnnKind.HNSW else "flat"
-        self._layout: _Layout = layout
+        self._lock = ReadWriteLock()
+        layout: Layout = "hnsw" if params.kind is AnnKind.HNSW else "flat"
+        self._layout: Layout = layout
         self._index: faiss.Index = self._new_index(layout)
         # Every id stored in self._index (live or tombstoned), sorted: membership and duplicate
         # checks without asking FAISS, whose IDMap2 reverse map is not reachable from Python.
@@ -364,7 +145,7 @@ class AnnIndex:
     def empty(cls, dim: int, params: AnnParams) -> AnnIndex:
         return cls(dim, params)
 
-    def _new_index(self, layout: _Layout) -> faiss.Index:
+    def _new_index(self, layout: Layout) -> faiss.Index:
         if layout == "flat":
             return faiss.IndexIDMap2(faiss.IndexFlatIP(self._dim))
         if layout == "hnsw":
@@ -389,7 +170,7 @@ class AnnIndex:
         return ivf
 
     def _ivf_min_train(self) -> int:
-        return _POINTS_PER_CENTROID * max(self._params.nlist, 1 << _PQ_NBITS)
+        return POINTS_PER_CENTROID * max(self._params.nlist, 1 << _PQ_NBITS)
 
     # ----------------------------------------------------------------------------- properties
 
@@ -705,191 +486,33 @@ class AnnIndex:
     # ----------------------------------------------------------------------------- persistence
 
     def save(self, path: Path, *, version: int) -> None:
-        """Atomically write the index, recording the LanceDB ``version`` it reflects.
-
-        One file, written to a temp file in the same directory, fsynced, renamed over ``path``,
-        and the directory fsynced: a crash at any point leaves the old or the new file, and a
-        torn write is caught by the checksums on load. Searches keep running meanwhile.
-        """
-        if isinstance(version, bool) or not isinstance(version, int) or version < 0:
-            raise InvalidInputError(f"version must be an int >= 0, got {version!r}")
-        path = Path(path)
+        """Atomically write the index (see :mod:`omnivec.indexer.ann_file`), recording the
+        LanceDB ``version`` it reflects. A crash at any point leaves the old or the new file;
+        searches keep running meanwhile. A full disk is ResourceExhaustedError."""
         with self._lock.read():
-            index_bytes = faiss.serialize_index(self._index)
-            ids_bytes = self._ids.astype("<i8").tobytes()
-            tomb_bytes = self._tombstones.astype("<i8").tobytes()
-            payload: tuple[memoryview | bytes, ...] = (index_bytes.data, ids_bytes, tomb_bytes)
-            digest = hashlib.sha256()
-            for part in payload:
-                digest.update(part)
-            header = {
-                "format": FORMAT_VERSION,
-                "kind": self._params.kind.value,
-                "layout": self._layout,
-                "params": self._params.to_dict(),
-                "dim": self._dim,
-                "ntotal": int(self._ids.size - self._tombstones.size),
-                "stored": int(self._ids.size),
-                "tombstones": int(self._tombstones.size),
-                "max_id": int(self._ids[-1]) if self._ids.size else None,
-                "version": version,
-                "sections": {
-                    "index": int(index_bytes.nbytes),
-                    "ids": len(ids_bytes),
-                    "tombstones": len(tomb_bytes),
-                },
-                "payload_sha256": digest.hexdigest(),
-                "faiss_version": faiss.__version__,
-            }
-        header_bytes = json.dumps(header, sort_keys=True).encode()
-        prefix = _PREFIX.pack(
-            _MAGIC, FORMAT_VERSION, len(header_bytes), hashlib.sha256(header_bytes).digest()
-        )
-        directory = path.parent
-        fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                for part in (prefix, header_bytes, *payload):
-                    f.write(part)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-            _fsync_dir(directory)
-        except OSError as e:
-            tmp.unlink(missing_ok=True)
-            if e.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise ResourceExhaustedError(f"no space left to save ANN index {path}") from e
-            raise
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+            stored = StoredIndex(
+                self._dim, self._params, self._layout, self._index, self._ids, self._tombstones
+            )
+            parts = serialize_index(stored, version=version)
+        replace_file(Path(path), parts)
 
     @classmethod
     def load(cls, path: Path) -> tuple[AnnIndex, int]:
         """Read an index written by :meth:`save`; returns it and the LanceDB version it reflects.
         Raises :class:`AnnIndexUnreadable` for anything but a complete, checksum-valid file."""
-        path = Path(path)
-        try:
-            with open(path, "rb") as f:
-                return cls._load_from(f, path, os.fstat(f.fileno()).st_size)
-        except FileNotFoundError:
-            raise AnnIndexUnreadable(path, "file does not exist") from None
-        except AnnIndexUnreadable:
-            raise
-        except OSError as e:
-            raise AnnIndexUnreadable(path, f"cannot read: {e.strerror or e}") from e
-
-    @classmethod
-    def _load_from(cls, f: Any, path: Path, size: int) -> tuple[AnnIndex, int]:
-        def bad(reason: str) -> AnnIndexUnreadable:
-            return AnnIndexUnreadable(path, reason)
-
-        raw = f.read(_PREFIX.size)
-        if len(raw) < _PREFIX.size:
-            raise bad(f"truncated ({size} bytes, shorter than the file prefix)")
-        magic, fmt, header_len, header_sha = _PREFIX.unpack(raw)
-        if magic != _MAGIC:
-            raise bad("not an omnivec ANN index (bad magic)")
-        if fmt != FORMAT_VERSION:
-            raise bad(f"unknown format version {fmt} (this build reads {FORMAT_VERSION})")
-        if header_len > _MAX_HEADER_BYTES or _PREFIX.size + header_len > size:
-            raise bad("truncated or corrupt header length")
-        header_bytes = f.read(header_len)
-        if len(header_bytes) != header_len or hashlib.sha256(header_bytes).digest() != header_sha:
-            raise bad("header checksum mismatch")
-        try:
-            header = json.loads(header_bytes)
-            params = AnnParams.from_dict(header["params"])
-            dim = _json_int(header["dim"], 1)
-            version = _json_int(header["version"], 0)
-            sections = header["sections"]
-            n_index = _json_int(sections["index"], 0)
-            n_ids = _json_int(sections["ids"], 0)
-            n_tomb = _json_int(sections["tombstones"], 0)
-            layout = header["layout"]
-            payload_sha = header["payload_sha256"]
-            stored = _json_int(header["stored"], 0)
-        except (ValueError, KeyError, TypeError, InvalidInputError) as e:
-            raise bad(f"malformed header: {e}") from None
-        if header.get("format") != FORMAT_VERSION or header.get("kind") != params.kind.value:
-            raise bad("header does not agree with the file prefix")
-        if layout not in ("flat", "hnsw", "ivfpq") or n_ids % 8 or n_tomb % 8:
-            raise bad("malformed header: bad layout or section sizes")
-        if _PREFIX.size + header_len + n_index + n_ids + n_tomb != size:
-            raise bad(f"truncated or padded: {size} bytes on disk, header describes more or fewer")
-        index_arr = np.fromfile(f, dtype=np.uint8, count=n_index)
-        ids_raw = f.read(n_ids)
-        tomb_raw = f.read(n_tomb)
-        if index_arr.size != n_index or len(ids_raw) != n_ids or len(tomb_raw) != n_tomb:
-            raise bad("truncated payload")
-        digest = hashlib.sha256()
-        for part in (index_arr.data, ids_raw, tomb_raw):
-            digest.update(part)
-        if digest.hexdigest() != payload_sha:
-            raise bad("payload checksum mismatch")
-        try:
-            faiss_index = faiss.deserialize_index(index_arr)
-        except RuntimeError as e:
-            raise bad(f"FAISS cannot deserialize it: {e}") from None
-        ids = np.frombuffer(ids_raw, dtype="<i8").astype(np.int64)
-        tombstones = np.frombuffer(tomb_raw, dtype="<i8").astype(np.int64)
-
-        try:
-            index = cls(dim, params)
-        except InvalidInputError as e:
-            raise bad(f"inconsistent header: {e}") from None
-        expected = _expected_types(layout, params.kind)
-        if expected is None or not _matches(faiss_index, expected):
-            raise bad(f"FAISS index type {type(faiss_index).__name__} does not match {layout}")
-        if faiss_index.d != dim or faiss_index.metric_type != faiss.METRIC_INNER_PRODUCT:
-            raise bad("FAISS index dim/metric does not match the header")
-        if faiss_index.ntotal != ids.size or ids.size != stored:
-            raise bad("stored id count does not match the FAISS index")
-        if ids.size > 1 and not bool((ids[1:] > ids[:-1]).all()):
-            raise bad("stored ids are not strictly increasing")
-        if isinstance(faiss_index, faiss.IndexIDMap2):
-            if not np.array_equal(np.sort(faiss.vector_to_array(faiss_index.id_map)), ids):
-                raise bad("stored ids do not match the FAISS id map")
-        if tombstones.size and (layout != "hnsw" or not _isin_sorted(tombstones, ids).all()):
-            raise bad("tombstones are not a subset of the stored ids")
-        index._index = faiss_index
-        index._layout = layout
-        index._ids = ids
-        index._tombstones = tombstones
-        if tombstones.size:
-            batch = faiss.IDSelectorBatch(tombstones)
+        stored, version = read_index_file(Path(path))
+        index = cls(stored.dim, stored.params)
+        index._index = stored.index
+        index._layout = stored.layout
+        index._ids = stored.ids
+        index._tombstones = stored.tombstones
+        if stored.tombstones.size:
+            batch = faiss.IDSelectorBatch(stored.tombstones)
             index._tombstone_sel = (batch, faiss.IDSelectorNot(batch))
         return index, version
 
 
 # --------------------------------------------------------------------------------- helpers
-
-
-def _expected_types(layout: str, kind: AnnKind) -> tuple[type[Any], type[Any] | None] | None:
-    if layout == "flat" and kind in (AnnKind.FLAT, AnnKind.IVFPQ):
-        return faiss.IndexIDMap2, faiss.IndexFlatIP
-    if layout == "hnsw" and kind is AnnKind.HNSW:
-        return faiss.IndexIDMap2, faiss.IndexHNSWFlat
-    if layout == "ivfpq" and kind is AnnKind.IVFPQ:
-        return faiss.IndexIVFPQ, None
-    return None
-
-
-def _matches(index: faiss.Index, expected: tuple[type[Any], type[Any] | None]) -> bool:
-    outer, inner = expected
-    if not isinstance(index, outer):
-        return False
-    if inner is None:
-        return True
-    assert isinstance(index, faiss.IndexIDMap2)
-    return isinstance(faiss.downcast_index(index.index), inner)
-
-
-def _json_int(value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"expected an int >= {minimum}, got {value!r}")
-    return value
 
 
 def _hnsw_search_params(ef: int, sel: faiss.IDSelector | None) -> faiss.SearchParameters:
@@ -962,12 +585,3 @@ def _as_ids(x: object, what: str) -> I64:
     if arr.dtype == np.uint64 and int(arr.max()) > np.iinfo(np.int64).max:
         raise InvalidInputError(f"{what} contain values beyond the int64 range")
     return np.ascontiguousarray(arr, dtype=np.int64)
-
-
-def _fsync_dir(directory: Path) -> None:
-    # The rename is only durable once the directory entry is on disk.
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

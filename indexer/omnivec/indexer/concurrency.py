@@ -1,13 +1,15 @@
-"""Small concurrency helpers shared by encoders and the ingest pipeline."""
+"""Small concurrency helpers shared by encoders, the ingest pipeline and the ANN index."""
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TypeVar
 
-__all__ = ["Outcome", "prefetch_map"]
+__all__ = ["Outcome", "ReadWriteLock", "prefetch_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -48,3 +50,45 @@ def prefetch_map(
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
             yield item, exc
+
+
+class ReadWriteLock:
+    """Many readers or one writer; writers are preferred so a stream of searches cannot starve
+    an add. Not re-entrant: take it once per public call and do the work in helpers."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writer = False
+        self._writers_waiting = 0
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer or self._writers_waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if self._readers == 0:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        with self._cond:
+            self._writers_waiting += 1
+            try:
+                while self._writer or self._readers:
+                    self._cond.wait()
+            finally:
+                self._writers_waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()

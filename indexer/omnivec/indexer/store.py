@@ -40,6 +40,7 @@ import pyarrow as pa
 from omnivec.indexer.ann import AnnIndex
 from omnivec.indexer.ann_lifecycle import SpaceIndexes
 from omnivec.indexer.config import IndexSettings
+from omnivec.indexer.durable_files import replace_file
 from omnivec.indexer.encoders.base import EncoderSpec
 from omnivec.indexer.errors import (
     AlreadyExistsError,
@@ -99,20 +100,6 @@ def validate_name(name: str, what: str) -> str:
 
 def validate_collection_name(name: str) -> str:
     return validate_name(name, "collection name")
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def _dir_size(path: Path) -> int:
@@ -743,7 +730,7 @@ class Store:
                 "spaces": {s: spec.to_dict() for s, spec in specs.items()},
             }
             # collection.json last: its presence is what makes the collection exist.
-            _atomic_write_text(path / "collection.json", json.dumps(meta, indent=2))
+            replace_file(path / "collection.json", [json.dumps(meta, indent=2).encode()])
             return self._open_locked(name)
 
     def open(self, name: str, *, verify: bool = True) -> Collection:
