@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from omnivec.cli.remote_calls import call_remote, encoder_spec, read_local_file
+from omnivec.cli.remote_calls import call_remote, encoder_spec
 from omnivec.cli.remote_probes import RemoteProbes
 from omnivec.client import Client, Media, UpsertItem
 from omnivec.client.types import Collection as RemoteCollection
@@ -24,7 +24,7 @@ from omnivec.indexer import errors
 from omnivec.indexer.encoders.speech import Segment, Transcript
 from omnivec.indexer.engine import Embedding
 from omnivec.indexer.ingest import IndexEvent, IndexReport, IngestItem, discover
-from omnivec.indexer.media import MediaKind, MediaSource, decode_text
+from omnivec.indexer.media import MediaKind, MediaSource, decode_text, read_media_bytes
 from omnivec.indexer.store import CollectionInfo, SnapshotInfo, SpaceStatus
 
 __all__ = ["RemoteBackend"]
@@ -208,7 +208,7 @@ def _upload(source: bytes | PathLike) -> bytes:
     """Read a local file here so the server gets its bytes, with the same errors as locally."""
     if isinstance(source, bytes):
         return source
-    return read_local_file(Path(source), str(source))
+    return read_media_bytes(Path(source), str(source))
 
 
 def _bytes(source: bytes | PathLike | None) -> bytes | None:
@@ -223,7 +223,7 @@ def _to_upsert(item: IngestItem) -> UpsertItem:
         media = Media(text=item.text)
     else:
         assert item.path is not None
-        data = item.data if item.data is not None else read_local_file(item.path, item.label)
+        data = item.data if item.data is not None else read_media_bytes(item.path, item.label)
         if item.modality is MediaKind.IMAGE:
             media = Media(image=data, filename=item.path.name)
         elif item.modality is MediaKind.AUDIO:

@@ -1,10 +1,10 @@
-"""What both remote backends (collections and probes) need: SDK calls that fail like the engine,
-the engine's encoder spec of a wire encoder, and local files read with the engine's errors."""
+"""What both remote backends (collections and probes) need: SDK calls that fail like the engine
+and the engine's encoder spec of a wire encoder. (Local files are read with the engine's own
+``omnivec.indexer.media.read_media_bytes``, so they fail with the engine's errors.)"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 from omnivec.client import errors as client_errors
@@ -12,7 +12,7 @@ from omnivec.client.types import EncoderConfig
 from omnivec.indexer import errors
 from omnivec.indexer.encoders.base import EncoderSpec
 
-__all__ = ["call_remote", "encoder_spec", "read_local_file"]
+__all__ = ["call_remote", "encoder_spec"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -41,18 +41,3 @@ def encoder_spec(encoder: EncoderConfig) -> EncoderSpec:
         encoder=encoder.name, model=encoder.model, weights=encoder.pretrained,
         dim=encoder.dim, normalized=encoder.normalized,
     )
-
-
-def read_local_file(path: Path, label: str) -> bytes:
-    """A file of this machine, to upload: the engine's errors for missing, unreadable, empty."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise errors.MediaError(label, "file does not exist; check the path") from None
-    except IsADirectoryError:
-        raise errors.MediaError(label, "is a directory, not a file") from None
-    except OSError as exc:
-        raise errors.MediaError(label, f"cannot be read: {exc.strerror or exc}") from exc
-    if not data:
-        raise errors.MediaError(label, "is empty (0 bytes)")
-    return data

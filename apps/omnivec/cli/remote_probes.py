@@ -26,14 +26,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from omnivec.cli.remote_calls import call_remote, encoder_spec, read_local_file
+from omnivec.cli.remote_calls import call_remote, encoder_spec
 from omnivec.client import Client, Media
 from omnivec.client.types import ItemRef, ProbeReport, TrainProgress
 from omnivec.client.types import LabelledExample as RemoteExample
 from omnivec.indexer.classify import MediaInput
 from omnivec.indexer.encoders.base import EncoderSpec
 from omnivec.indexer.errors import InvalidInputError, OmnivecError
-from omnivec.indexer.media import MediaKind, decode_text
+from omnivec.indexer.media import MediaKind, decode_text, read_media_bytes
 from omnivec.indexer.probes import ProbeReport as EngineReport
 from omnivec.indexer.probes import ProgressCallback, validate_abstain_threshold
 from omnivec.indexer.probes.examples import LabelledExample, ProbeInput
@@ -63,7 +63,7 @@ def _to_wire(inp: ProbeInput) -> Media | ItemRef:
     if kind is MediaKind.TEXT:
         return Media(text=decode_text(media.source(), name=media.name), filename=name)
     if media.path is not None:
-        data = read_local_file(media.path, str(media.path))
+        data = read_media_bytes(media.path, str(media.path))
     else:
         assert media.data is not None
         data = media.data

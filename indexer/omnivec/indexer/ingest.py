@@ -36,9 +36,11 @@ from omnivec.indexer.config import Settings
 from omnivec.indexer.errors import InvalidInputError, MediaError, OmnivecError
 from omnivec.indexer.media import (
     MediaKind,
+    check_content_kind,
     decode_audio,
     decode_text,
     kind_for_path,
+    read_media_bytes,
     sniff_kind,
 )
 from omnivec.indexer.models import ModelHub
@@ -399,26 +401,12 @@ class Ingestor:
         return prepared
 
     def _read(self, item: IngestItem) -> bytes:
-        if item.data is not None:
-            if not item.data:
-                raise MediaError(item.label, "is empty (0 bytes)")
-            return item.data
-        if item.path is None:
+        source = item.data if item.data is not None else item.path
+        if source is None:
             raise MediaError(item.label, "has no content: send bytes, text or a path")
-        try:
-            data = item.path.read_bytes()
-        except FileNotFoundError:
-            raise MediaError(item.label, "file does not exist; check the path") from None
-        except IsADirectoryError:
-            raise MediaError(item.label, "is a directory, not a file") from None
-        except OSError as exc:
-            raise MediaError(item.label, f"cannot be read: {exc.strerror or exc}") from exc
-        if not data:
-            raise MediaError(item.label, "is empty (0 bytes)")
-        if item.modality is not None:
-            sniffed = sniff_kind(data[:16])
-            if sniffed is not None and sniffed != item.modality:
-                raise MediaError(item.label, f"extension says {item.modality.value} but the content is {sniffed.value}; rename the file or re-export it")
+        data = read_media_bytes(source, item.label)
+        if item.path is not None and item.data is None:
+            check_content_kind(data, item.modality, item.label)
         return data
 
     # -- stage 2: embed (model thread) --------------------------------------------------------

@@ -1,6 +1,8 @@
-"""Decoding of user media (images, audio, text) with strict validation.
+"""Reading and decoding of user media (images, audio, text) with strict validation.
 
-Each loader takes a path or bytes, fully decodes it (so truncation is found here, not later in a
+:func:`read_media_bytes` is the one way a media file's bytes are read (by the decoders, the
+indexer and the CLI's uploads), so a missing, unreadable or empty file is refused with the same
+words everywhere. Each loader takes a path or bytes, fully decodes it (so truncation is found here, not later in a
 model thread), and raises :class:`MediaError` naming the source and the reason. Formats are
 recognised by content ("magic bytes"), and a file whose content contradicts its extension is
 rejected, because that almost always means a mislabelled or damaged file.
@@ -9,6 +11,7 @@ rejected, because that almost always means a mislabelled or damaged file.
 from __future__ import annotations
 
 import io
+import stat
 import warnings
 from enum import Enum
 from pathlib import Path
@@ -26,10 +29,12 @@ __all__ = [
     "MediaKind",
     "MediaSource",
     "SAMPLE_RATE",
+    "check_content_kind",
     "decode_audio",
     "decode_image",
     "decode_text",
     "kind_for_path",
+    "read_media_bytes",
     "sniff_kind",
 ]
 
@@ -90,19 +95,24 @@ def _describe(source: MediaSource, name: str | None) -> str:
     return str(source) if isinstance(source, Path) else "<bytes>"
 
 
-def _read(source: MediaSource, label: str, limit: int | None = None) -> bytes:
+def read_media_bytes(source: MediaSource, label: str, *, limit: int | None = None) -> bytes:
+    """The bytes of a media file (or the given bytes), refusing what cannot be media: a missing
+    file, a directory, an unreadable file, an empty one, or one over ``limit`` bytes. Every
+    refusal is a MediaError naming ``label`` and what to do."""
     if isinstance(source, bytes):
         data = source
     else:
-        if not source.exists():
-            raise MediaError(label, "file does not exist; check the path")
-        if source.is_dir():
-            raise MediaError(label, "is a directory, not a file")
         try:
-            size = source.stat().st_size
-            if limit is not None and size > limit:
-                raise MediaError(label, f"file is {size} bytes, over the limit of {limit}")
+            info = source.stat()
+            if stat.S_ISDIR(info.st_mode):
+                raise MediaError(label, "is a directory, not a file")
+            if limit is not None and info.st_size > limit:
+                raise MediaError(label, f"file is {info.st_size} bytes, over the limit of {limit}")
             data = source.read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            raise MediaError(label, "file does not exist; check the path") from None
+        except IsADirectoryError:
+            raise MediaError(label, "is a directory, not a file") from None
         except PermissionError as exc:
             raise MediaError(label, "permission denied; make the file readable") from exc
         except OSError as exc:
@@ -112,16 +122,23 @@ def _read(source: MediaSource, label: str, limit: int | None = None) -> bytes:
     return data
 
 
-def _check_extension(source: MediaSource, label: str, data: bytes, expected: MediaKind) -> None:
+def check_content_kind(data: bytes, promised: MediaKind | None, label: str) -> None:
+    """Refuse content that contradicts the modality its name (or its caller) promises: that
+    almost always means a mislabelled or damaged file."""
     sniffed = sniff_kind(data[:16])
-    if isinstance(source, Path):
-        promised = kind_for_path(source)
-        if promised == expected and sniffed is not None and sniffed != expected:
-            raise MediaError(
-                label,
-                f"extension says {expected.value} but the content is {sniffed.value}; "
-                "rename the file or re-export it",
-            )
+    if promised is not None and sniffed is not None and sniffed != promised:
+        raise MediaError(
+            label,
+            f"extension says {promised.value} but the content is {sniffed.value}; "
+            "rename the file or re-export it",
+        )
+
+
+def _check_extension(source: MediaSource, label: str, data: bytes, expected: MediaKind) -> None:
+    # Only a file whose extension promises what is being decoded is held to it: decoding a
+    # .txt as an image is the caller's explicit choice.
+    if isinstance(source, Path) and kind_for_path(source) == expected:
+        check_content_kind(data, expected, label)
 
 
 def decode_image(source: MediaSource, *, name: str | None = None) -> Image.Image:
@@ -131,7 +148,7 @@ def decode_image(source: MediaSource, *, name: str | None = None) -> Image.Image
     (``Image.MAX_IMAGE_PIXELS``) is enforced strictly: its warning band is treated as an error too.
     """
     label = _describe(source, name)
-    data = _read(source, label)
+    data = read_media_bytes(source, label)
     _check_extension(source, label, data, MediaKind.IMAGE)
     try:
         with warnings.catch_warnings():
@@ -165,7 +182,7 @@ def decode_audio(source: MediaSource, *, name: str | None = None) -> np.ndarray:
     from faster_whisper.audio import decode_audio as _fw_decode
 
     label = _describe(source, name)
-    data = _read(source, label)
+    data = read_media_bytes(source, label)
     _check_extension(source, label, data, MediaKind.AUDIO)
     if sniff_kind(data[:16]) is None:
         raise MediaError(label, "is not a recognised audio file (WAV, FLAC, MP3, OGG)")
@@ -185,7 +202,7 @@ def decode_audio(source: MediaSource, *, name: str | None = None) -> np.ndarray:
 def decode_text(source: MediaSource, *, name: str | None = None) -> str:
     """Read UTF-8 text (BOM tolerated); binary content is an error rather than mojibake."""
     label = _describe(source, name)
-    data = _read(source, label, limit=MAX_TEXT_BYTES)
+    data = read_media_bytes(source, label, limit=MAX_TEXT_BYTES)
     if len(data) > MAX_TEXT_BYTES:
         raise MediaError(label, f"text is over {MAX_TEXT_BYTES} bytes; split it")
     if sniff_kind(data[:16]) is not None or b"\x00" in data[:4096]:
