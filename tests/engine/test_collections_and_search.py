@@ -298,3 +298,38 @@ def test_typed_metadata_filters_match_only_their_type_when_one_key_mixes_types(
     with pytest.raises(InvalidInputError, match="compare with = or !="):
         translate_filter("year > true")
     store.close()
+
+
+def test_folder_walk_rules_plain_and_confined(tmp_path: Path) -> None:
+    """One walk for the CLI and the server: hidden entries and linked folders are skipped; confined
+    to a root, links and manifests leading out are refused and reported, and paths are resolved."""
+    from omnivec.indexer.discovery import discover
+
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "sub").mkdir(parents=True)
+    (root / ".hidden").mkdir()
+    outside.mkdir()
+    (root / "a.txt").write_text("a")
+    (root / "sub" / "b.md").write_text("b")
+    (root / "sub" / "skip.xyz").write_text("not indexable")
+    (root / ".hidden" / "c.txt").write_text("c")
+    (root / ".dot.txt").write_text("d")
+    (outside / "secret.txt").write_text("s")
+    (root / "linked-dir").symlink_to(root / "sub", target_is_directory=True)
+    (root / "inner-link.txt").symlink_to(root / "a.txt")
+    (root / "leak.txt").symlink_to(outside / "secret.txt")
+    (root / "list.jsonl").write_text('{"path": "%s"}\n' % (outside / "secret.txt"))
+
+    items, problems = discover([root], recursive=True)
+    labels = sorted(Path(i.label).relative_to(root).as_posix() for i in items if i.path)
+    assert labels == ["a.txt", "inner-link.txt", "leak.txt", "list.jsonl:1", "sub/b.md"]
+    assert problems == []
+    assert discover([root], recursive=False)[0][0].label == str(root / "a.txt")
+
+    items, problems = discover([root], recursive=True, confine_to=root.resolve())
+    real = root.resolve()
+    assert sorted(str(i.path) for i in items) == [str(real / "a.txt"), str(real / "sub" / "b.md")]
+    assert [(Path(p).name, "outside" in r) for p, r in problems] == [
+        ("leak.txt", True), ("list.jsonl", True)
+    ]
+    assert discover([outside], recursive=True, confine_to=real)[1][0][1].endswith("refused")

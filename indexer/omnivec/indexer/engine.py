@@ -16,10 +16,11 @@ import numpy as np
 
 from omnivec.client.types import SearchQuery, SearchResult
 from omnivec.indexer.config import Settings
+from omnivec.indexer.discovery import IngestItem, discover
 from omnivec.indexer.encoders.base import EncoderSpec, require_list
 from omnivec.indexer.encoders.speech import Transcript
 from omnivec.indexer.errors import FailedPreconditionError, InvalidInputError
-from omnivec.indexer.ingest import IndexEvent, IndexReport, IngestItem, Ingestor, discover
+from omnivec.indexer.ingest import IndexEvent, IndexReport, Ingestor
 from omnivec.indexer.media import MediaSource
 from omnivec.indexer.models import EMBEDDING_SPACES, ModelHub
 from omnivec.indexer.probes.service import ProbeService
@@ -126,10 +127,14 @@ class Engine:
         metadata: dict[str, dict[str, Any]] | None = None,
         on_event: Callable[[IndexEvent], None] | None = None,
         on_total: Callable[[int], None] | None = None,
+        confine_to: Path | None = None,
     ) -> IndexReport:
-        """Index files, folders and manifests; one bad file never stops the run."""
+        """Index files, folders and manifests; one bad file never stops the run. With
+        ``confine_to`` (a resolved folder) nothing outside it is read (see ``discover``)."""
         target = self._target(collection, spaces)
-        items, problems = discover(list(paths), recursive=recursive, metadata=metadata)
+        items, problems = discover(
+            list(paths), recursive=recursive, metadata=metadata, confine_to=confine_to
+        )
         if on_total is not None:
             on_total(len(items) + len(problems))
         report = Ingestor(target, self.models, self.settings).run(

@@ -1,4 +1,4 @@
-"""The indexer: files, manifests and uploaded items into a collection, as a pipeline.
+"""The indexer: items (from :mod:`omnivec.indexer.discovery` or uploads) into a collection.
 
     sources ──► decode workers ──► model thread ──► writer thread ──► LanceDB commit ──► reported
               (read, hash, skip     (batched CLIP /   (one commit per     (then FAISS add)
@@ -13,18 +13,15 @@ hashes, and items already stored with the same hash are skipped as unchanged.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,19 +30,21 @@ import pyarrow as pa
 from omnivec.indexer.chunking import Chunk, chunk_text, chunk_transcript
 from omnivec.indexer.concurrency import prefetch_map
 from omnivec.indexer.config import Settings
-from omnivec.indexer.errors import InvalidInputError, MediaError, OmnivecError
+from omnivec.indexer.discovery import IngestItem, discover, load_metadata_file
+from omnivec.indexer.errors import MediaError, OmnivecError
 from omnivec.indexer.media import (
     MediaKind,
     check_content_kind,
     decode_audio,
     decode_text,
-    kind_for_path,
     read_media_bytes,
     sniff_kind,
 )
 from omnivec.indexer.models import ModelHub
 from omnivec.indexer.store import Collection, vector_column
 
+# IngestItem, discover and load_metadata_file live in omnivec.indexer.discovery; they are
+# re-exported here because the pipeline's callers build and feed those items.
 __all__ = [
     "IndexEvent",
     "IndexReport",
@@ -57,27 +56,8 @@ __all__ = [
 
 log = logging.getLogger("omnivec.ingest")
 
-MANIFEST_EXTENSIONS = frozenset({".jsonl", ".csv"})
-TEXT_COLUMN_NAMES = ("text", "content", "body")
-URI_COLUMN_NAMES = ("uri", "path", "file")
-ID_COLUMN_NAMES = ("id", "item_id")
 MAX_METADATA_BYTES = 64 * 1024
 MAX_METADATA_DEPTH = 8
-
-
-@dataclass(frozen=True)
-class IngestItem:
-    """One thing to index: a file, uploaded bytes, or a text, with its metadata."""
-
-    label: str  # how reports name it: a path, a manifest line, or a client sequence number
-    modality: MediaKind | None  # None: infer from the file extension / content
-    path: Path | None = None
-    data: bytes | None = None
-    text: str | None = None
-    item_id: str | None = None
-    source_uri: str = ""
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-    key: Any = None  # opaque caller key echoed in events (gRPC sequence numbers)
 
 
 @dataclass(frozen=True)
@@ -125,23 +105,7 @@ class _Prepared:
     replaces: bool = False  # an older version of this source exists under another id
 
 
-# -- discovery -----------------------------------------------------------------------------------
-
-
-def load_metadata_file(path: Path) -> dict[str, dict[str, Any]]:
-    """``--metadata FILE``: a JSON object mapping file paths (or "*" for all) to metadata objects."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InvalidInputError(f"metadata file {path} does not exist") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"metadata file {path} is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-        raise InvalidInputError(
-            f"metadata file {path} must be a JSON object of {{path: {{key: value}}}} "
-            '(use "*" for metadata applied to every file)'
-        )
-    return {str(Path(k).resolve()) if k != "*" else "*": v for k, v in data.items()}
+# -- item checks ---------------------------------------------------------------------------------
 
 
 def check_metadata(metadata: Any, label: str) -> dict[str, Any]:
@@ -169,105 +133,6 @@ def check_metadata(metadata: Any, label: str) -> dict[str, Any]:
     if len(encoded.encode()) > MAX_METADATA_BYTES:
         raise MediaError(label, f"metadata is over {MAX_METADATA_BYTES} bytes")
     return metadata
-
-
-def discover(
-    paths: Sequence[Path],
-    *,
-    recursive: bool,
-    metadata: Mapping[str, Mapping[str, Any]] | None = None,
-) -> tuple[list[IngestItem], list[tuple[str, str]]]:
-    """Expand files, folders and manifests into items; returns (items, problems found on the way)."""
-    items: list[IngestItem] = []
-    problems: list[tuple[str, str]] = []
-    meta = metadata or {}
-    shared = dict(meta.get("*", {}))
-
-    def file_meta(p: Path) -> dict[str, Any]:
-        return {**shared, **meta.get(str(p.resolve()), {})}
-
-    for root in paths:
-        if not root.exists():
-            problems.append((str(root), "does not exist"))
-            continue
-        if root.is_dir():
-            pattern = root.rglob("*") if recursive else root.glob("*")
-            files = sorted(p for p in pattern if p.is_file() and not p.name.startswith("."))
-        else:
-            files = [root]
-        for path in files:
-            suffix = path.suffix.lower()
-            if suffix in MANIFEST_EXTENSIONS:
-                try:
-                    items.extend(_manifest_items(path, file_meta(path)))
-                except MediaError as exc:
-                    problems.append((str(path), exc.reason))
-                continue
-            kind = kind_for_path(path)
-            if kind is None:
-                if root.is_file():
-                    problems.append((str(path), f"unsupported file type {suffix or '(none)'}"))
-                continue
-            items.append(
-                IngestItem(
-                    label=str(path), modality=kind, path=path,
-                    source_uri=str(path.resolve()), metadata=file_meta(path),
-                )
-            )
-    return items, problems
-
-
-def _manifest_items(path: Path, base_meta: Mapping[str, Any]) -> Iterator[IngestItem]:
-    """JSONL or CSV lines: a text column makes a text item, a uri/path column a media item."""
-    try:
-        raw = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MediaError(str(path), f"manifest cannot be read as UTF-8: {exc}") from exc
-    rows: list[tuple[int, Any]]
-    if path.suffix.lower() == ".jsonl":
-        rows = []
-        for number, line in enumerate(raw.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append((number, json.loads(line)))
-            except json.JSONDecodeError as exc:
-                rows.append((number, MediaError(f"{path}:{number}", f"invalid JSON: {exc.msg}")))
-    else:
-        reader = csv.DictReader(io.StringIO(raw))
-        rows = [(n, dict(r)) for n, r in enumerate(reader, 2)]
-    for number, row in rows:
-        label = f"{path}:{number}"
-        if isinstance(row, MediaError):
-            yield IngestItem(label=label, modality=MediaKind.TEXT, text="", metadata={"_error": row.reason})
-            continue
-        if not isinstance(row, dict):
-            yield IngestItem(label=label, modality=MediaKind.TEXT, text="", metadata={"_error": "line is not a JSON object"})
-            continue
-        item_id = next((str(row[c]) for c in ID_COLUMN_NAMES if row.get(c) not in (None, "")), None)
-        text_col = next((c for c in TEXT_COLUMN_NAMES if isinstance(row.get(c), str)), None)
-        uri_col = next((c for c in URI_COLUMN_NAMES if isinstance(row.get(c), str) and row.get(c)), None)
-        used = {text_col, uri_col, *ID_COLUMN_NAMES}
-        meta = {**base_meta, **{k: v for k, v in row.items() if k not in used}}
-        if text_col is not None:
-            yield IngestItem(
-                label=label, modality=MediaKind.TEXT, text=row[text_col], item_id=item_id,
-                source_uri=f"{path.resolve()}#{item_id or number}", metadata=meta,
-            )
-        elif uri_col is not None:
-            target = Path(row[uri_col]).expanduser()
-            if not target.is_absolute():
-                target = path.parent / target
-            yield IngestItem(
-                label=label, modality=kind_for_path(target), path=target, item_id=item_id,
-                source_uri=str(target.resolve()), metadata=meta,
-            )
-        else:
-            yield IngestItem(
-                label=label, modality=MediaKind.TEXT, text="",
-                metadata={"_error": f"has no text column ({', '.join(TEXT_COLUMN_NAMES)}) or "
-                          f"uri column ({', '.join(URI_COLUMN_NAMES)})"},
-            )
 
 
 # -- the pipeline --------------------------------------------------------------------------------

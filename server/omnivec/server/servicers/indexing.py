@@ -7,9 +7,10 @@ the wire means the item is durable. The handler thread only relays; it never blo
 IndexPath is jailed to ``server.index_root``. The requested path is resolved (``realpath``:
 ``..`` and every symlink followed) and must stay inside the resolved root, else
 PERMISSION_DENIED (the code the proto documents); an absolute path is accepted only if it lies
-inside the root. The server, not the engine, walks the directory, so a symlink inside the root
-that leads out of it is refused (reported as a failure of that entry), and a manifest (.jsonl /
-.csv) listing files outside the root is refused as a whole.
+inside the root. The folder is then walked by the engine's one walk
+(:func:`omnivec.indexer.discovery.discover`) confined to the root: a symlink inside the root that
+leads out of it is refused (reported as a failure of that entry), and a manifest (.jsonl / .csv)
+listing files outside the root is refused as a whole.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 import grpc
 
+from omnivec.indexer.discovery import is_inside
 from omnivec.indexer.errors import (
     FailedPreconditionError,
     InvalidInputError,
@@ -30,20 +32,13 @@ from omnivec.indexer.errors import (
     PermissionDeniedError,
     ResourceExhaustedError,
 )
-from omnivec.indexer.ingest import MANIFEST_EXTENSIONS, IndexEvent, discover
-from omnivec.indexer.media import kind_for_path
+from omnivec.indexer.ingest import IndexEvent
 from omnivec.server import conversions as conv
 from omnivec.server.servicers import ServerDeps, relay, run_in_thread
 from omnivec.server.status import rpc_method
 from omnivec.v1 import indexing_pb2, indexing_pb2_grpc
 
-__all__ = ["IndexingServicer", "collect_files", "resolve_under_root"]
-
-# --- the IndexPath jail ---------------------------------------------------------------------------
-
-
-def _inside(root: Path, path: Path) -> bool:
-    return path == root or root in path.parents
+__all__ = ["IndexingServicer", "resolve_under_root"]
 
 
 def resolve_under_root(root: Path, requested: str) -> Path:
@@ -52,72 +47,12 @@ def resolve_under_root(root: Path, requested: str) -> Path:
         raise InvalidInputError("the path contains a NUL character")
     real_root = Path(os.path.realpath(root))
     candidate = Path(os.path.realpath(real_root / requested))
-    if not _inside(real_root, candidate):
+    if not is_inside(real_root, candidate):
         raise PermissionDeniedError(
             f"path {requested!r} resolves outside the server's index root; give a path "
             "relative to the root, without '..' or links that lead out of it"
         )
     return candidate
-
-
-def _indexable(path: Path) -> bool:
-    return kind_for_path(path) is not None or path.suffix.lower() in MANIFEST_EXTENSIONS
-
-
-def _manifest_escape(root: Path, manifest: Path) -> str | None:
-    items, _ = discover([manifest], recursive=False)
-    outside = [
-        item.path for item in items
-        if item.path is not None and not _inside(root, Path(os.path.realpath(item.path)))
-    ]
-    if outside:
-        return (
-            f"manifest lists {len(outside)} file(s) outside the index root "
-            f"(first: {outside[0]}); refused"
-        )
-    return None
-
-
-def collect_files(root: Path, target: Path, recursive: bool) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """The indexable files under ``target`` (real paths inside ``root``) and the entries refused
-    because they lead outside it. Hidden entries are skipped, like the engine's own walk."""
-    root = Path(os.path.realpath(root))
-    files: list[Path] = []
-    refused: list[tuple[Path, str]] = []
-
-    def add(path: Path) -> None:
-        if path.suffix.lower() in MANIFEST_EXTENSIONS:
-            problem = _manifest_escape(root, path)
-            if problem is not None:
-                refused.append((path, problem))
-                return
-        files.append(path)
-
-    if target.is_file():
-        add(target)
-        return files, refused
-    visited: set[Path] = set()
-
-    def walk(folder: Path) -> None:
-        if folder in visited:  # a link loop inside the root
-            return
-        visited.add(folder)
-        for entry in sorted(folder.iterdir()):
-            if entry.name.startswith("."):
-                continue
-            real = Path(os.path.realpath(entry))
-            if not _inside(root, real):
-                if real.exists():
-                    refused.append((entry, "is a link that leads outside the index root; refused"))
-                continue
-            if real.is_dir():
-                if recursive:
-                    walk(real)
-            elif real.is_file() and _indexable(real):
-                add(real)
-
-    walk(target)
-    return sorted(dict.fromkeys(files)), refused
 
 
 def _relative(root: Path, label: str) -> str:
@@ -205,14 +140,12 @@ class IndexingServicer(indexing_pb2_grpc.IndexingServiceServicer):
         target = resolve_under_root(root, request.path)
         if not target.exists():
             raise NotFoundError(f"path {request.path!r} does not exist under the index root")
-        files, refused = collect_files(root, target, request.recursive)
         spaces = list(dict.fromkeys(request.spaces)) or None
 
         out: queue.Queue[Any] = queue.Queue()
-        counts = {"indexed": 0, "unchanged": 0, "failed": len(refused)}
+        counts = {"indexed": 0, "unchanged": 0, "failed": 0}
         state = {"total": 0}
         reported: set[str] = set()
-        pending_failures = [(_relative(root, str(p)), reason) for p, reason in refused]
 
         def progress(current: str = "", failures: list[tuple[str, str]] | None = None,
                      final: bool = False) -> indexing_pb2.IndexProgress:
@@ -222,9 +155,8 @@ class IndexingServicer(indexing_pb2_grpc.IndexingServiceServicer):
             )
 
         def on_total(total: int) -> None:
-            state["total"] = total + len(refused)
-            out.put(progress(failures=list(pending_failures)))
-            pending_failures.clear()
+            state["total"] = total
+            out.put(progress())
 
         def on_event(event: IndexEvent) -> None:
             self._metrics.observe_item(event.status)
@@ -238,14 +170,15 @@ class IndexingServicer(indexing_pb2_grpc.IndexingServiceServicer):
 
         def work() -> None:
             report = self._engine.index_paths(
-                request.collection, files, recursive=False, spaces=spaces,
-                on_event=on_event, on_total=on_total,
+                request.collection, [target], recursive=request.recursive, spaces=spaces,
+                on_event=on_event, on_total=on_total, confine_to=root,
             )
-            # Problems found before indexing (unreadable manifests, ...) are not events.
+            # Problems found while walking (links or manifests leading out of the root,
+            # unreadable manifests, ...) are not events.
             late = [(_relative(root, s), r) for s, r in report.failed if s not in reported]
             counts.update(indexed=report.indexed, unchanged=report.unchanged,
-                          failed=len(report.failed) + len(refused))
-            out.put(progress(failures=[*pending_failures, *late], final=True))
+                          failed=len(report.failed))
+            out.put(progress(failures=late, final=True))
 
         thread = run_in_thread(work, out, context, "index-path")
         yield from relay(out)
