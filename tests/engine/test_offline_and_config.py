@@ -145,14 +145,42 @@ def test_models_list_reports_sources_and_offline_availability(cli_env: dict[str,
 def test_registry_rejects_duplicates_and_bad_settings() -> None:
     from pydantic import BaseModel
 
+    from omnivec.indexer.config import ClipSettings
     from omnivec.indexer.encoders.registry import get_entry, register
 
     class Cfg(BaseModel):
-        pass
+        enabled: bool = True
+
+    def describe(_settings: object) -> object:
+        raise AssertionError("never called at registration")
 
     with pytest.raises(ValueError, match="already registered"):
-        register("clip", settings=Cfg, role="embedding")(object)
+        register("clip", settings=ClipSettings, role="embedding", describe_weights=describe)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="pydantic model"):
-        register("other", settings=dict, role="embedding")  # type: ignore[arg-type]
+        register("other", settings=dict, role="embedding", describe_weights=describe)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="unknown role"):
+        register("other", settings=Cfg, role="painting", describe_weights=describe)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"Settings\.other"):  # settings are read by name
+        register("other", settings=Cfg, role="embedding", describe_weights=describe)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="registered encoders"):
         get_entry("nope")
+
+
+def test_hub_weights_and_spaces_derive_from_the_registry() -> None:
+    from omnivec.indexer.config import Settings
+    from omnivec.indexer.encoders.registry import Role, embedding_spaces, entries, space_entry
+    from omnivec.indexer.errors import InvalidInputError
+    from omnivec.indexer.models import EMBEDDING_SPACES, ModelHub, describe_weights
+
+    assert [e.name for e in entries()] == ["clip", "text", "speech"]
+    assert EMBEDDING_SPACES == embedding_spaces() == ("clip", "text")
+    assert [e.name for e in entries(Role.TRANSCRIPTION)] == ["speech"]
+    settings = Settings(clip={"enabled": False})
+    assert [w.encoder for w in describe_weights(settings)] == ["text", "speech"]
+    with pytest.raises(InvalidInputError, match="unknown space 'speech'; use one of: clip, text"):
+        space_entry("speech")
+    hub = ModelHub(settings)
+    with pytest.raises(InvalidInputError, match="unknown space"):
+        hub.embedder("nope")
+    with pytest.raises(Exception, match="clip.enabled = false"):
+        hub.clip()

@@ -18,11 +18,12 @@ from omnivec.client.types import SearchQuery, SearchResult
 from omnivec.indexer.config import Settings
 from omnivec.indexer.discovery import IngestItem, discover
 from omnivec.indexer.encoders.base import EncoderSpec, require_list
+from omnivec.indexer.encoders.registry import embedding_spaces, space_entry
 from omnivec.indexer.encoders.speech import Transcript
 from omnivec.indexer.errors import FailedPreconditionError, InvalidInputError
 from omnivec.indexer.ingest import IndexEvent, IndexReport, Ingestor
 from omnivec.indexer.media import MediaSource
-from omnivec.indexer.models import EMBEDDING_SPACES, ModelHub
+from omnivec.indexer.models import ModelHub, describe_weights
 from omnivec.indexer.probes.service import ProbeService
 from omnivec.indexer.search import run_search
 from omnivec.indexer.store import Collection, CollectionInfo, SnapshotInfo, Store
@@ -57,15 +58,14 @@ class Engine:
 
         Creating a collection never downloads weights implicitly: `omnivec models pull` does.
         """
-        from omnivec.indexer.models import describe_weights
-
         infos = {w.encoder: w for w in describe_weights(self.settings)}
-        spaces = [s for s in EMBEDDING_SPACES if s in infos and infos[s].available_offline]
-        if "clip" in infos and "clip" not in spaces:
-            log.warning(
-                "new collections get the text space only: %s",
-                infos["clip"].note,
-            )
+        spaces = [s for s in embedding_spaces() if s in infos and infos[s].available_offline]
+        for space in embedding_spaces():
+            if space in infos and space not in spaces:
+                log.warning(
+                    "new collections get no %s space (only %s): %s",
+                    space, ", ".join(spaces) or "none", infos[space].note,
+                )
         if not spaces:
             raise FailedPreconditionError(
                 "no embedding encoder is available: enable the text encoder or provide CLIP weights"
@@ -77,7 +77,7 @@ class Engine:
     ) -> Collection:
         chosen = list(spaces) if spaces else self.default_spaces()
         for space in chosen:
-            _check_space(space)
+            space_entry(space)  # every name checked before any model loads
         specs = {space: self.models.embedder(space).spec for space in dict.fromkeys(chosen)}
         return self.store.create(name, specs, exist_ok=exist_ok)
 
@@ -174,11 +174,11 @@ class Engine:
         for i, text in enumerate(texts):
             if not isinstance(text, str) or not text.strip():
                 raise InvalidInputError(f"texts[{i}] is empty; send non-empty text")
-        encoder = self.models.embedder(_check_space(space))
+        encoder = self.models.embedder(space)
         return Embedding(encoder.encode_texts(texts), space, encoder.spec)
 
     def embed_images(self, images: Sequence[MediaSource], *, space: str = "clip") -> Embedding:
-        if _check_space(space) != "clip":
+        if space_entry(space).name != "clip":
             raise InvalidInputError(
                 f"images can only be embedded in the clip space, not {space!r}; use --space clip"
             )
@@ -189,7 +189,7 @@ class Engine:
         """Audio is embedded through its transcript, in either text-capable space."""
         transcripts = tuple(self.transcribe(c) for c in require_list(clips, "clips"))
         texts = [t.text if t.text.strip() else " " for t in transcripts]
-        encoder = self.models.embedder(_check_space(space))
+        encoder = self.models.embedder(space)
         return Embedding(encoder.encode_texts(texts), space, encoder.spec, transcripts)
 
     def zero_shot_classify(
@@ -234,11 +234,3 @@ class Engine:
     def close(self) -> None:
         self.store.close()
         self.models.close()
-
-
-def _check_space(space: str) -> str:
-    if space not in EMBEDDING_SPACES:
-        raise InvalidInputError(
-            f"unknown space {space!r}; use one of: {', '.join(EMBEDDING_SPACES)}"
-        )
-    return space

@@ -1,7 +1,10 @@
 """The process-wide set of loaded encoders, created lazily from settings and shared.
 
-Loading a model takes seconds, so each is created once, on first use, under a lock; the server
-can also warm them all at start. Thread counts are applied here, once, before any model runs.
+Which encoders exist, their settings, roles and factories come from the encoder registry
+(:mod:`omnivec.indexer.encoders.registry`); nothing here names an encoder except the typed
+accessors. Loading a model takes seconds, so each is created once, on first use, under its own
+lock; the server can also warm them all at start. Thread counts are applied here, once, before
+any model runs.
 """
 
 from __future__ import annotations
@@ -11,16 +14,23 @@ from collections.abc import Callable
 from typing import Any
 
 from omnivec.indexer.config import Settings
-from omnivec.indexer.encoders.base import WeightsInfo
-from omnivec.indexer.encoders.clip import ClipEncoder, describe_clip_weights
-from omnivec.indexer.encoders.registry import get_entry
-from omnivec.indexer.encoders.sentence import SentenceEncoder, describe_text_weights
-from omnivec.indexer.encoders.speech import WhisperTranscriber, describe_speech_weights
-from omnivec.indexer.errors import ConfigError, FailedPreconditionError
+from omnivec.indexer.encoders import (
+    ClipEncoder,
+    Role,
+    SentenceEncoder,
+    WhisperTranscriber,
+    embedding_spaces,
+    entries,
+    get_entry,
+    space_entry,
+)
+from omnivec.indexer.encoders.base import Embedder, WeightsInfo
+from omnivec.indexer.errors import FailedPreconditionError
 
 __all__ = ["EMBEDDING_SPACES", "ModelHub", "apply_thread_settings", "describe_weights"]
 
-EMBEDDING_SPACES = ("clip", "text")
+EMBEDDING_SPACES = embedding_spaces()
+"""The embedding spaces of the built-in encoders, as registered at import."""
 
 _threads_applied = False
 
@@ -37,15 +47,8 @@ def apply_thread_settings(settings: Settings) -> None:
 
 
 def describe_weights(settings: Settings) -> list[WeightsInfo]:
-    """One line per configured encoder, without loading any model."""
-    infos = []
-    if settings.clip.enabled:
-        infos.append(describe_clip_weights(settings))
-    if settings.text.enabled:
-        infos.append(describe_text_weights(settings))
-    if settings.speech.enabled:
-        infos.append(describe_speech_weights(settings))
-    return infos
+    """One line per enabled encoder, in registration order, without loading any model."""
+    return [e.describe_weights(settings) for e in entries() if e.enabled(settings)]
 
 
 class ModelHub:
@@ -54,60 +57,56 @@ class ModelHub:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._models: dict[str, Any] = {}
-        self._locks = {name: threading.Lock() for name in ("clip", "text", "speech")}
+        self._locks = {entry.name: threading.Lock() for entry in entries()}
         self._wrapper: Callable[[Any], Any] | None = None
 
     def set_embedder_wrapper(self, wrapper: Callable[[Any], Any]) -> None:
-        """Wrap clip/text encoders as they are created (the server installs dynamic batching).
+        """Wrap embedding encoders as they are created (the server installs dynamic batching).
 
         The wrapper must keep the encoder's interface. Encoders created earlier are wrapped now.
         """
         self._wrapper = wrapper
-        for name in ("clip", "text"):
-            if name in self._models:
-                self._models[name] = wrapper(self._models[name])
+        for entry in entries(Role.EMBEDDING):
+            if entry.name in self._models:
+                self._models[entry.name] = wrapper(self._models[entry.name])
 
-    def _enabled(self, name: str) -> bool:
-        return bool(getattr(self.settings, name).enabled)
-
-    def _get(self, name: str) -> Any:
-        if name not in self._locks:
-            raise ConfigError(f"unknown encoder {name!r}; use one of clip, text, speech")
-        if not self._enabled(name):
+    def get(self, name: str) -> Any:
+        """The encoder registered as ``name``, loaded on first use."""
+        entry = get_entry(name)
+        if not entry.enabled(self.settings):
             raise FailedPreconditionError(
                 f"the {name} encoder is disabled ({name}.enabled = false); enable it in the config"
             )
         model = self._models.get(name)
         if model is not None:
             return model
-        with self._locks[name]:
+        # An encoder registered after this hub was made gets its lock here (setdefault is atomic).
+        with self._locks.setdefault(name, threading.Lock()):
             model = self._models.get(name)
             if model is None:
                 apply_thread_settings(self.settings)
-                model = get_entry(name).factory(self.settings)
-                if self._wrapper is not None and name != "speech":
+                model = entry.factory(self.settings)
+                if self._wrapper is not None and entry.role is Role.EMBEDDING:
                     model = self._wrapper(model)
                 self._models[name] = model
         return model
 
     def clip(self) -> ClipEncoder:
-        encoder: ClipEncoder = self._get("clip")
+        encoder: ClipEncoder = self.get("clip")
         return encoder
 
     def text(self) -> SentenceEncoder:
-        encoder: SentenceEncoder = self._get("text")
+        encoder: SentenceEncoder = self.get("text")
         return encoder
 
     def speech(self) -> WhisperTranscriber:
-        transcriber: WhisperTranscriber = self._get("speech")
+        transcriber: WhisperTranscriber = self.get("speech")
         return transcriber
 
-    def embedder(self, space: str) -> ClipEncoder | SentenceEncoder:
-        if space == "clip":
-            return self.clip()
-        if space == "text":
-            return self.text()
-        raise ConfigError(f"unknown space {space!r}; use one of: {', '.join(EMBEDDING_SPACES)}")
+    def embedder(self, space: str) -> Embedder:
+        """The encoder of embedding space ``space`` (InvalidInputError for an unknown one)."""
+        encoder: Embedder = self.get(space_entry(space).name)
+        return encoder
 
     def loaded(self) -> list[str]:
         return sorted(self._models)

@@ -7,11 +7,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+import numpy as np
 
 from omnivec.indexer.errors import InvalidInputError
 
-__all__ = ["EncoderSpec", "WeightsInfo", "file_sha256", "require_list"]
+__all__ = ["Embedder", "EncoderSpec", "WeightsInfo", "file_sha256", "require_list"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,20 @@ class EncoderSpec:
 
     def describe(self) -> str:
         return f"{self.encoder}:{self.model} ({self.weights}, {self.dim}-d)"
+
+
+class Embedder(Protocol):
+    """What every embedding encoder offers (the registry's role "embedding"): texts in, unit
+    vectors of its space out, and the spec stored with the collections it builds."""
+
+    spec: EncoderSpec
+
+    @property
+    def batch_size(self) -> int: ...
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)

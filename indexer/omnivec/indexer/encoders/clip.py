@@ -185,7 +185,9 @@ def _clip_source(cfg: ClipSettings) -> str:
     return f"pretrained tag {cfg.pretrained} (cache: {cfg.cache_dir or 'huggingface default'})"
 
 
-@register("clip", settings=ClipSettings, role="embedding")
+@register(
+    "clip", settings=ClipSettings, role="embedding", describe_weights=describe_clip_weights
+)
 class ClipEncoder:
     """open_clip model + its exact eval preprocessing; outputs L2-normalised float32 vectors."""
 

@@ -50,7 +50,9 @@ def describe_text_weights(settings: Settings) -> WeightsInfo:
     return WeightsInfo("text", settings.text.model or BUNDLED_NAME, str(path), True, identity)
 
 
-@register("text", settings=TextSettings, role="embedding")
+@register(
+    "text", settings=TextSettings, role="embedding", describe_weights=describe_text_weights
+)
 class SentenceEncoder:
     """Normalised sentence embeddings; texts longer than the model's window are truncated by it
     (the indexer chunks long texts first so nothing is silently lost)."""

@@ -83,7 +83,10 @@ def describe_speech_weights(settings: Settings) -> WeightsInfo:
     return WeightsInfo("speech", settings.speech.model or BUNDLED_NAME, str(path), True, identity)
 
 
-@register("speech", settings=SpeechSettings, role="transcription")
+@register(
+    "speech", settings=SpeechSettings, role="transcription",
+    describe_weights=describe_speech_weights,
+)
 class WhisperTranscriber:
     """Transcribes audio files, bytes or 16 kHz float32 sample arrays."""
 
