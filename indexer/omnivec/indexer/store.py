@@ -174,7 +174,6 @@ class Collection:
         self.created_at: float = meta["created_at"]
         self.specs = {s: EncoderSpec.from_dict(d) for s, d in meta["spaces"].items()}
         self._table = table
-        self._settings = settings
         self._write_lock = threading.Lock()
         self._indexes = SpaceIndexes(
             self, self.name, path / "ann", {s: spec.dim for s, spec in self.specs.items()}, settings
