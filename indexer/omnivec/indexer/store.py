@@ -18,9 +18,10 @@ Here: :class:`Store` (the collections of a data directory) and :class:`Collectio
 search, snapshots of one). Elsewhere: the table's columns (:mod:`omnivec.indexer.table_schema`),
 the ANN indexes' life (:mod:`omnivec.indexer.ann_lifecycle`), opening a damaged table
 (:mod:`omnivec.indexer.table_recovery`), the hits' in-memory copy (:mod:`omnivec.indexer.payload`).
-What stays is over 500 lines on purpose: a Collection's writes, reads and snapshots share one
-table handle, one write lock and the version the derived state is checked against, and Store is
-the only place that opens and closes Collections.
+What stays is over 500 lines on purpose: a Collection's writes, reads (the probes' lookups
+included) and snapshots share one table handle, one write lock and the version its derived state
+(ANN indexes, payload copy, next row id) is checked against, and Store is the only place that
+opens and closes Collections, so neither splits without exposing that shared state.
 """
 
 from __future__ import annotations
