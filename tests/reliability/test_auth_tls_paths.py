@@ -19,6 +19,7 @@ import pytest
 
 from omnivec.client import Client, Media, PermissionDenied, TlsOptions, UpsertItem
 from omnivec.v1 import collections_pb2, indexing_pb2
+from tests.support.certificates import make_certificates
 from tests.support.reliability import in_process_server, omnivec_methods, raw_call, record, rpc_code
 
 pytestmark = pytest.mark.reliability
@@ -115,10 +116,9 @@ def test_the_valid_token_gets_past_auth_on_every_method(secured: dict[str, Any])
 def tls_servers(
     settings: Any, models: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:
-    from test_server import _certificates
 
     folder = tmp_path_factory.mktemp("tls")
-    pems = _certificates(folder)
+    pems = make_certificates(folder)
     with in_process_server(settings, models, folder / "tls-data",
                            tls_cert=pems["server_cert"], tls_key=pems["server_key"]) as (_a, tls):
         with in_process_server(settings, models, folder / "mtls-data",
@@ -170,9 +170,8 @@ def test_mutual_tls_refuses_clients_without_a_certificate(
     with Client(tls_servers["mtls"], tls=trust, retries=0, timeout=30) as client:
         assert client.list_collections() == []
     # A client certificate from another CA is refused too.
-    from test_server import _certificates
 
-    other = _certificates(tmp_path)
+    other = make_certificates(tmp_path)
     with grpc.secure_channel(tls_servers["mtls"], grpc.ssl_channel_credentials(
         root_certificates=pems["ca"].read_bytes(),
         private_key=other["client_key"].read_bytes(),

@@ -6,6 +6,7 @@
     reliability  bounds, figures and server processes of the reliability suite
     async_adapter  drives the real AsyncClient from synchronous test code (one event loop)
     topics       short labelled sentences in six topics, for probe tests
+    certificates a CA, server and client certificates for the TLS tests
 
 pytest's rootdir-relative imports (``tests`` is a package) make these importable without any
 ``sys.path`` edits.

@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from omnivec.indexer.durable_files import fsync_dir
 from omnivec.indexer.encoders.base import EncoderSpec
 from omnivec.indexer.errors import CorruptDataError, InvalidInputError, NotFoundError
 from omnivec.indexer.probes.model import MODEL_FORMAT, ProbeModel
@@ -166,14 +167,6 @@ class ProbeRecord:
             raise
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise CorruptDataError(f"{path}: probe record is damaged ({exc!r})") from exc
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_file(path: Path, data: bytes) -> None:
@@ -340,7 +333,7 @@ class ProbeStorage:
                     tmp / RECORD_FILE,
                     json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False).encode("utf-8"),
                 )
-                _fsync_dir(tmp)
+                fsync_dir(tmp)
                 target = folder / f"v{number}"
                 try:
                     os.rename(tmp, target)
@@ -353,7 +346,7 @@ class ProbeStorage:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        _fsync_dir(folder)
+        fsync_dir(folder)
         try:
             marker = folder / f".last-{uuid.uuid4().hex}"
             _write_file(marker, str(max(number, self._last_version(folder))).encode())
@@ -391,5 +384,5 @@ class ProbeStorage:
         if all_versions:
             shutil.rmtree(folder, ignore_errors=True)
         else:
-            _fsync_dir(folder)
+            fsync_dir(folder)
         return len(numbers)
