@@ -48,7 +48,7 @@ class RawSearch:
         )
         ann, _ = AnnIndex.load(ann_path(settings))
         self.kind = ann.kind.value
-        self.index = ann._index  # noqa: SLF001 - the raw FAISS structure
+        self.index = ann.faiss_index
         self.params = None
         if ann.kind.value == "hnsw":
             import faiss

@@ -122,7 +122,7 @@ def _figure(
     n_q, n_exact = Q.shape[0], min(cfg["exact_queries"], Q.shape[0])
     found = np.stack([ann.search(Q[i : i + 1], K)[1][0] for i in range(n_q)])
     recall = _recall(found, gt)
-    inner = ann._index  # noqa: SLF001 - the raw FAISS structure behind the wrapper
+    inner = ann.faiss_index
     ef_or_probe = ann.params.ef_search if not ivfpq else ann.params.nprobe
 
     def search_params() -> Any:

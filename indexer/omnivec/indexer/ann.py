@@ -187,6 +187,12 @@ class AnnIndex:
         return self._params.kind
 
     @property
+    def faiss_index(self) -> faiss.Index:
+        """The raw FAISS structure, for benchmarks that time FAISS itself against this wrapper.
+        Read-only use: writes through it bypass the lock and the id bookkeeping."""
+        return self._index
+
+    @property
     def ntotal(self) -> int:
         """Live vectors (tombstones excluded)."""
         with self._lock.read():
