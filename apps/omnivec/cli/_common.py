@@ -46,7 +46,7 @@ class CliState:
     """Options given before the command (``omnivec --data DIR --offline search ...``)."""
 
     config_file: Path | None = None
-    data_dir: Path | None = None
+    data_dir: str | None = None  # a folder or an object-store URI (kept as text: see Settings)
     offline: bool | None = None
     server: str | None = None
     token: str | None = None

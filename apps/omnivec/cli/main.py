@@ -36,7 +36,12 @@ def main(
     ctx: typer.Context,
     config: Annotated[Path | None, typer.Option("--config", help="TOML config file.")] = None,
     data: Annotated[
-        Path | None, typer.Option("--data", help="Data directory (default ./omnivec-data).")
+        str | None,
+        typer.Option(
+            "--data",
+            help="Data directory (default ./omnivec-data), or an object-store URI "
+            "(s3://bucket/prefix; credentials from AWS_* variables or [storage]).",
+        ),
     ] = None,
     offline: Annotated[
         bool | None,

@@ -27,7 +27,12 @@ def register(app: typer.Typer) -> None:
             typer.Option("--port", help="Port (default 50051; 0 picks a free one and prints it)."),
         ] = None,
         data: Annotated[
-            Path | None, typer.Option("--data", help="Data directory (default ./omnivec-data).")
+            str | None,
+        typer.Option(
+            "--data",
+            help="Data directory (default ./omnivec-data), or an object-store URI "
+            "(s3://bucket/prefix; credentials from AWS_* variables or [storage]).",
+        ),
         ] = None,
         config: Annotated[Path | None, typer.Option("--config", help="TOML config file.")] = None,
         index_root: Annotated[

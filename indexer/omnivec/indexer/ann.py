@@ -32,7 +32,7 @@ from omnivec.indexer.ann_file import (
     FORMAT_VERSION,
     AnnIndexUnreadable,
     StoredIndex,
-    read_index_file,
+    read_index,
     serialize_index,
 )
 from omnivec.indexer.ann_params import (
@@ -44,8 +44,8 @@ from omnivec.indexer.ann_params import (
     choose_params,
 )
 from omnivec.indexer.concurrency import ReadWriteLock
-from omnivec.indexer.durable_files import replace_file
 from omnivec.indexer.errors import CorruptDataError, InvalidInputError
+from omnivec.indexer.storage.objects import LocalObjects, Objects
 
 __all__ = [
     "FORMAT_VERSION",
@@ -492,21 +492,32 @@ class AnnIndex:
     # ----------------------------------------------------------------------------- persistence
 
     def save(self, path: Path, *, version: int) -> None:
-        """Atomically write the index (see :mod:`omnivec.indexer.ann_file`), recording the
-        LanceDB ``version`` it reflects. A crash at any point leaves the old or the new file;
-        searches keep running meanwhile. A full disk is ResourceExhaustedError."""
+        """Atomically write the index to a local file (see :meth:`save_to`)."""
+        path = Path(path)
+        self.save_to(LocalObjects(path.parent), path.name, version=version)
+
+    def save_to(self, objects: Objects, key: str, *, version: int) -> None:
+        """Atomically write the index as object ``key`` (see :mod:`omnivec.indexer.ann_file`),
+        recording the LanceDB ``version`` it reflects. A crash at any point leaves the old or
+        the new object; searches keep running meanwhile. A full disk is ResourceExhaustedError."""
         with self._lock.read():
             stored = StoredIndex(
                 self._dim, self._params, self._layout, self._index, self._ids, self._tombstones
             )
             parts = serialize_index(stored, version=version)
-        replace_file(Path(path), parts)
+        objects.write(key, parts)
 
     @classmethod
     def load(cls, path: Path) -> tuple[AnnIndex, int]:
-        """Read an index written by :meth:`save`; returns it and the LanceDB version it reflects.
-        Raises :class:`AnnIndexUnreadable` for anything but a complete, checksum-valid file."""
-        stored, version = read_index_file(Path(path))
+        """Read an index from a local file written by :meth:`save` (see :meth:`load_from`)."""
+        path = Path(path)
+        return cls.load_from(LocalObjects(path.parent), path.name)
+
+    @classmethod
+    def load_from(cls, objects: Objects, key: str) -> tuple[AnnIndex, int]:
+        """Read an index written by :meth:`save_to`; returns it and the LanceDB version it
+        reflects. Raises :class:`AnnIndexUnreadable` for anything but a complete, valid file."""
+        stored, version = read_index(objects, key)
         index = cls(stored.dim, stored.params)
         index._index = stored.index
         index._layout = stored.layout

@@ -26,11 +26,13 @@ import numpy.typing as npt
 
 from omnivec.indexer.ann_params import AnnKind, AnnParams, Layout, check_index_shape
 from omnivec.indexer.errors import CorruptDataError, InvalidInputError
+from omnivec.indexer.storage.objects import LocalObjects, Objects
 
 __all__ = [
     "FORMAT_VERSION",
     "AnnIndexUnreadable",
     "StoredIndex",
+    "read_index",
     "read_index_file",
     "serialize_index",
 ]
@@ -51,7 +53,7 @@ class AnnIndexUnreadable(CorruptDataError):
     file that could not be read.
     """
 
-    def __init__(self, path: Path, reason: str) -> None:
+    def __init__(self, path: Path | str, reason: str) -> None:
         self.path = path
         self.reason = reason
         super().__init__(f"ANN index {path}: {reason}; rebuild it from the store")
@@ -111,9 +113,20 @@ def serialize_index(stored: StoredIndex, *, version: int) -> list[bytes | memory
 def read_index_file(path: Path) -> tuple[StoredIndex, int]:
     """The index saved at ``path`` and the LanceDB version it reflects. Raises
     :class:`AnnIndexUnreadable` for anything but a complete, checksum-valid file."""
+    return read_index(LocalObjects(Path(path).parent), Path(path).name)
+
+
+def read_index(objects: Objects, key: str) -> tuple[StoredIndex, int]:
+    """The index saved as object ``key`` (a file locally, streamed; one GET on an object store)
+    and the LanceDB version it reflects; :class:`AnnIndexUnreadable` unless complete and valid.
+    A missing object is unreadable too; a store that cannot be reached is not (its error goes
+    up: the index is fine, the store is not)."""
+    path = f"{objects.uri}/{key}"
     try:
-        with open(path, "rb") as f:
-            return _read_from(f, path, os.fstat(f.fileno()).st_size)
+        with objects.open_read(key) as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(0)
+            return _read_from(f, path, size)
     except FileNotFoundError:
         raise AnnIndexUnreadable(path, "file does not exist") from None
     except AnnIndexUnreadable:
@@ -122,7 +135,7 @@ def read_index_file(path: Path) -> tuple[StoredIndex, int]:
         raise AnnIndexUnreadable(path, f"cannot read: {e.strerror or e}") from e
 
 
-def _read_from(f: Any, path: Path, size: int) -> tuple[StoredIndex, int]:
+def _read_from(f: Any, path: str, size: int) -> tuple[StoredIndex, int]:
     def bad(reason: str) -> AnnIndexUnreadable:
         return AnnIndexUnreadable(path, reason)
 
@@ -159,7 +172,7 @@ def _read_from(f: Any, path: Path, size: int) -> tuple[StoredIndex, int]:
         raise bad("malformed header: bad layout or section sizes")
     if _PREFIX.size + header_len + n_index + n_ids + n_tomb != size:
         raise bad(f"truncated or padded: {size} bytes on disk, header describes more or fewer")
-    index_arr = np.fromfile(f, dtype=np.uint8, count=n_index)
+    index_arr = np.frombuffer(f.read(n_index), dtype=np.uint8)
     ids_raw = f.read(n_ids)
     tomb_raw = f.read(n_tomb)
     if index_arr.size != n_index or len(ids_raw) != n_ids or len(tomb_raw) != n_tomb:

@@ -7,6 +7,12 @@ since that version; it is rebuilt from the table instead when it is missing, unr
 another dimension, still disagrees with the table, or carries too many tombstones. Saves are
 atomic (see :mod:`omnivec.indexer.ann_file`), and a failed save only logs: the next open catches
 up again. A flush also rebuilds an index whose size now calls for another kind (exact -> HNSW).
+
+Each open index remembers the table version it reflects. This process's own commits move it
+forward in place (:meth:`SpaceIndexes.added`); when other processes commit to the same table
+(server replicas on one object store, ``follow=True``), every use compares it with the table's
+version, which LanceDB refreshes at most every ``read_consistency_interval``, and catches the
+index up with what they added or removed.
 """
 
 from __future__ import annotations
@@ -14,7 +20,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -23,6 +28,7 @@ import pyarrow as pa
 from omnivec.indexer.ann import AnnIndex, AnnIndexUnreadable, AnnKind, AnnParams, choose_params
 from omnivec.indexer.config import IndexSettings
 from omnivec.indexer.errors import InvalidInputError, ResourceExhaustedError
+from omnivec.indexer.storage import Objects, storage_fault
 from omnivec.indexer.table_schema import column_to_matrix, vector_column
 
 __all__ = ["MAX_TOMBSTONE_RATIO", "SpaceIndexes", "VectorTable"]
@@ -48,55 +54,82 @@ class SpaceIndexes:
     """One ANN index per embedding space of a collection, opened on first use.
 
     Thread-safe for many searches and one writer: the collection calls :meth:`added` and
-    :meth:`removed` after each commit, under its own write lock.
+    :meth:`removed` after each commit, under its own write lock. ``objects`` is where the index
+    files live (the collection's ``ann/``); ``follow`` says whether other processes commit to
+    the table too.
     """
 
     def __init__(
         self,
         table: VectorTable,
         name: str,
-        folder: Path,
+        objects: Objects,
         dims: Mapping[str, int],
         settings: IndexSettings,
+        *,
+        follow: bool = False,
     ) -> None:
         self._table = table
         self._name = name  # the collection's, for log lines
-        self._folder = folder
+        self._objects = objects
         self._dims = dict(dims)
         self._settings = settings
+        self._follow = follow
         self._lock = threading.Lock()
         self._open: dict[str, AnnIndex] = {}
+        self._reflects: dict[str, int] = {}  # space -> the table version its index reflects
 
     def get(self, space: str) -> AnnIndex:
-        """The live index of ``space``: loaded and caught up, or built, on first use."""
+        """The live index of ``space``: loaded and caught up, or built, on first use; caught up
+        again when another process has committed since (``follow``)."""
         index = self._open.get(space)
-        if index is not None:
+        if index is not None and (not self._follow or self._reflects.get(space) == self._table.version):
             return index
         with self._lock:
             if space not in self._open:
                 self._open[space] = self._load_or_build(space)
+            elif self._follow:
+                self._follow_table(space)
             return self._open[space]
 
+    def _follow_table(self, space: str) -> None:
+        """Catch the open index up with other processes' commits (caller holds the lock)."""
+        version = self._table.version
+        if self._reflects.get(space) == version:
+            return
+        caught = self._catch_up(space, self._open[space])
+        self._open[space] = caught if caught is not None else self._build(space)
+        self._reflects[space] = version
+
     # -- the collection's writes ----------------------------------------------------------------
-    def added(self, rows: pa.Table, rowids: np.ndarray) -> None:
-        """Add the vectors of committed ``rows`` (row ids ``rowids``) to the indexes already
-        open; an index opened later catches up from the table instead."""
+    def added(self, rows: pa.Table, rowids: np.ndarray, before: int, after: int) -> None:
+        """Add the vectors of committed ``rows`` (row ids ``rowids``), the commit that took the
+        table from version ``before`` to ``after``, to the indexes already open; an index opened
+        later catches up from the table instead. When other commits landed in between (another
+        writer), the index keeps its older version and catches up with those at its next use."""
         for space, index in list(self._open.items()):
             column = rows.column(vector_column(space))
             mask = np.asarray(column.is_valid())
             if mask.any():
                 vectors = column_to_matrix(column.filter(pa.array(mask)), self._dims[space])
                 index.add(vectors, rowids[mask])
+            self._moved(space, before, after)
 
-    def removed(self, rowids: np.ndarray) -> None:
-        for index in list(self._open.values()):
+    def removed(self, rowids: np.ndarray, before: int, after: int) -> None:
+        for space, index in list(self._open.items()):
             index.remove(rowids)
+            self._moved(space, before, after)
+
+    def _moved(self, space: str, before: int, after: int) -> None:
+        if self._reflects.get(space) == before and after == before + 1:
+            self._reflects[space] = after
 
     def forget(self) -> None:
         """Drop the open indexes (row ids changed under them, as after a restore): each is
         re-derived from the table on its next use."""
         with self._lock:
             self._open.clear()
+            self._reflects.clear()
 
     def flush(self) -> None:
         """Save every space's index at the current version; rebuild ones that outgrew their kind
@@ -107,6 +140,9 @@ class SpaceIndexes:
         with self._lock:
             version = self._table.version
             for space, index in list(self._open.items()):
+                if self._reflects.get(space) != version:
+                    self._follow_table(space)  # another writer's commits landed meanwhile
+                    index = self._open[space]
                 wanted = self._params(space, index.ntotal)
                 if wanted.kind != index.kind or index.tombstone_ratio > MAX_TOMBSTONE_RATIO:
                     index = self._build(space)
@@ -114,8 +150,8 @@ class SpaceIndexes:
                 self._save(space, index, version)
 
     # -- open, catch up, build, save ------------------------------------------------------------
-    def _path(self, space: str) -> Path:
-        return self._folder / f"{space}.faiss"
+    def _key(self, space: str) -> str:
+        return f"{space}.faiss"
 
     def _live_rowids(self, space: str) -> np.ndarray:
         return self._table.column("rowid", where=f"{vector_column(space)} IS NOT NULL").astype(
@@ -124,21 +160,21 @@ class SpaceIndexes:
 
     def _load_or_build(self, space: str) -> AnnIndex:
         """Load the saved index, catch it up with LanceDB, or rebuild it: never serve it stale."""
-        path = self._path(space)
+        key = self._key(space)
         version = self._table.version
         dim = self._dims[space]
         index: AnnIndex | None = None
         saved_version = -1
-        if path.exists():
+        if self._objects.exists(key):
             try:
-                index, saved_version = AnnIndex.load(path)
+                index, saved_version = AnnIndex.load_from(self._objects, key)
                 if index.dim != dim:
-                    log.warning("%s: %s has dim %d, expected %d; rebuilding", self._name, path,
+                    log.warning("%s: %s has dim %d, expected %d; rebuilding", self._name, key,
                                 index.dim, dim)
                     index = None
             except AnnIndexUnreadable as exc:
                 log.warning("%s: ANN index %s unreadable (%s); rebuilding from LanceDB",
-                            self._name, path, exc)
+                            self._name, key, exc)
                 index = None
         if index is not None and saved_version != version:
             index = self._catch_up(space, index)
@@ -153,6 +189,7 @@ class SpaceIndexes:
             self._save(space, index, version)
         elif saved_version != version:
             self._save(space, index, version)
+        self._reflects[space] = version
         return index
 
     def _catch_up(self, space: str, index: AnnIndex) -> AnnIndex | None:
@@ -198,12 +235,14 @@ class SpaceIndexes:
         return index
 
     def _save(self, space: str, index: AnnIndex, version: int) -> None:
-        path = self._path(space)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        key = self._key(space)
         try:
-            index.save(path, version=version)
-        except (OSError, ResourceExhaustedError) as exc:
+            index.save_to(self._objects, key, version=version)
+        except Exception as exc:  # noqa: BLE001 - judged below
             # The index is only an accelerator: failing to save it (a full disk included: the
-            # ANN module reports ENOSPC as ResourceExhaustedError) loses nothing, and must not
-            # turn a read that opens the index into an error.
-            log.warning("%s: could not save ANN index %s: %s", self._name, path, exc)
+            # ANN module reports ENOSPC as ResourceExhaustedError; an object store that refuses
+            # the PUT) loses nothing, and must not turn a read that opens the index into an error.
+            if not isinstance(exc, (OSError, ResourceExhaustedError)) and storage_fault(exc) is None:
+                raise
+            log.warning("%s: could not save ANN index %s/%s: %s", self._name, self._objects.uri,
+                        key, storage_fault(exc) or exc)

@@ -15,15 +15,20 @@ The TOML file mirrors the model below::
 
     [server]
     port = 50051
+
+    [storage]                     # only for an object-store data_dir ("s3://bucket/prefix")
+    endpoint = "http://127.0.0.1:8333"
+    allow_http = true
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -39,6 +44,7 @@ __all__ = [
     "ServerSettings",
     "Settings",
     "SpeechSettings",
+    "StorageSettings",
     "TextSettings",
     "load_settings",
 ]
@@ -139,6 +145,47 @@ class ServerSettings(BaseModel):
     metrics_port: int | None = Field(None, ge=0, le=65535)
 
 
+class StorageSettings(BaseModel):
+    """Object storage, used when ``data_dir`` is a URI (``s3://bucket/prefix``; ``gs://`` and
+    ``az://`` are passed to LanceDB as they are). Every field left unset falls back to the
+    variable the AWS tools and LanceDB read (named in each description), so a shell set up for
+    ``aws s3`` works as it is. Secrets are SecretStr: never printed, logged or described."""
+
+    endpoint: str | None = Field(
+        None, description="S3 endpoint URL for S3-compatible stores (AWS_ENDPOINT_URL)."
+    )
+    region: str | None = Field(None, description="Region (AWS_REGION, AWS_DEFAULT_REGION).")
+    access_key_id: str | None = Field(None, description="Access key id (AWS_ACCESS_KEY_ID).")
+    secret_access_key: SecretStr | None = Field(
+        None, description="Secret access key (AWS_SECRET_ACCESS_KEY)."
+    )
+    session_token: SecretStr | None = Field(
+        None, description="Session token of temporary credentials (AWS_SESSION_TOKEN)."
+    )
+    allow_http: bool | None = Field(
+        None, description="Allow a plain-http endpoint, e.g. a local test store (AWS_ALLOW_HTTP)."
+    )
+    read_consistency_seconds: float | None = Field(
+        None,
+        ge=0.0,
+        description="How stale a replica may read: at most this often each open collection "
+        "checks the store for other processes' commits (LanceDB's read_consistency_interval), "
+        "and its ANN index catches up from the table version. Unset: 1 s for an object-store "
+        "data_dir, never for a local one (the one writer is this process). 0: check on every read.",
+    )
+    max_retries: int = Field(
+        3, ge=0, le=20, description="Retries of a failed store request (connection, 5xx)."
+    )
+    retry_timeout_seconds: float = Field(
+        10.0, gt=0.0, description="Give up retrying a store request after this long."
+    )
+    options: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Further object_store options passed to LanceDB as they are (e.g. "
+        "google_service_account, azure_storage_account_key); treated as secrets.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable in omnivec."""
 
@@ -149,7 +196,11 @@ class Settings(BaseSettings):
         validate_default=True,
     )
 
-    data_dir: Path = Path("omnivec-data")
+    data_dir: Path | str = Field(
+        Path("omnivec-data"),
+        description="Where collections live: a local folder, or an object-store URI "
+        "(s3://bucket/prefix; gs:// and az:// pass through to LanceDB) kept as a string.",
+    )
     offline: bool = Field(
         False,
         description="Forbid every network call: weights must already be on disk; a missing one "
@@ -171,6 +222,20 @@ class Settings(BaseSettings):
     speech: SpeechSettings = SpeechSettings()
     index: IndexSettings = IndexSettings()
     server: ServerSettings = ServerSettings()
+    storage: StorageSettings = StorageSettings()
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _path_or_uri(cls, value: object) -> object:
+        # A URI stays a string (Path("s3://b/x") would collapse the "//"); anything else is a
+        # local folder. file:// URIs are local folders too.
+        if isinstance(value, str):
+            if value.startswith("file://"):
+                return Path(value[len("file://"):])
+            if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", value):
+                return value
+            return Path(value)
+        return value
 
     @property
     def effective_torch_threads(self) -> int:

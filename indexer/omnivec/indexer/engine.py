@@ -49,7 +49,7 @@ class Engine:
     def __init__(self, settings: Settings, models: ModelHub | None = None) -> None:
         self.settings = settings
         self.models = models or ModelHub(settings)
-        self.store = Store(settings.data_dir, settings.index)
+        self.store = Store(settings.data_dir, settings.index, settings.storage)
         self.probes = ProbeService(self.store, self.models, settings)
 
     # -- collections --------------------------------------------------------------------------

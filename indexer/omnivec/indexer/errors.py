@@ -17,8 +17,11 @@ keeps a table of its own. Messages say what was wrong and what to do about it.
     │   ├── EncoderMismatchError     (a collection built with another encoder)
     │   └── CorruptDataError         (damaged files that could not be recovered)
     ├── ResourceExhaustedError       -> RESOURCE_EXHAUSTED (limits, full disk)
-    ├── UnauthenticatedError         -> UNAUTHENTICATED
-    └── PermissionDeniedError        -> PERMISSION_DENIED (paths outside the allowed root)
+    ├── UnauthenticatedError         -> UNAUTHENTICATED (a token, or object-store credentials)
+    ├── PermissionDeniedError        -> PERMISSION_DENIED (paths outside the allowed root, a
+    │                                   bucket the credentials may not use)
+    └── UnavailableError             -> UNAVAILABLE (the object store cannot be reached now;
+                                        a retry may succeed)
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ __all__ = [
     "PermissionDeniedError",
     "ResourceExhaustedError",
     "UnauthenticatedError",
+    "UnavailableError",
     "WeightsUnavailableError",
     "error_for_status",
 ]
@@ -133,6 +137,13 @@ class PermissionDeniedError(OmnivecError):
     """The caller may not touch that resource (for example a path outside the allowed root)."""
 
     grpc_status = "PERMISSION_DENIED"
+
+
+class UnavailableError(OmnivecError):
+    """A service omnivec depends on (the object store holding the data) cannot be reached or
+    answers with a transient failure; nothing was changed, and the same call may succeed later."""
+
+    grpc_status = "UNAVAILABLE"
 
 
 def error_for_status(status: str) -> type[OmnivecError]:

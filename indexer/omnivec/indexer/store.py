@@ -1,14 +1,18 @@
-"""Collections on disk: LanceDB is the source of truth, FAISS the in-memory accelerator.
+"""Collections: LanceDB is the source of truth, FAISS the in-memory accelerator.
 
-Layout of a data directory::
+Layout of a data directory, a local folder or an object-store URI (``s3://bucket/prefix``; see
+:mod:`omnivec.indexer.storage`, through which every object here is read and written)::
 
     DATA_DIR/
       <collection>/
-        collection.json        spaces and the encoder spec of each (written atomically)
-        rows.lance/            LanceDB table, one row per chunk (vectors, text, metadata, spans)
+        collection.json        spaces, the encoder spec of each, and the table's name; written
+                               last, it is what makes the collection exist (the pointer)
+        rows.lance/            LanceDB table, one row per chunk (vectors, text, metadata, spans);
+                               rows-<id>.lance when created on an object store (see Store.create)
         ann/<space>.faiss      FAISS index per space + the LanceDB version it reflects
         probes/                trained probes (see omnivec.indexer.probes)
-        .writer.lock           held by the one process that writes this collection
+        .writer.lock           local folder: held by the one process that writes this collection
+        writers/<slot>         object store: one per writer process (see storage.writers)
 
 Every write is one LanceDB commit that holds whole items (all chunks of an item or none), made
 before anything is acknowledged; the FAISS index is updated after the commit and re-derived from
@@ -26,15 +30,14 @@ opens and closes Collections, so neither splits without exposing that shared sta
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import re
 import shutil
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,20 +46,26 @@ import pyarrow as pa
 
 from omnivec.indexer.ann import AnnIndex
 from omnivec.indexer.ann_lifecycle import SpaceIndexes
-from omnivec.indexer.config import IndexSettings
-from omnivec.indexer.durable_files import replace_file
+from omnivec.indexer.config import IndexSettings, StorageSettings
 from omnivec.indexer.encoders.base import EncoderSpec
 from omnivec.indexer.errors import (
     AlreadyExistsError,
     CorruptDataError,
     EncoderMismatchError,
-    FailedPreconditionError,
     InvalidInputError,
     NotFoundError,
     ResourceExhaustedError,
 )
 from omnivec.indexer.filters import LABEL_COLUMN_PREFIX
 from omnivec.indexer.payload import PayloadCache
+from omnivec.indexer.storage import (
+    DataRoot,
+    WriterClaim,
+    claim_writer,
+    open_data_root,
+    slot_rowids,
+    storage_fault,
+)
 from omnivec.indexer.table_recovery import find_damage, first_line, open_table
 from omnivec.indexer.table_schema import (
     ROW_COLUMNS,
@@ -106,17 +115,6 @@ def validate_collection_name(name: str) -> str:
     return validate_name(name, "collection name")
 
 
-def _dir_size(path: Path) -> int:
-    total = 0
-    for root, _, files in os.walk(path):
-        for name in files:
-            try:
-                total += (Path(root) / name).stat().st_size
-            except OSError:
-                pass
-    return total
-
-
 def _disk_full(exc: BaseException) -> bool:
     text = str(exc)
     return (isinstance(exc, OSError) and exc.errno == 28) or "No space left" in text
@@ -152,7 +150,7 @@ class CollectionInfo:
     modality_counts: dict[str, int]
     size_bytes: int
     lance_version: int
-    path: Path = field(repr=False, default=Path())
+    location: str = ""  # the collection's folder or URI (never with credentials)
     snapshots: tuple[SnapshotInfo, ...] = ()  # oldest first
 
 
@@ -169,23 +167,38 @@ class RowVectors:
 class Collection:
     """One open collection. Thread-safe: searches run concurrently with one writer."""
 
-    def __init__(self, path: Path, table: Any, meta: dict[str, Any], settings: IndexSettings) -> None:
-        self.path = path
+    def __init__(self, root: DataRoot, table: Any, meta: dict[str, Any], settings: IndexSettings) -> None:
+        self.root = root
         self.name: str = meta["name"]
         self.created_at: float = meta["created_at"]
         self.specs = {s: EncoderSpec.from_dict(d) for s, d in meta["spaces"].items()}
+        self.table_name: str = meta.get("table", TABLE_NAME)
         self._table = table
         self._write_lock = threading.Lock()
         self._indexes = SpaceIndexes(
-            self, self.name, path / "ann", {s: spec.dim for s, spec in self.specs.items()}, settings
+            self, self.name, root.objects.child("ann"),
+            {s: spec.dim for s, spec in self.specs.items()}, settings,
+            follow=root.follows_other_writers,
         )
-        self._lock_file: Any = None
+        self._writer: WriterClaim | None = None
         self._next_rowid: int | None = None
         self._payload = PayloadCache(
             ROW_COLUMNS, settings.payload_cache_mb << 20, self._scan_rows, self.name
         )
         # Set at open when a data file of the current version cannot be read (see find_damage).
         self.damage: CorruptDataError | None = None
+
+    @property
+    def location(self) -> str:
+        """The collection's folder or URI (for messages: never holds credentials)."""
+        return self.root.uri
+
+    @property
+    def table_uri(self) -> str:
+        """The LanceDB table's own URI, for tools that write Lance fragments directly (with
+        ``self.root.storage_options``); their rows must take rowids from a writer slot
+        (:func:`omnivec.indexer.storage.claim_writer`)."""
+        return f"{self.root.uri.rstrip('/')}/{self.table_name}.lance"
 
     @property
     def spaces(self) -> list[str]:
@@ -232,27 +245,17 @@ class Collection:
 
     # -- writing ----------------------------------------------------------------------------
     def _acquire_writer(self) -> None:
-        if self._lock_file is not None:
-            return
-        handle = open(self.path / ".writer.lock", "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise FailedPreconditionError(
-                f"collection {self.name!r} is being written by another omnivec process (a server "
-                "or an indexing run); write through that server with --server, or wait for it"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._lock_file = handle
+        """Claim the right to write (see omnivec.indexer.storage.writers) on first write."""
+        if self._writer is None:
+            self._writer = claim_writer(self.root.objects, self.name)
 
     def _rowid_start(self, count: int) -> int:
         if self._next_rowid is None:
-            ids = self.column("rowid")
-            self._next_rowid = int(ids.max()) + 1 if len(ids) else 0
+            assert self._writer is not None
+            low, high = slot_rowids(self._writer.slot)
+            where = None if self._writer.slot == 0 else f"rowid >= {low} AND rowid < {high}"
+            ids = self.column("rowid", where=where)
+            self._next_rowid = int(ids.max()) + 1 if len(ids) else low
         start = self._next_rowid
         self._next_rowid += count
         return start
@@ -286,12 +289,19 @@ class Collection:
                 if _disk_full(exc):
                     raise ResourceExhaustedError(
                         f"disk full while writing collection {self.name!r}; free space under "
-                        f"{self.path} and retry (nothing from this batch was stored)"
+                        f"{self.location} and retry (nothing from this batch was stored)"
                     ) from exc
+                fault = storage_fault(exc, self.location)
+                if fault is not None:
+                    raise fault from exc
                 raise
-            self._indexes.added(table, rowids)
-            self._payload.appended(start, before, self.version)
-            return self.version
+            after = self.version
+            self._indexes.added(table, rowids, before, after)
+            if after == before + 1:
+                self._payload.appended(start, before, after)
+            else:
+                self._payload.clear()  # other writers' commits landed in between: rescan
+            return after
 
     def _write_schema(self) -> pa.Schema:
         # LanceDB reports the JSON column as large_binary; casting text into that would store
@@ -315,9 +325,16 @@ class Collection:
                     raise ResourceExhaustedError(
                         f"disk full while deleting from {self.name!r}; free space and retry"
                     ) from exc
+                fault = storage_fault(exc, self.location)
+                if fault is not None:
+                    raise fault from exc
                 raise
-            self._indexes.removed(doomed)
-            self._payload.removed(doomed, before, self.version)
+            after = self.version
+            self._indexes.removed(doomed, before, after)
+            if after == before + 1:
+                self._payload.removed(doomed, before, after)
+            else:
+                self._payload.clear()
             return len(doomed)
 
     def delete_items(
@@ -556,6 +573,9 @@ class Collection:
         try:
             return self.column("rowid", where=clause).astype(np.int64)
         except Exception as exc:
+            fault = storage_fault(exc, self.location)
+            if fault is not None:
+                raise fault from exc
             raise InvalidInputError(f"filter cannot be applied: {exc}") from exc
 
     def search(
@@ -637,7 +657,7 @@ class Collection:
             self._next_rowid = None
             self._payload.clear()
             self._indexes.forget()
-            self.damage = find_damage(self.name, self.path, self._table)
+            self.damage = find_damage(self.name, self.root, self.table_name, self._table)
             if self.damage is not None:
                 raise self.damage
             return self.version
@@ -656,20 +676,20 @@ class Collection:
             item_count=len(modalities),
             row_count=self.count_rows(),
             modality_counts=counts,
-            size_bytes=_dir_size(self.path),
+            size_bytes=sum(self.root.objects.sizes().values()),
             lance_version=self.version,
-            path=self.path,
+            location=self.location,
             snapshots=tuple(self.snapshots()),
         )
 
     def close(self) -> None:
         with self._write_lock:
-            if self._lock_file is not None:
+            if self._writer is not None:
                 try:
                     self.flush_ann()
                 finally:
-                    self._lock_file.close()
-                    self._lock_file = None
+                    self._writer.release()
+                    self._writer = None
 
 
 def _sql_str(value: str) -> str:
@@ -681,60 +701,85 @@ def _sql_list(values: Sequence[str]) -> str:
 
 
 class Store:
-    """All collections under one data directory."""
+    """All collections under one data directory (a local folder or an object-store URI)."""
 
-    def __init__(self, data_dir: Path, settings: IndexSettings | None = None) -> None:
-        self.data_dir = Path(data_dir)
+    def __init__(
+        self,
+        data_dir: Path | str | DataRoot,
+        settings: IndexSettings | None = None,
+        storage: StorageSettings | None = None,
+    ) -> None:
+        self.root = data_dir if isinstance(data_dir, DataRoot) else open_data_root(data_dir, storage)
         self.settings = settings or IndexSettings()
         self._open: dict[str, Collection] = {}
+        self._checked_at: dict[str, float] = {}  # name -> when its collection.json was last seen
         self._lock = threading.Lock()
 
-    def _path(self, name: str) -> Path:
-        return self.data_dir / validate_collection_name(name)
+    @property
+    def data_dir(self) -> Path | str:
+        """The data directory: a local Path, or the URI string of an object store."""
+        return self.root.local_path or self.root.uri
+
+    def _meta_key(self, name: str) -> str:
+        return f"{validate_collection_name(name)}/collection.json"
 
     def exists(self, name: str) -> bool:
-        return (self._path(name) / "collection.json").is_file()
+        return self.root.objects.exists(self._meta_key(name))
 
     def list(self) -> list[str]:
-        if not self.data_dir.is_dir():
-            return []
-        return sorted(
-            p.name for p in self.data_dir.iterdir()
-            if (p / "collection.json").is_file() and is_valid_name(p.name)
-        )
+        objects = self.root.objects
+        return [
+            name for name in objects.list()
+            if is_valid_name(name) and objects.exists(f"{name}/collection.json")
+        ]
 
     def create(
         self, name: str, specs: dict[str, EncoderSpec], *, exist_ok: bool = False
     ) -> Collection:
-        import lancedb
-
         if not specs:
             raise InvalidInputError("a collection needs at least one space (clip and/or text)")
-        path = self._path(name)
+        objects = self.root.objects
+        meta_key = self._meta_key(name)
         with self._lock:
-            if (path / "collection.json").is_file():
-                if not exist_ok:
-                    raise AlreadyExistsError(f"collection {name!r} already exists")
-                collection = self._open_locked(name)
-                if collection.damage is not None:
-                    raise collection.damage
-                for space, spec in specs.items():
-                    collection.check_encoder(space, spec)
-                return collection
-            path.mkdir(parents=True, exist_ok=True)
-            db = lancedb.connect(str(path))
-            if TABLE_NAME in db.list_tables().tables:
-                db.drop_table(TABLE_NAME)  # leftover of a create interrupted before its json
-            db.create_table(TABLE_NAME, schema=table_schema(specs))
+            if objects.exists(meta_key):
+                return self._existing(name, specs, exist_ok)
+            root = self.root.child(name)
             meta = {
                 "format_version": FORMAT_VERSION,
                 "name": name,
                 "created_at": time.time(),
                 "spaces": {s: spec.to_dict() for s, spec in specs.items()},
             }
-            # collection.json last: its presence is what makes the collection exist.
-            replace_file(path / "collection.json", [json.dumps(meta, indent=2).encode()])
+            db = root.connect()
+            if self.root.is_local:
+                assert root.local_path is not None
+                root.local_path.mkdir(parents=True, exist_ok=True)
+                if TABLE_NAME in db.list_tables().tables:
+                    db.drop_table(TABLE_NAME)  # leftover of a create interrupted before its json
+                db.create_table(TABLE_NAME, schema=table_schema(specs))
+                # collection.json last: its presence is what makes the collection exist.
+                objects.write(meta_key, [json.dumps(meta, indent=2).encode()])
+                return self._open_locked(name)
+            # On an object store several replicas may create the same name at once: each makes
+            # a table of its own, then publishes it by creating collection.json, which only one
+            # of them can do; the others drop their table and open the winner's.
+            table = f"{TABLE_NAME}-{uuid.uuid4().hex[:12]}"
+            meta["table"] = table
+            db.create_table(table, schema=table_schema(specs))
+            if not objects.create(meta_key, json.dumps(meta, indent=2).encode()):
+                db.drop_table(table)
+                return self._existing(name, specs, exist_ok)
             return self._open_locked(name)
+
+    def _existing(self, name: str, specs: dict[str, EncoderSpec], exist_ok: bool) -> Collection:
+        if not exist_ok:
+            raise AlreadyExistsError(f"collection {name!r} already exists")
+        collection = self._open_locked(name)
+        if collection.damage is not None:
+            raise collection.damage
+        for space, spec in specs.items():
+            collection.check_encoder(space, spec)
+        return collection
 
     def open(self, name: str, *, verify: bool = True) -> Collection:
         """The open collection. A damaged one raises CorruptDataError naming the recovery
@@ -745,41 +790,72 @@ class Store:
             raise collection.damage
         return collection
 
+    def _still_published(self, name: str, collection: Collection) -> bool:
+        """With other processes writing the store, a collection this one holds open may have
+        been deleted (or deleted and created anew) by them: look at its collection.json again,
+        at most once per read-consistency interval."""
+        interval = self.root.read_consistency_seconds
+        if interval is None:
+            return True
+        now = time.monotonic()
+        if now - self._checked_at.get(name, 0.0) < max(interval, 0.05):
+            return True
+        try:
+            meta = json.loads(self.root.objects.read(self._meta_key(name)))
+        except FileNotFoundError:
+            return False
+        self._checked_at[name] = now
+        return bool(meta.get("table", TABLE_NAME) == collection.table_name)
+
     def _open_locked(self, name: str) -> Collection:
-        if name in self._open:
-            return self._open[name]
-        path = self._path(name)
-        meta_path = path / "collection.json"
-        if not meta_path.is_file():
+        cached = self._open.get(name)
+        if cached is not None:
+            if self._still_published(name, cached):
+                return cached
+            del self._open[name]
+        meta_key = self._meta_key(name)
+        root = self.root.child(name)
+        try:
+            raw = self.root.objects.read(meta_key)
+        except FileNotFoundError:
             known = ", ".join(self.list()) or "none"
             raise NotFoundError(
-                f"collection {name!r} does not exist in {self.data_dir} (collections: {known}); "
+                f"collection {name!r} does not exist in {self.root.uri} (collections: {known}); "
                 f"create it with `omnivec collections create {name}` or index into it"
-            )
+            ) from None
         try:
-            meta = json.loads(meta_path.read_text())
-            table = open_table(name, path)
+            meta = json.loads(raw)
+            table = open_table(name, root, meta.get("table", TABLE_NAME))
         except Exception as exc:
+            fault = storage_fault(exc, self.root.uri)
+            if fault is not None:
+                raise fault from exc
             raise CorruptDataError(
                 f"collection {name!r} cannot be opened ({first_line(exc)}) and no older version "
                 f"opens either; delete it with `omnivec collections delete {name}` and re-index it"
             ) from exc
-        collection = Collection(path, table, meta, self.settings)
-        collection.damage = find_damage(name, path, table)
+        collection = Collection(root, table, meta, self.settings)
+        collection.damage = find_damage(name, root, collection.table_name, table)
         self._open[name] = collection
+        self._checked_at[name] = time.monotonic()
         return collection
 
     def delete(self, name: str) -> None:
-        path = self._path(name)
+        meta_key = self._meta_key(name)
+        objects = self.root.objects
         with self._lock:
-            if not (path / "collection.json").is_file():
+            if not objects.exists(meta_key):
                 raise NotFoundError(f"collection {name!r} does not exist")
             collection = self._open.pop(name, None)
             if collection is not None:
                 collection.close()
             # Remove the marker first so a crash mid-delete leaves no half-visible collection.
-            (path / "collection.json").unlink()
-            shutil.rmtree(path, ignore_errors=True)
+            objects.delete(meta_key)
+            local = self.root.child(name).local_path
+            if local is not None:
+                shutil.rmtree(local, ignore_errors=True)
+            else:
+                objects.delete_tree(name)
 
     def close(self) -> None:
         with self._lock:

@@ -4,7 +4,9 @@ Two failures are handled at open time, both without losing anything that still r
 
 * The newest manifest is unreadable (truncated or garbage): :func:`open_table` falls back to the
   newest version that opens, moving the damaged manifests to ``quarantine/`` (never deleting
-  them) and putting them back if no older version opens either.
+  them) and putting them back if no older version opens either. That repair moves files, so it
+  is made in a local folder only; on an object store the open fails with the error, and
+  ``omnivec collections restore NAME --version N`` is the recovery.
 * A data file of the current version is unreadable: :func:`find_damage` scans the cheap columns
   to find out, and returns a :class:`CorruptDataError` naming the newest readable version and the
   command that restores it. The collection still opens (restore is the recovery), but serves
@@ -22,6 +24,7 @@ from typing import Any
 
 from omnivec.indexer.errors import CorruptDataError
 from omnivec.indexer.filters import LABEL_COLUMN_PREFIX
+from omnivec.indexer.storage import DataRoot, storage_fault
 from omnivec.indexer.table_schema import TABLE_NAME
 
 __all__ = ["find_damage", "first_line", "open_table"]
@@ -35,23 +38,28 @@ def _manifest_version(path: Path) -> int:
     return (2**64 - 1 - number) if number >= 2**63 else number
 
 
-def open_table(name: str, path: Path) -> Any:
+def open_table(name: str, root: DataRoot, table_name: str = TABLE_NAME) -> Any:
     """Open the LanceDB table. When the newest manifest is unreadable (truncated or garbage), fall
     back to the newest version that opens: the damaged manifests are moved to ``quarantine/``
-    (never deleted), and put back if no older version opens either."""
-    import lancedb
-
+    (never deleted), and put back if no older version opens either (local folders only). A
+    store that cannot be reached is not damage: its error goes up as it is."""
     error: Exception | None = None
     for _ in range(2):  # a second try rules out a transient failure
         try:
-            table = lancedb.connect(str(path)).open_table(TABLE_NAME)
+            table = root.connect().open_table(table_name)
         except Exception as exc:  # noqa: BLE001 - judged below
             error = exc
+            if storage_fault(exc, root.uri) is not None:
+                raise
             continue
-        _warn_if_newest_manifest_missing(name, path, table)
+        if root.local_path is not None:
+            _warn_if_newest_manifest_missing(name, root.local_path, table)
         return table
     assert error is not None
-    versions = path / f"{TABLE_NAME}.lance" / "_versions"
+    path = root.local_path
+    if path is None:
+        raise error
+    versions = path / f"{table_name}.lance" / "_versions"
     manifests = sorted(
         (p for p in versions.glob("*.manifest") if p.stem.isdigit()),
         key=_manifest_version, reverse=True,
@@ -64,7 +72,7 @@ def open_table(name: str, path: Path) -> Any:
         os.replace(manifest, dest)
         moved.append((manifest, dest))
         try:
-            table = lancedb.connect(str(path)).open_table(TABLE_NAME)
+            table = root.connect().open_table(table_name)
         except Exception:  # noqa: BLE001 - try the next older version
             continue
         log.warning(
@@ -97,7 +105,7 @@ def first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0][:300] if text else ''}"
 
 
-def _scan_problem(table: Any) -> str | None:
+def _scan_problem(table: Any, location: str) -> str | None:
     """Cheap open-time check that every data file of the current version can be read: scan the
     small columns (row ids and probe labels), which reads each file's footer, and compare the
     row count with the manifest's. None when all is well."""
@@ -105,30 +113,33 @@ def _scan_problem(table: Any) -> str | None:
     try:
         scanned = table.search().select(columns).limit(None).to_arrow().num_rows
         expected = int(table.count_rows())
-    except Exception as exc:  # noqa: BLE001 - any read failure is damage
+    except Exception as exc:  # noqa: BLE001 - any read failure but the store's is damage
+        fault = storage_fault(exc, location)
+        if fault is not None:
+            raise fault from exc
         return first_line(exc)
     if scanned != expected:
         return f"{scanned} rows readable but the manifest lists {expected}"
     return None
 
 
-def find_damage(name: str, path: Path, table: Any) -> CorruptDataError | None:
+def find_damage(
+    name: str, root: DataRoot, table_name: str, table: Any
+) -> CorruptDataError | None:
     """A CorruptDataError naming the damage and the recovery command, or None if readable."""
-    import lancedb
-
-    problem = _scan_problem(table)
+    problem = _scan_problem(table, root.uri)
     if problem is None:
         return None
     good: int | None = None
     try:
-        probe = lancedb.connect(str(path)).open_table(TABLE_NAME)
+        probe = root.connect().open_table(table_name)
         older = sorted(
             (int(v["version"]) for v in probe.list_versions() if int(v["version"]) < table.version),
             reverse=True,
         )
         for version in older[:20]:
             probe.checkout(version)
-            if _scan_problem(probe) is None:
+            if _scan_problem(probe, root.uri) is None:
                 good = version
                 break
     except Exception as exc:  # noqa: BLE001 - only the advice gets less precise

@@ -100,7 +100,7 @@ class ProbeService:
         self.store = store
         self.models = models
         self.settings = settings or models.settings
-        self._storages: dict[Path, ProbeStorage] = {}
+        self._storages: dict[str, ProbeStorage] = {}
         self._lock = threading.Lock()
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -109,10 +109,10 @@ class ProbeService:
 
     def storage(self, collection: Collection) -> ProbeStorage:
         with self._lock:
-            storage = self._storages.get(collection.path)
+            storage = self._storages.get(collection.location)
             if storage is None:
-                storage = ProbeStorage(collection.path, collection.name)
-                self._storages[collection.path] = storage
+                storage = ProbeStorage(collection.root.objects, collection.name)
+                self._storages[collection.location] = storage
             return storage
 
     def _check_configured(self, collection: Collection, space: str) -> None:

@@ -1,41 +1,42 @@
-"""Versioned probes on disk, stored with their collection.
+"""Versioned probes, stored with their collection (a local folder or an object store).
 
-Layout (under the collection's directory, next to ``rows.lance``)::
+Layout (under the collection's root, next to ``rows.lance``; read and written through
+:class:`omnivec.indexer.storage.Objects`, so it is the same on local disk and on ``s3://``)::
 
     <collection>/probes/<name>/
-      v1/                       one immutable directory per version
+      v1/                       one immutable version
+        .claim                  taken first: this version number is this writer's
         model.npz               weights (classes x dim) and bias, float32, no pickle
         probe.json              classes, space, encoder spec + fingerprint, calibration,
                                 training report, the training examples (ids / sources + labels),
                                 prompt template, created_at, sha256 of model.npz; format 2
                                 (format 1, still read, named two report fields differently:
-                                see omnivec.indexer.probes.report)
+                                see omnivec.indexer.probes.report). Written last: it publishes
+                                the version
       v2/ ...
       .last_version             highest version ever made, so a deleted version's number is
                                 never handed out again (best effort: it is a hint, not a lock)
 
-A version is written into a temporary sibling directory (``.tmp-*``), every file fsynced, and
-then renamed to ``v<N>`` in one ``rename(2)``, followed by an fsync of the parent directory: a
-reader sees the whole version or none of it, and a crash leaves at most a ``.tmp-*`` directory
-that listing ignores (and that the next save sweeps away). Two writers racing for the same number
-cannot both win: ``rename`` onto an existing non-empty directory fails, and the loser takes N+1.
-Deleting renames ``v<N>`` away first (atomic), then removes the files.
+Saving claims the next number by creating ``v<N>/.claim`` exclusively (a hard link locally, a
+conditional PUT on an object store): two writers racing for one number cannot both win, and the
+loser takes N+1. Then ``model.npz`` is written, then ``probe.json``, each atomically (fsync'd
+temp file and rename locally, one PUT on a store). A version exists once its ``probe.json``
+does, so a reader sees a whole version or none of it, and a crash leaves at most a claimed,
+unpublished number that listing ignores. Deleting removes ``probe.json`` first (the version is
+gone at once), then the rest.
 
 Versions are immutable once written, so loaded models are cached by (path, weights checksum).
 """
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import io
 import json
 import os
 import re
-import shutil
 import threading
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,11 +44,11 @@ from typing import Any
 
 import numpy as np
 
-from omnivec.indexer.durable_files import fsync_dir
 from omnivec.indexer.encoders.base import EncoderSpec
 from omnivec.indexer.errors import CorruptDataError, InvalidInputError, NotFoundError
 from omnivec.indexer.probes.model import MODEL_FORMAT, ProbeModel
 from omnivec.indexer.probes.report import ProbeReport
+from omnivec.indexer.storage import LocalObjects, Objects
 from omnivec.indexer.store import is_valid_name, validate_name
 
 __all__ = [
@@ -66,7 +67,7 @@ RECORD_FORMAT = 2
 _READABLE_FORMATS = (1, 2)
 _VERSION_DIR = re.compile(r"^v([1-9][0-9]{0,8})$")
 _LAST_VERSION = ".last_version"
-_STALE_TMP_SECONDS = 3600.0
+_CLAIM = ".claim"
 
 
 def validate_probe_name(name: str) -> str:
@@ -169,43 +170,40 @@ class ProbeRecord:
             raise CorruptDataError(f"{path}: probe record is damaged ({exc!r})") from exc
 
 
-def _write_file(path: Path, data: bytes) -> None:
-    with open(path, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
 class ProbeStorage:
-    """The probes of one collection directory. Thread-safe; safe across processes for saves."""
+    """The probes of one collection. Thread-safe; safe across processes (and replicas on one
+    object store) for saves."""
 
-    def __init__(self, collection_path: Path, collection_name: str) -> None:
-        self.collection_path = Path(collection_path)
+    def __init__(self, collection: Path | Objects, collection_name: str) -> None:
+        self.objects = collection if isinstance(collection, Objects) else LocalObjects(Path(collection))
         self.collection_name = collection_name
-        self.root = self.collection_path / PROBES_DIR
         self._lock = threading.Lock()
         self._models: dict[tuple[Path, str], ProbeModel] = {}
 
-    # -- paths and listing ------------------------------------------------------------------
-    def _dir(self, name: str) -> Path:
-        return self.root / validate_probe_name(name)
+    # -- keys and listing -------------------------------------------------------------------
+    def _dir(self, name: str) -> str:
+        return f"{PROBES_DIR}/{validate_probe_name(name)}"
+
+    def _version_path(self, name: str, number: int) -> Path:
+        """The version's folder (locally) or its key (on an object store), for records."""
+        key = f"{self._dir(name)}/v{number}"
+        local = self.objects.local_path
+        return local / key if local is not None else Path(key)
 
     def names(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
         return sorted(
-            p.name for p in self.root.iterdir() if is_valid_name(p.name) and self.versions(p.name)
+            n for n in self.objects.list(PROBES_DIR) if is_valid_name(n) and self.versions(n)
         )
 
     def versions(self, name: str) -> list[int]:
         folder = self._dir(name)
-        if not folder.is_dir():
-            return []
         out = []
-        for child in folder.iterdir():
-            match = _VERSION_DIR.fullmatch(child.name)
-            if match and (child / RECORD_FILE).is_file():
-                out.append(int(match.group(1)))
+        for key in self.objects.sizes(folder):
+            parts = key.rsplit("/", 2)
+            if len(parts) == 3 and parts[2] == RECORD_FILE:
+                match = _VERSION_DIR.fullmatch(parts[1])
+                if match and parts[0] == folder:
+                    out.append(int(match.group(1)))
         return sorted(out)
 
     def resolve(self, name: str, version: int | None = None) -> int:
@@ -231,9 +229,10 @@ class ProbeStorage:
     # -- reading ----------------------------------------------------------------------------
     def record(self, name: str, version: int | None = None) -> ProbeRecord:
         number = self.resolve(name, version)
-        path = self._dir(name) / f"v{number}"
+        key = f"{self._dir(name)}/v{number}/{RECORD_FILE}"
+        path = self._version_path(name, number)
         try:
-            data = json.loads((path / RECORD_FILE).read_text(encoding="utf-8"))
+            data = json.loads(self.objects.read(key).decode("utf-8"))
         except FileNotFoundError:
             raise NotFoundError(
                 f"probe {name!r} version {number} was deleted while it was being read"
@@ -256,9 +255,8 @@ class ProbeStorage:
             cached = self._models.get(key)
         if cached is not None:
             return record, cached
-        weights_path = record.path / WEIGHTS_FILE
         try:
-            raw = weights_path.read_bytes()
+            raw = self.objects.read(f"{self._dir(name)}/v{record.version}/{WEIGHTS_FILE}")
         except OSError as exc:
             raise CorruptDataError(f"probe {name!r} v{record.version}: {WEIGHTS_FILE} unreadable ({exc})") from exc
         if hashlib.sha256(raw).hexdigest() != record.weights_sha256:
@@ -283,21 +281,20 @@ class ProbeStorage:
         return record, model
 
     # -- writing ----------------------------------------------------------------------------
-    def _last_version(self, folder: Path) -> int:
+    def _last_version(self, folder: str) -> int:
         try:
-            return int((folder / _LAST_VERSION).read_text().strip())
+            return int(self.objects.read(f"{folder}/{_LAST_VERSION}").decode().strip())
         except (OSError, ValueError):
             return 0
 
-    def _sweep_tmp(self, folder: Path) -> None:
-        now = time.time()
-        for child in folder.iterdir():
-            if child.name.startswith((".tmp-", ".deleted-")):
-                try:
-                    if now - child.stat().st_mtime > _STALE_TMP_SECONDS or child.name.startswith(".deleted-"):
-                        shutil.rmtree(child, ignore_errors=True)
-                except OSError:
-                    pass
+    def _claim(self, name: str) -> int:
+        """The next free version number, claimed for this writer alone."""
+        folder = self._dir(name)
+        number = max([0, self._last_version(folder), *self.versions(name)]) + 1
+        claim = json.dumps({"pid": os.getpid(), "at": time.time()}).encode()
+        while not self.objects.create(f"{folder}/v{number}/{_CLAIM}", claim):
+            number += 1  # another writer took this number: take the next one
+        return number
 
     def save(self, name: str, model: ProbeModel, record: Mapping[str, Any]) -> ProbeRecord:
         """Write a new version (the next number) atomically and return its record.
@@ -306,54 +303,36 @@ class ProbeStorage:
         temperature/abstain_threshold/weights_sha256, which come from here and from ``model``.
         """
         folder = self._dir(name)
-        folder.mkdir(parents=True, exist_ok=True)
-        self._sweep_tmp(folder)
         arrays, meta = model.to_arrays()
         buffer = io.BytesIO()
         np.savez(buffer, weights=arrays["weights"], bias=arrays["bias"])
         weights = buffer.getvalue()
-        tmp = folder / f".tmp-{uuid.uuid4().hex}"
-        tmp.mkdir()
+        number = self._claim(name)
+        version = f"{folder}/v{number}"
+        data = {
+            "format": RECORD_FORMAT,
+            **dict(record),
+            "collection": self.collection_name,
+            "name": name,
+            "version": number,
+            "classes": list(meta["classes"]),
+            "temperature": meta["temperature"],
+            "abstain_threshold": meta["abstain_threshold"],
+            "weights_sha256": hashlib.sha256(weights).hexdigest(),
+        }
         try:
-            _write_file(tmp / WEIGHTS_FILE, weights)
-            number = max([0, self._last_version(folder), *self.versions(name)]) + 1
-            while True:
-                data = {
-                    "format": RECORD_FORMAT,
-                    **dict(record),
-                    "collection": self.collection_name,
-                    "name": name,
-                    "version": number,
-                    "classes": list(meta["classes"]),
-                    "temperature": meta["temperature"],
-                    "abstain_threshold": meta["abstain_threshold"],
-                    "weights_sha256": hashlib.sha256(weights).hexdigest(),
-                }
-                _write_file(
-                    tmp / RECORD_FILE,
-                    json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False).encode("utf-8"),
-                )
-                fsync_dir(tmp)
-                target = folder / f"v{number}"
-                try:
-                    os.rename(tmp, target)
-                except OSError as exc:
-                    if exc.errno in (errno.EEXIST, errno.ENOTEMPTY) or target.exists():
-                        number += 1  # another writer took this number: take the next one
-                        continue
-                    raise
-                break
+            self.objects.write(f"{version}/{WEIGHTS_FILE}", [weights])
+            encoded = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False).encode("utf-8")
+            self.objects.write(f"{version}/{RECORD_FILE}", [encoded])  # publishes the version
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            self.objects.delete_tree(version)
             raise
-        fsync_dir(folder)
         try:
-            marker = folder / f".last-{uuid.uuid4().hex}"
-            _write_file(marker, str(max(number, self._last_version(folder))).encode())
-            os.replace(marker, folder / _LAST_VERSION)
+            if number > self._last_version(folder):
+                self.objects.write(f"{folder}/{_LAST_VERSION}", [str(number).encode()])
         except OSError:
             pass  # a hint only
-        return ProbeRecord.from_dict(data, target)
+        return ProbeRecord.from_dict(data, self._version_path(name, number))
 
     def delete(self, name: str, version: int | None = None, *, all_versions: bool = False) -> int:
         """Delete one version, or every version with ``all_versions``; returns how many."""
@@ -371,18 +350,12 @@ class ProbeStorage:
             numbers = [self.resolve(name, version)]
         folder = self._dir(name)
         for number in numbers:
-            path = folder / f"v{number}"
-            doomed = folder / f".deleted-v{number}-{uuid.uuid4().hex}"
-            try:
-                os.rename(path, doomed)
-            except FileNotFoundError:
-                continue
+            self.objects.delete(f"{folder}/v{number}/{RECORD_FILE}")  # gone from here on
+            path = self._version_path(name, number)
             with self._lock:
                 for key in [k for k in self._models if k[0] == path]:
                     del self._models[key]
-            shutil.rmtree(doomed, ignore_errors=True)
+            self.objects.delete_tree(f"{folder}/v{number}")
         if all_versions:
-            shutil.rmtree(folder, ignore_errors=True)
-        else:
-            fsync_dir(folder)
+            self.objects.delete_tree(folder)
         return len(numbers)
