@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.paths import TINY_ARCH, TINY_ARCH_FILE
+from tests.support.seaweedfs import SeaweedFS
+from tests.support.storage import STORAGES, StorageTarget
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces: tests never reach a hub
 
@@ -95,3 +97,20 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture
 def cli_env(settings_env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
     yield {**settings_env, "OMNIVEC_DATA_DIR": str(tmp_path / "data")}
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    """One real S3 server (SeaweedFS `weed mini` on free ports) for the whole run, started the
+    first time a test asks for it."""
+    with SeaweedFS(tmp_path_factory.mktemp("seaweedfs")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module", params=STORAGES)
+def storage(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> StorageTarget:
+    """Local disk, then SeaweedFS: the storage-dependent suites run once on each."""
+    folder = tmp_path_factory.mktemp(f"storage-{request.param}")
+    if request.param == "s3":
+        return StorageTarget("s3", folder, request.getfixturevalue("seaweedfs"))
+    return StorageTarget("local", folder)

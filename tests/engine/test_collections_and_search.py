@@ -1,4 +1,7 @@
-"""Collections, the indexer and cross-modal search on a real mixed folder (engine, no server)."""
+"""Collections, the indexer and cross-modal search on a real mixed folder (engine, no server).
+
+The tests that store anything run twice: on local disk and on SeaweedFS (the ``storage``
+fixture), through an engine of their own that shares the session's models."""
 
 from __future__ import annotations
 
@@ -18,6 +21,16 @@ from omnivec.indexer.errors import (
 from tests.support import media_factory as mf
 from tests.support.paths import SAMPLES, SPEECH
 from tests.support.processes import invoke_cli
+
+
+@pytest.fixture(scope="module")
+def engine(storage, settings, models):  # type: ignore[no-untyped-def]
+    """This module's engine, over a data directory on the ``storage`` under test."""
+    from omnivec.indexer.engine import Engine
+
+    engine = Engine(storage.settings(settings, storage.data_dir()), models)
+    yield engine
+    engine.store.close()
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +199,8 @@ def test_changed_file_replaces_its_rows_and_delete_by_source(engine, tmp_path: P
     assert engine.describe_collection("replace").item_count == 0
 
 
-def test_cli_index_and_search_json(cli_env: dict[str, str], mixed_folder) -> None:  # type: ignore[no-untyped-def]
+def test_cli_index_and_search_json(cli_env: dict[str, str], storage, mixed_folder) -> None:  # type: ignore[no-untyped-def]
+    cli_env = {**cli_env, **storage.env(storage.data_dir("cli"))}
     notes = mixed_folder["root"] / "notes"
     result = invoke_cli("index", str(notes), "-c", "cli", "--json", env=cli_env)
     assert result.returncode == 0, result.stderr
