@@ -1,4 +1,6 @@
-"""Kill -9 during indexing loses nothing acknowledged; a damaged FAISS file is rebuilt on open."""
+"""Kill -9 during indexing loses nothing acknowledged; a damaged FAISS file is rebuilt on open.
+
+Every test here runs on local disk and on SeaweedFS (the ``storage`` fixture)."""
 
 from __future__ import annotations
 
@@ -27,8 +29,18 @@ def _write_notes(folder: Path, count: int) -> None:
         )
 
 
-def _snapshot(data_dir: Path, name: str) -> dict[str, object]:
-    store = Store(data_dir)
+@pytest.fixture(scope="module")
+def engine(storage, settings, models):  # type: ignore[no-untyped-def]
+    """This module's engine, over a data directory on the ``storage`` under test."""
+    from omnivec.indexer.engine import Engine
+
+    engine = Engine(storage.settings(settings, storage.data_dir()), models)
+    yield engine
+    engine.store.close()
+
+
+def _snapshot(storage, settings, data_dir: Path | str, name: str) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    store = Store(data_dir, storage=storage.settings(settings, data_dir).storage)
     collection = store.open(name)
     table = collection.lance_table.search().select(
         ["item_id", "chunk", "content_hash", vector_column("text")]
@@ -40,10 +52,11 @@ def _snapshot(data_dir: Path, name: str) -> dict[str, object]:
 
 
 @pytest.mark.slow
-def test_kill_9_mid_index_then_rerun_equals_clean_run(cli_env: dict[str, str], tmp_path: Path) -> None:
+def test_kill_9_mid_index_then_rerun_equals_clean_run(cli_env: dict[str, str], storage, settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     notes = tmp_path / "notes"
     _write_notes(notes, 300)
-    killed_env = {**os.environ, **cli_env, "OMNIVEC_DATA_DIR": str(tmp_path / "killed"),
+    killed_dir, clean_dir = storage.data_dir("killed"), storage.data_dir("clean")
+    killed_env = {**os.environ, **cli_env, **storage.env(killed_dir),
                   "OMNIVEC_INDEX__WRITE_BATCH_ROWS": "16"}
     args = [str(OMNIVEC_BIN), "index", str(notes), "-c", "notes", "--space", "text", "-q"]
     proc = subprocess.Popen(args, env=killed_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -59,7 +72,7 @@ def test_kill_9_mid_index_then_rerun_equals_clean_run(cli_env: dict[str, str], t
     proc.wait(timeout=30)
     assert 40 <= len(acknowledged) < 300, "the kill must land mid-run"
 
-    partial = _snapshot(tmp_path / "killed", "notes")
+    partial = _snapshot(storage, settings, killed_dir, "notes")
     stored_ids = {item for item, _ in partial["keys"]}  # type: ignore[attr-defined]
     assert set(acknowledged) <= stored_ids, "every acknowledged item survived kill -9"
 
@@ -71,12 +84,12 @@ def test_kill_9_mid_index_then_rerun_equals_clean_run(cli_env: dict[str, str], t
     assert summary["unchanged"] >= len(acknowledged)
     assert summary["indexed"] + summary["unchanged"] == 300
 
-    clean_env = {**killed_env, "OMNIVEC_DATA_DIR": str(tmp_path / "clean")}
+    clean_env = {**killed_env, **storage.env(clean_dir)}
     clean = subprocess.run(args, env=clean_env, capture_output=True, text=True, timeout=600)
     assert clean.returncode == 0, clean.stderr
 
-    a = _snapshot(tmp_path / "killed", "notes")
-    b = _snapshot(tmp_path / "clean", "notes")
+    a = _snapshot(storage, settings, killed_dir, "notes")
+    b = _snapshot(storage, settings, clean_dir, "notes")
     assert len(a["keys"]) == len(set(a["keys"])), "no duplicate rows"  # type: ignore[arg-type]
     assert sorted(a["keys"]) == sorted(b["keys"])  # type: ignore[type-var]
     norms = np.linalg.norm(a["vectors"], axis=1)  # type: ignore[arg-type]
@@ -90,42 +103,46 @@ def _exact(collection, space: str, vector: np.ndarray, k: int) -> list[int]:  # 
 
 
 @pytest.mark.parametrize("damage", ["delete", "truncate", "garbage"])
-def test_damaged_faiss_file_is_rebuilt_and_search_is_exact(engine, settings, tmp_path: Path, damage: str) -> None:  # type: ignore[no-untyped-def]
+def test_damaged_faiss_file_is_rebuilt_and_search_is_exact(engine, tmp_path: Path, damage: str) -> None:  # type: ignore[no-untyped-def]
     notes = tmp_path / "notes"
     _write_notes(notes, 40)
     name = f"ann-{damage}"
     engine.index_paths(name, [notes], spaces=["text"])
-    path = settings.data_dir / name / "ann" / "text.faiss"
-    assert path.exists()
+    objects, key = engine.store.root.objects, f"{name}/ann/text.faiss"  # a file, or an S3 object
+    assert objects.exists(key)
     query = engine.embed_texts(["facts about volcanoes"]).vectors[0]
     engine.store.close()  # drop the in-memory index, as a restart would
 
+    saved = objects.read(key)
     if damage == "delete":
-        path.unlink()
+        objects.delete(key)
     elif damage == "truncate":
-        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+        objects.write(key, [saved[: len(saved) // 2]])
     else:
-        path.write_bytes(os.urandom(path.stat().st_size))
+        objects.write(key, [os.urandom(len(saved))])
 
     collection = engine.store.open(name)
     got = [rowid for rowid, _ in collection.search("text", query, 10)]
     assert got == _exact(collection, "text", query, 10)
-    assert path.exists(), "the rebuilt index was saved again"
+    from omnivec.indexer.ann import AnnIndex
+
+    assert AnnIndex.load_from(objects, key)[0].ntotal == 40, "the rebuilt index was saved again"
     hits = engine.search(name, SearchQuery(text="facts about volcanoes", k=3)).hits
     assert all("volcanoes" in (h.span.text if h.span else "") for h in hits)
 
 
-def test_stale_faiss_file_is_caught_up(engine, settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_stale_faiss_file_is_caught_up(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     notes = tmp_path / "notes"
     _write_notes(notes, 16)
     engine.index_paths("stale", [notes], spaces=["text"])
-    saved = (settings.data_dir / "stale" / "ann" / "text.faiss").read_bytes()
+    objects = engine.store.root.objects
+    saved = objects.read("stale/ann/text.faiss")
     more = tmp_path / "more"
     (more).mkdir()
     (more / "extra.txt").write_text("An entirely new note about lighthouses and foghorns.")
     engine.index_paths("stale", [more])
     engine.store.close()
-    (settings.data_dir / "stale" / "ann" / "text.faiss").write_bytes(saved)  # an old version
+    objects.write("stale/ann/text.faiss", [saved])  # an old version
     hits = engine.search("stale", SearchQuery(text="lighthouses and foghorns", k=1)).hits
     assert hits[0].source_uri.endswith("extra.txt")
     assert engine.describe_collection("stale").spaces["text"].vectors == 17
