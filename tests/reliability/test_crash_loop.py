@@ -18,6 +18,9 @@ checker then verifies, against LanceDB read directly from disk:
 
 The batch the writer had in flight when the server died is re-sent after the restart: each of its
 items must come back "ok" or "unchanged" (stored once, never twice).
+
+The loop runs on local disk and on SeaweedFS (``storage``): on S3 the killed process is a
+stateless replica whose commits, ANN file and writer slot all live in the bucket.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ import numpy as np
 import pytest
 
 from omnivec.client import Client, Media, UpsertItem
+from omnivec.indexer.storage import DataRoot, open_data_root
 from tests.support.reliability import ServerProcess, bound, record, server_env
+from tests.support.storage import StorageTarget
 
 pytestmark = pytest.mark.reliability
 
@@ -124,11 +129,13 @@ class Writer(threading.Thread):
                         state.pending = []
 
 
-def _stored(data_dir: Path) -> dict[str, Any]:
-    """The collection as LanceDB has it on disk (read directly, not through the server)."""
-    import lancedb
+def _stored(root: DataRoot) -> dict[str, Any]:
+    """The collection as LanceDB has it in the store (read directly, not through the server)."""
+    import json
 
-    table = lancedb.connect(str(data_dir / COLLECTION)).open_table("rows")
+    collection = root.child(COLLECTION)
+    meta = json.loads(collection.objects.read("collection.json"))
+    table = collection.connect().open_table(meta.get("table", "rows"))
     data = table.search().select(["rowid", "item_id", "chunk", "vec_text"]).limit(None).to_arrow()
     vectors = np.asarray(data.column("vec_text").to_pylist(), dtype=np.float32).reshape(
         data.num_rows, 384 if data.num_rows == 0 else -1
@@ -165,7 +172,7 @@ def _recall(client: Client, stored: dict[str, Any]) -> tuple[float, dict[str, li
     return total / len(QUERIES), tops
 
 
-def _check(client: Client, data_dir: Path, state: State, rng: random.Random) -> dict[str, Any]:
+def _check(client: Client, data_dir: DataRoot, state: State, rng: random.Random) -> dict[str, Any]:
     """Promise 2, checked after a restart (the writer is not running)."""
     info = client.get_collection(COLLECTION)  # opens the collection: ANN catch-up happens here
     stored = _stored(data_dir)
@@ -196,10 +203,15 @@ def _check(client: Client, data_dir: Path, state: State, rng: random.Random) -> 
     return {"rows": len(ids), "acked": len(acked), "recall": recall, "tops": tops}
 
 
-def test_kill_9_loop_loses_nothing_acknowledged(settings_env: dict[str, str], tmp_path: Path) -> None:
+def test_kill_9_loop_loses_nothing_acknowledged(
+    settings_env: dict[str, str], settings: Any, storage: StorageTarget, tmp_path: Path
+) -> None:
     rng = random.Random(SEED)
-    data_dir = tmp_path / "data"
-    server = ServerProcess(server_env(settings_env, data_dir), tmp_path / "server.log")
+    location = storage.data_dir("crash")
+    data_dir = open_data_root(location, storage.settings(settings, location).storage)
+    server = ServerProcess(
+        server_env(settings_env, location, **storage.env(location)), tmp_path / "server.log"
+    )
     state = State()
     kills = {"mid-write": 0, "quiescent": 0, "startup": 0}
     checks = 0
@@ -268,7 +280,7 @@ def test_kill_9_loop_loses_nothing_acknowledged(settings_env: dict[str, str], tm
     verified = len(state.acked & set(final_rows))
     assert verified == len(state.acked)
     record(
-        "crash_loop",
+        "crash_loop" if storage.kind == "local" else f"crash_loop_{storage.kind}",
         loops=loops_run, kills=sum(kills.values()), kills_by_moment=kills,
         items_sent=len(state.sent), items_acknowledged=len(state.acked),
         items_verified=verified, resent_after_kill=state.resent_ok, checks=checks,

@@ -37,7 +37,7 @@ def invoke_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
 
 
 @contextlib.contextmanager
-def serve_process(env: dict[str, str], data_dir: Path) -> Iterator[str]:
+def serve_process(env: dict[str, str], data_dir: Path | str) -> Iterator[str]:
     """A real `omnivec serve` subprocess on a free loopback port; yields HOST:PORT."""
     proc = subprocess.Popen(
         [str(OMNIVEC_BIN), "serve", "--host", "127.0.0.1", "--port", "0"],

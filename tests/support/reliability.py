@@ -81,7 +81,7 @@ def proc_status(pid: int) -> dict[str, int]:
     return out
 
 
-def server_env(settings_env: Mapping[str, str], data_dir: Path, **extra: str) -> dict[str, str]:
+def server_env(settings_env: Mapping[str, str], data_dir: Path | str, **extra: str) -> dict[str, str]:
     """Environment for an `omnivec serve` subprocess with the text space only (MiniLM: fast)."""
     env = {
         **os.environ,
