@@ -17,6 +17,7 @@ from rich.console import Console
 
 from omnivec.indexer.config import Settings, load_settings
 from omnivec.indexer.errors import OmnivecError
+from omnivec.indexer.storage import storage_fault
 
 __all__ = [
     "EXIT_CLOSED_PIPE",
@@ -97,6 +98,10 @@ def handle_errors(fn: F) -> F:
         except Exception as exc:  # noqa: BLE001 - last line of defence for the user
             if os.environ.get("OMNIVEC_DEBUG"):
                 raise
+            fault = storage_fault(exc)
+            if fault is not None:
+                err_console.print(f"[bold red]error:[/] {fault}", highlight=False, soft_wrap=True)
+                sys.exit(EXIT_USAGE)
             client_error = _client_error_message(exc)
             if client_error is not None:
                 err_console.print(f"[bold red]error:[/] {client_error}", highlight=False)

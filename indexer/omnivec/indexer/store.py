@@ -738,38 +738,50 @@ class Store:
     ) -> Collection:
         if not specs:
             raise InvalidInputError("a collection needs at least one space (clip and/or text)")
+        with self._lock:
+            try:
+                return self._create_locked(name, specs, exist_ok)
+            except Exception as exc:
+                fault = storage_fault(exc, self.root.uri)
+                if fault is not None:
+                    raise fault from exc
+                raise
+
+    def _create_locked(
+        self, name: str, specs: dict[str, EncoderSpec], exist_ok: bool
+    ) -> Collection:
+        """Store.create under self._lock."""
         objects = self.root.objects
         meta_key = self._meta_key(name)
-        with self._lock:
-            if objects.exists(meta_key):
-                return self._existing(name, specs, exist_ok)
-            root = self.root.child(name)
-            meta = {
-                "format_version": FORMAT_VERSION,
-                "name": name,
-                "created_at": time.time(),
-                "spaces": {s: spec.to_dict() for s, spec in specs.items()},
-            }
-            db = root.connect()
-            if self.root.is_local:
-                assert root.local_path is not None
-                root.local_path.mkdir(parents=True, exist_ok=True)
-                if TABLE_NAME in db.list_tables().tables:
-                    db.drop_table(TABLE_NAME)  # leftover of a create interrupted before its json
-                db.create_table(TABLE_NAME, schema=table_schema(specs))
-                # collection.json last: its presence is what makes the collection exist.
-                objects.write(meta_key, [json.dumps(meta, indent=2).encode()])
-                return self._open_locked(name)
-            # On an object store several replicas may create the same name at once: each makes
-            # a table of its own, then publishes it by creating collection.json, which only one
-            # of them can do; the others drop their table and open the winner's.
-            table = f"{TABLE_NAME}-{uuid.uuid4().hex[:12]}"
-            meta["table"] = table
-            db.create_table(table, schema=table_schema(specs))
-            if not objects.create(meta_key, json.dumps(meta, indent=2).encode()):
-                db.drop_table(table)
-                return self._existing(name, specs, exist_ok)
+        if objects.exists(meta_key):
+            return self._existing(name, specs, exist_ok)
+        root = self.root.child(name)
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "name": name,
+            "created_at": time.time(),
+            "spaces": {s: spec.to_dict() for s, spec in specs.items()},
+        }
+        db = root.connect()
+        if self.root.is_local:
+            assert root.local_path is not None
+            root.local_path.mkdir(parents=True, exist_ok=True)
+            if TABLE_NAME in db.list_tables().tables:
+                db.drop_table(TABLE_NAME)  # leftover of a create interrupted before its json
+            db.create_table(TABLE_NAME, schema=table_schema(specs))
+            # collection.json last: its presence is what makes the collection exist.
+            objects.write(meta_key, [json.dumps(meta, indent=2).encode()])
             return self._open_locked(name)
+        # On an object store several replicas may create the same name at once: each makes
+        # a table of its own, then publishes it by creating collection.json, which only one
+        # of them can do; the others drop their table and open the winner's.
+        table = f"{TABLE_NAME}-{uuid.uuid4().hex[:12]}"
+        meta["table"] = table
+        db.create_table(table, schema=table_schema(specs))
+        if not objects.create(meta_key, json.dumps(meta, indent=2).encode()):
+            db.drop_table(table)
+            return self._existing(name, specs, exist_ok)
+        return self._open_locked(name)
 
     def _existing(self, name: str, specs: dict[str, EncoderSpec], exist_ok: bool) -> Collection:
         if not exist_ok:

@@ -11,6 +11,8 @@ UNKNOWN, the code gRPC uses for an exception that escapes a handler.
     CallDeadlineError (deadline passed)          -> DEADLINE_EXCEEDED (its grpc_status)
     grpc.RpcError from a request stream          -> CANCELLED (the client ended the stream)
     NotImplementedError (engine lacks a feature) -> UNIMPLEMENTED
+    an object-store failure (storage_fault)      -> UNAVAILABLE, UNAUTHENTICATED, PERMISSION_DENIED
+                                                    or FAILED_PRECONDITION, naming the bucket
     anything else                                -> INTERNAL
 """
 
@@ -26,6 +28,7 @@ from typing import Any, NoReturn, TypeVar
 import grpc
 
 from omnivec.indexer.errors import OmnivecError
+from omnivec.indexer.storage import storage_fault
 from omnivec.server.limits import CallCancelledError, CallDeadlineError, call_scope
 
 __all__ = ["abort_with", "rpc_method", "status_for"]
@@ -42,6 +45,9 @@ def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
         return grpc.StatusCode.CANCELLED, "the request stream was cancelled by the client"
     if isinstance(exc, NotImplementedError):
         return grpc.StatusCode.UNIMPLEMENTED, str(exc) or type(exc).__name__
+    fault = storage_fault(exc)  # one the engine did not translate itself
+    if fault is not None:
+        return grpc.StatusCode[fault.grpc_status], str(fault)
     return grpc.StatusCode.INTERNAL, ""
 
 

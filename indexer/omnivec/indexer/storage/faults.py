@@ -8,7 +8,7 @@ request URL with its query, no header, and so never a credential.
 
     cannot connect, timed out, 5xx, SlowDown       -> UnavailableError (UNAVAILABLE: retry)
     InvalidAccessKeyId, SignatureDoesNotMatch, 401 -> UnauthenticatedError
-    AccessDenied, other 403                        -> PermissionDeniedError
+    AccessDenied, other 403 (a HEAD has no body)   -> PermissionDeniedError
     NoSuchBucket                                   -> FailedPreconditionError
 """
 
@@ -92,9 +92,12 @@ def storage_fault(exc: BaseException, location: str | None = None) -> OmnivecErr
             "secret_access_key in the config file)"
         )
     if 403 in statuses or "AccessDenied" in codes or name == "PermissionDeniedError":
+        # A HEAD answer has no body, so a bare 403 may also be a wrong key: say both.
         return PermissionDeniedError(
-            f"the credentials may not use {where} (access denied); grant them read and write "
-            "access to it or use other credentials"
+            f"the object store refused access to {where} (HTTP 403"
+            f"{', AccessDenied' if 'AccessDenied' in codes else ''}): the credentials are wrong "
+            "or may not use it; check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the "
+            "bucket's permissions"
         )
     transient = [s for s in statuses if s >= 500 or s in (408, 429)]
     if transient or "SlowDown" in codes or any(marker in text for marker in _UNREACHABLE):

@@ -8,11 +8,15 @@ is the one Lance commits rely on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from omnivec.indexer.storage.faults import storage_fault
 from omnivec.indexer.storage.objects import Objects, join_key
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = ["StoreObjects", "open_object_store"]
 
@@ -55,6 +59,25 @@ def open_object_store(uri: str, options: Mapping[str, str]) -> StoreObjects:
     return StoreObjects(store, uri.rstrip("/"), "")
 
 
+def _faults_named(method: F) -> F:
+    """Store failures (unreachable, refused credentials, missing bucket) leave a method as the
+    omnivec error that carries their status, naming the bucket (see storage.faults)."""
+
+    @functools.wraps(method)
+    def wrapper(self: StoreObjects, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except FileNotFoundError:
+            raise
+        except Exception as exc:
+            fault = storage_fault(exc, self.uri)
+            if fault is not None:
+                raise fault from exc
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
 class StoreObjects(Objects):
     """Objects under a prefix of one object store. Thread-safe (obstore stores are)."""
 
@@ -73,6 +96,7 @@ class StoreObjects(Objects):
     def child(self, prefix: str) -> StoreObjects:
         return StoreObjects(self._store, self._base_uri, self._key(prefix))
 
+    @_faults_named
     def read(self, key: str) -> bytes:
         import obstore
         from obstore.exceptions import NotFoundError
@@ -82,12 +106,14 @@ class StoreObjects(Objects):
         except (NotFoundError, FileNotFoundError):
             raise FileNotFoundError(f"{self.uri}/{key} does not exist") from None
 
+    @_faults_named
     def write(self, key: str, parts: Iterable[bytes | memoryview]) -> None:
         import obstore
 
         data = b"".join(bytes(p) if isinstance(p, memoryview) else p for p in parts)
         obstore.put(self._store, self._key(key), data)  # one PUT: visible whole or not at all
 
+    @_faults_named
     def create(self, key: str, data: bytes) -> bool:
         import obstore
         from obstore.exceptions import AlreadyExistsError, PreconditionError
@@ -98,6 +124,7 @@ class StoreObjects(Objects):
             return False
         return True
 
+    @_faults_named
     def exists(self, key: str) -> bool:
         import obstore
         from obstore.exceptions import NotFoundError
@@ -108,6 +135,7 @@ class StoreObjects(Objects):
             return False
         return True
 
+    @_faults_named
     def list(self, prefix: str = "") -> list[str]:
         import obstore
 
@@ -117,6 +145,7 @@ class StoreObjects(Objects):
         names.update(o["path"].rsplit("/", 1)[-1] for o in listing["objects"])
         return sorted(names)
 
+    @_faults_named
     def sizes(self, prefix: str = "") -> dict[str, int]:
         import obstore
 
@@ -128,6 +157,7 @@ class StoreObjects(Objects):
                 out[meta["path"][cut:]] = int(meta["size"])
         return out
 
+    @_faults_named
     def delete(self, key: str) -> None:
         import obstore
         from obstore.exceptions import NotFoundError
@@ -137,6 +167,7 @@ class StoreObjects(Objects):
         except (NotFoundError, FileNotFoundError):
             pass
 
+    @_faults_named
     def delete_tree(self, prefix: str = "") -> None:
         import obstore
 

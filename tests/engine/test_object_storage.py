@@ -1,0 +1,152 @@
+"""Collections on a real S3 server (SeaweedFS): what only an object store can get wrong.
+
+The collection suites run on S3 too (parametrised); here are the store's own failures and
+guarantees: an unreachable store, wrong credentials and a missing bucket answer with the status
+a client can act on, naming the bucket and never a secret; the store's conditional PUT (which
+Lance commits and omnivec's writer slots rely on) refuses a second create; two processes writing
+one collection hand out disjoint rowids.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from omnivec.client import Client, OmnivecClientError
+from omnivec.indexer.config import StorageSettings
+from omnivec.indexer.encoders.base import EncoderSpec
+from omnivec.indexer.errors import (
+    FailedPreconditionError,
+    PermissionDeniedError,
+    UnauthenticatedError,
+    UnavailableError,
+)
+from omnivec.indexer.storage import SLOT_BITS, check_conditional_put, open_data_root
+from omnivec.indexer.store import Store
+from tests.support.reliability import in_process_server
+from tests.support.seaweedfs import SeaweedFS
+
+SPEC = {"text": EncoderSpec("text", "fake", "none", 8)}
+
+
+def _storage(s3: SeaweedFS, **changes: Any) -> StorageSettings:
+    fields = {
+        "endpoint": s3.endpoint, "access_key_id": s3.access_key,
+        "secret_access_key": s3.secret_key, "allow_http": True, "max_retries": 0,
+        "retry_timeout_seconds": 1.0,
+    }
+    return StorageSettings.model_validate({**fields, **changes})
+
+
+def _closed_port() -> int:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
+    sock.close()
+    return port
+
+
+@pytest.fixture
+def secret_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG)
+    return caplog
+
+
+def test_unreachable_store_is_unavailable_naming_the_bucket(seaweedfs: SeaweedFS) -> None:
+    storage = _storage(seaweedfs, endpoint=f"http://127.0.0.1:{_closed_port()}")
+    store = Store(seaweedfs.uri("down"), storage=storage)
+    with pytest.raises(UnavailableError, match=f"bucket '{seaweedfs.bucket}'.*unavailable"):
+        store.create("notes", SPEC)
+
+
+def test_wrong_secret_is_unauthenticated_and_never_printed(
+    seaweedfs: SeaweedFS, secret_log: pytest.LogCaptureFixture
+) -> None:
+    wrong = "wrong-secret-must-not-leak-4711"
+    store = Store(seaweedfs.uri("creds"), storage=_storage(seaweedfs, secret_access_key=wrong))
+    # UNAUTHENTICATED when the store says why (SignatureDoesNotMatch); a HEAD's bare 403 says
+    # only PERMISSION_DENIED. Either names the bucket.
+    with pytest.raises((UnauthenticatedError, PermissionDeniedError), match=f"bucket '{seaweedfs.bucket}'") as caught:
+        store.create("notes", SPEC)
+    with pytest.raises(UnauthenticatedError, match="SignatureDoesNotMatch"):
+        store.list()
+    assert wrong not in str(caught.value) and wrong not in secret_log.text
+    assert wrong not in repr(store.root) and wrong not in repr(_storage(seaweedfs, secret_access_key=wrong))
+
+
+def test_missing_bucket_is_a_failed_precondition_naming_it(seaweedfs: SeaweedFS) -> None:
+    store = Store("s3://no-such-bucket-omnivec/x", storage=_storage(seaweedfs))
+    with pytest.raises(FailedPreconditionError, match="'no-such-bucket-omnivec' does not exist"):
+        store.create("notes", SPEC)
+
+
+def test_faults_reach_grpc_clients_with_their_status(
+    seaweedfs: SeaweedFS, settings: Any, models: Any, secret_log: pytest.LogCaptureFixture
+) -> None:
+    """Over the wire: UNAUTHENTICATED for wrong keys, FAILED_PRECONDITION for a missing bucket,
+    UNAVAILABLE (after the SDK's retries of an idempotent call) for a store that is down;
+    the secret appears in no answer and no server log line."""
+    wrong = "wrong-secret-over-grpc-0815"
+    cases = [
+        ("s3://" + seaweedfs.bucket + "/grpc", _storage(seaweedfs, secret_access_key=wrong),
+         grpc.StatusCode.UNAUTHENTICATED),  # a LIST: the store says SignatureDoesNotMatch
+        ("s3://no-such-bucket-omnivec/grpc", _storage(seaweedfs), grpc.StatusCode.FAILED_PRECONDITION),
+        ("s3://" + seaweedfs.bucket + "/grpc",
+         _storage(seaweedfs, endpoint=f"http://127.0.0.1:{_closed_port()}"), grpc.StatusCode.UNAVAILABLE),
+    ]
+    for uri, storage, code in cases:
+        cfg = settings.model_copy(update={"storage": storage})
+        with in_process_server(cfg, models, uri) as (_server, target):  # type: ignore[arg-type]
+            with Client(target, timeout=60, retries=2) as client:
+                with pytest.raises(OmnivecClientError) as caught:
+                    client.list_collections()
+                assert caught.value.code == code, caught.value
+                assert "bucket" in str(caught.value) and wrong not in str(caught.value)
+    assert wrong not in secret_log.text
+
+
+def test_seaweedfs_honours_conditional_puts(seaweedfs: SeaweedFS) -> None:
+    """Lance commits and writer slots rely on If-None-Match: *; SeaweedFS refuses the second
+    create even when several are in flight at once (exactly one winner per key)."""
+    root = open_data_root(seaweedfs.uri("cond"), _storage(seaweedfs, max_retries=3))
+    check_conditional_put(root.objects)  # raises if a second create succeeds
+    for round_ in range(2):
+        winners: list[int] = []
+        barrier = threading.Barrier(4)
+
+        def create(i: int, key: str = f"race-{round_}") -> None:
+            barrier.wait()
+            if root.objects.create(key, str(i).encode()):
+                winners.append(i)
+
+        threads = [threading.Thread(target=create, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert len(winners) == 1, winners
+        assert root.objects.read(f"race-{round_}") == str(winners[0]).encode()
+
+
+def test_two_writers_take_disjoint_rowid_slots(seaweedfs: SeaweedFS, tmp_path: Path) -> None:
+    from omnivec.bench.served import synth_table
+
+    uri, storage = seaweedfs.uri("slots"), _storage(seaweedfs, max_retries=3)
+    first, second = Store(uri, storage=storage), Store(uri, storage=storage)
+    a = first.create("notes", SPEC)
+    b = second.open("notes")
+    a.add_rows(synth_table(0, 5, {"text": 8}, seed=1))
+    b.add_rows(synth_table(0, 5, {"text": 8}, seed=2))
+    a.add_rows(synth_table(0, 5, {"text": 8}, seed=3))
+    rowids = Store(uri, storage=storage).open("notes").column("rowid").tolist()
+    assert len(rowids) == 15 and len(set(rowids)) == 15
+    assert sorted({r >> SLOT_BITS for r in rowids}) == [1, 2]
+    assert sorted(first.root.objects.list("notes/writers")) == ["0000000001", "0000000002"]
+    first.close()
+    second.close()
