@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.support.processes import invoke_cli
+from tests.support.storage import StorageTarget
 from tests.support.topics import TOPICS as SENTENCES
 
 pytestmark = pytest.mark.slow  # a server and six model-loading CLI runs
@@ -29,6 +30,11 @@ COLLECTION = "docs"
 PROMPT = "a sentence about {}"
 
 
+@pytest.fixture(scope="module")
+def storage(tmp_path_factory: pytest.TempPathFactory) -> StorageTarget:
+    """Local disk only: probe congruence does not depend on where the store is (probes on S3 are
+    tested in tests/engine/test_object_storage.py), and this module is slow."""
+    return StorageTarget("local", tmp_path_factory.mktemp("storage-local"))
 
 
 @pytest.fixture(scope="module")

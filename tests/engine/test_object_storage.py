@@ -150,3 +150,34 @@ def test_two_writers_take_disjoint_rowid_slots(seaweedfs: SeaweedFS, tmp_path: P
     assert sorted(first.root.objects.list("notes/writers")) == ["0000000001", "0000000002"]
     first.close()
     second.close()
+
+
+def test_probe_versions_live_on_the_store(seaweedfs: SeaweedFS) -> None:
+    """Probes are saved, listed, loaded and deleted through the store: a version claims its
+    number with a conditional create, so two savers never share one."""
+    import numpy as np
+
+    from omnivec.indexer.probes.model import ProbeModel
+    from omnivec.indexer.probes.storage import ProbeStorage
+
+    root = open_data_root(seaweedfs.uri("probes"), _storage(seaweedfs, max_retries=3))
+    storage = ProbeStorage(root.objects.child("pets"), "pets")
+    other = ProbeStorage(root.objects.child("pets"), "pets")  # a second replica's view
+    model = ProbeModel.from_arrays(
+        {"weights": np.eye(2, 8, dtype=np.float32), "bias": np.zeros(2, np.float32)},
+        {"format": 1, "classes": ["cat", "dog"], "temperature": 1.0, "abstain_threshold": None},
+    )
+    record = {
+        "space": "text", "encoder": SPEC["text"].to_dict(),
+        "encoder_fingerprint": SPEC["text"].fingerprint, "report": {}, "examples": [],
+        "created_at": 0.0, "prompt_template": None, "class_names": {}, "pooling": "mean", "seed": 0,
+    }
+    first = storage.save("kind", model, record)
+    second = other.save("kind", model, record)
+    assert (first.version, second.version) == (1, 2)
+    assert storage.versions("kind") == [1, 2] and other.names() == ["kind"]
+    loaded_record, loaded = other.load("kind", 1)
+    assert loaded_record.classes == ("cat", "dog")
+    assert np.array_equal(loaded.to_arrays()[0]["weights"], np.eye(2, 8, dtype=np.float32))
+    assert storage.delete("kind", 1) == 1 and other.versions("kind") == [2]
+    assert storage.save("kind", model, record).version == 3  # a deleted number is not reused
