@@ -116,16 +116,18 @@ def test_seaweedfs_honours_conditional_puts(seaweedfs: SeaweedFS) -> None:
     create even when several are in flight at once (exactly one winner per key)."""
     root = open_data_root(seaweedfs.uri("cond"), _storage(seaweedfs, max_retries=3))
     check_conditional_put(root.objects)  # raises if a second create succeeds
+    def create(i: int, key: str, barrier: threading.Barrier, winners: list[int]) -> None:
+        barrier.wait()
+        if root.objects.create(key, str(i).encode()):
+            winners.append(i)
+
     for round_ in range(2):
         winners: list[int] = []
         barrier = threading.Barrier(4)
-
-        def create(i: int, key: str = f"race-{round_}") -> None:
-            barrier.wait()
-            if root.objects.create(key, str(i).encode()):
-                winners.append(i)
-
-        threads = [threading.Thread(target=create, args=(i,)) for i in range(4)]
+        threads = [
+            threading.Thread(target=create, args=(i, f"race-{round_}", barrier, winners))
+            for i in range(4)
+        ]
         for t in threads:
             t.start()
         for t in threads:
