@@ -195,6 +195,10 @@ class OmnivecServer:
                 log.warning("encoder %s: unavailable: %s", name, exc)
             except Exception:  # noqa: BLE001 - a broken model must not keep the server down
                 log.exception("encoder %s: failed to load", name)
+        root = self.engine.store.root
+        consistency = root.read_consistency_seconds
+        log.info("data: %s (other writers' commits seen %s)", root.uri,
+                 "never: one writer" if consistency is None else f"within {consistency:g} s")
         try:
             names = self.engine.list_collections()
             log.info("collections (%d): %s", len(names), ", ".join(names) or "none")
