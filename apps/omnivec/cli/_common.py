@@ -14,6 +14,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from omnivec.indexer.config import Settings, load_settings
 from omnivec.indexer.errors import OmnivecError
@@ -90,7 +91,8 @@ def handle_errors(fn: F) -> F:
         except OmnivecError as exc:
             if os.environ.get("OMNIVEC_DEBUG"):
                 raise
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            # escape: messages may hold brackets ("[storage] endpoint") that are not markup
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             sys.exit(EXIT_USAGE)
         except KeyboardInterrupt:
             err_console.print("interrupted")
@@ -100,7 +102,7 @@ def handle_errors(fn: F) -> F:
                 raise
             fault = storage_fault(exc)
             if fault is not None:
-                err_console.print(f"[bold red]error:[/] {fault}", highlight=False, soft_wrap=True)
+                err_console.print(f"[bold red]error:[/] {escape(str(fault))}", highlight=False, soft_wrap=True)
                 sys.exit(EXIT_USAGE)
             client_error = _client_error_message(exc)
             if client_error is not None:
