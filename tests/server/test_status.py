@@ -48,6 +48,13 @@ def test_call_errors_and_bugs() -> None:
     assert status_for(CallDeadlineError())[0] is grpc.StatusCode.DEADLINE_EXCEEDED
     assert status_for(NotImplementedError("no"))[0] is grpc.StatusCode.UNIMPLEMENTED
     assert status_for(ZeroDivisionError("boom")) == (grpc.StatusCode.INTERNAL, "")
+    # An object-store failure the engine did not translate still gets its own status.
+    refused = ValueError(
+        "IO { source: Generic { store: \"S3\", source: RetryError(RetryErrorImpl { method: GET, "
+        "uri: Some(http://127.0.0.1:1/photos?list-type=2), inner: Http(HttpError { kind: Connect"
+    )
+    code, message = status_for(refused)
+    assert code is grpc.StatusCode.UNAVAILABLE and "bucket 'photos'" in message
 
 
 def test_a_misspelt_status_fails_when_the_class_is_defined() -> None:
@@ -60,7 +67,8 @@ def test_a_misspelt_status_fails_when_the_class_is_defined() -> None:
 def test_error_for_status_picks_the_most_general_class() -> None:
     assert errors.error_for_status("INVALID_ARGUMENT") is errors.InvalidInputError
     assert errors.error_for_status("FAILED_PRECONDITION") is errors.FailedPreconditionError
-    assert errors.error_for_status("UNAVAILABLE") is errors.OmnivecError
+    assert errors.error_for_status("UNAVAILABLE") is errors.UnavailableError  # a store that is down
+    assert errors.error_for_status("DATA_LOSS") is errors.OmnivecError  # no class has it
 
 
 def test_sdk_classes_read_their_codes_from_the_classes() -> None:
