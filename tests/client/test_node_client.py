@@ -40,7 +40,7 @@ def server(settings_env: dict[str, str], tmp_path_factory: pytest.TempPathFactor
 def test_node_example_searches_a_collection(node_modules: Path, server: str) -> None:
     from omnivec.client import Client, Media, UpsertItem
 
-    with Client(server) as client:
+    with Client(server, timeout=120) as client:  # the first call loads the text encoder
         client.create_collection("node-demo", ["text"])
         results = client.upsert("node-demo", [
             UpsertItem(media=Media(text="Tomorrow will be sunny with a breeze from the ocean."), source_uri="mem://weather"),
