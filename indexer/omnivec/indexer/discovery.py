@@ -53,6 +53,7 @@ class IngestItem:
     source_uri: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict)
     key: Any = None  # opaque caller key echoed in events (gRPC sequence numbers)
+    store_media: bool = False  # keep the uploaded bytes with the item (served back by the server)
 
 
 def is_inside(root: Path, path: Path) -> bool:

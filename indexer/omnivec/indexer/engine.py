@@ -22,6 +22,13 @@ from omnivec.indexer.encoders.registry import embedding_spaces, space_entry
 from omnivec.indexer.encoders.speech import Transcript
 from omnivec.indexer.errors import FailedPreconditionError, InvalidInputError
 from omnivec.indexer.ingest import IndexEvent, IndexReport, Ingestor
+from omnivec.indexer.item_media import (
+    AudioSource,
+    ItemView,
+    item_audio,
+    item_thumbnail,
+    item_view,
+)
 from omnivec.indexer.media import MediaSource
 from omnivec.indexer.models import ModelHub, describe_weights
 from omnivec.indexer.probes.service import ProbeService
@@ -167,6 +174,17 @@ class Engine:
     # -- search -------------------------------------------------------------------------------
     def search(self, collection: str, query: SearchQuery) -> SearchResult:
         return run_search(self.store.open(collection), self.models, query)
+
+    # -- viewing items (see omnivec.indexer.item_media for what may be read back) -------------
+    def item(self, collection: str, item_id: str) -> ItemView:
+        return item_view(self.store.open(collection), item_id)
+
+    def thumbnail(self, collection: str, item_id: str, root: Path | None) -> tuple[bytes, str]:
+        """An image item's thumbnail bytes and MIME type."""
+        return item_thumbnail(self.store.open(collection), item_id, root)
+
+    def item_audio(self, collection: str, item_id: str, root: Path | None) -> AudioSource:
+        return item_audio(self.store.open(collection), item_id, root)
 
     # -- embedding ----------------------------------------------------------------------------
     def embed_texts(self, texts: Sequence[str], *, space: str = "text") -> Embedding:

@@ -36,12 +36,15 @@ from omnivec.indexer.media import (
     MediaKind,
     check_content_kind,
     decode_audio,
+    decode_image,
     decode_text,
     read_media_bytes,
     sniff_kind,
 )
 from omnivec.indexer.models import ModelHub
 from omnivec.indexer.store import Collection, vector_column
+from omnivec.indexer.table_schema import BLOB_COLUMNS
+from omnivec.indexer.thumbnails import thumbnail_of
 
 # IngestItem, discover and load_metadata_file live in omnivec.indexer.discovery; they are
 # re-exported here because the pipeline's callers build and feed those items.
@@ -101,6 +104,8 @@ class _Prepared:
     modality: MediaKind
     chunks: list[Chunk] = field(default_factory=list)
     image_tensor: Any = None
+    thumbnail: bytes | None = None  # images: the WebP preview stored with the row
+    media: bytes | None = None  # the original bytes, when the sender asked to store them
     unchanged: bool = False
     replaces: bool = False  # an older version of this source exists under another id
 
@@ -152,6 +157,7 @@ class Ingestor:
         self.spaces = collection.spaces
         for space in self.spaces:
             collection.check_encoder(space, models.embedder(space).spec)
+        collection.ensure_blob_columns()
 
     def run(
         self,
@@ -242,10 +248,15 @@ class Ingestor:
             prepared.unchanged = True
             return prepared
         prepared.replaces = stored is not None
+        if item.store_media and modality is not MediaKind.TEXT:
+            prepared.media = raw
         if modality is MediaKind.IMAGE:
             if "clip" not in self.spaces:
                 raise MediaError(item.label, f"collection {self.collection.name!r} has no clip space, so it cannot hold images")
-            prepared.image_tensor = self.models.clip().load_image_tensor(raw, name=item.label)
+            # Decoded once: the same pixels give the CLIP input and the stored preview.
+            image = decode_image(raw, name=item.label)
+            prepared.image_tensor = self.models.clip().preprocess(image)
+            prepared.thumbnail = thumbnail_of(image)
             prepared.chunks = [Chunk("")]
         elif modality is MediaKind.AUDIO:
             samples = decode_audio(item.path if item.path is not None and item.data is None else raw, name=item.label)
@@ -294,6 +305,8 @@ class Ingestor:
                     "start_s": chunk.start_s,
                     "end_s": chunk.end_s,
                     "metadata": meta,
+                    "thumbnail": prepared.thumbnail if number == 0 else None,
+                    "media": prepared.media if number == 0 else None,
                 }
                 if prepared.image_tensor is not None:
                     images.append(prepared.image_tensor)
@@ -320,6 +333,8 @@ class Ingestor:
         arrays["start_s"] = pa.array(columns["start_s"], pa.float64())
         arrays["end_s"] = pa.array(columns["end_s"], pa.float64())
         arrays["metadata"] = pa.array(columns["metadata"], pa.json_(pa.utf8()))
+        for blob in BLOB_COLUMNS:
+            arrays[blob] = pa.array([row[blob] for row in rows], pa.large_binary())
         for space, matrix in vectors.items():
             present = ~np.isnan(matrix).any(axis=1)
             flat = pa.array(np.nan_to_num(matrix).reshape(-1), pa.float32())

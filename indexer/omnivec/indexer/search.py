@@ -28,7 +28,7 @@ from omnivec.indexer.media import MediaSource
 from omnivec.indexer.models import ModelHub
 from omnivec.indexer.store import Collection
 
-__all__ = ["run_search"]
+__all__ = ["row_metadata", "run_search"]
 
 RRF_K = 60
 MAX_K = 1000
@@ -158,7 +158,7 @@ def _fuse(collection: Collection, per_space: dict[str, list[tuple[int, float]]],
         fused_hits.append(
             Hit(
                 id=item, modality=row["modality"], source_uri=row["source_uri"] or "",
-                metadata=_metadata(row["metadata"]), span=_span(row), space=space, score=score,
+                metadata=row_metadata(row["metadata"]), span=_span(row), space=space, score=score,
                 fused_score=fused[item], rank=position, chunk=row["chunk"],
             )
         )
@@ -175,7 +175,8 @@ def _span(row: dict[str, Any]) -> Span | None:
     return Span(row["text"], float(start), float(end))
 
 
-def _metadata(value: Any) -> dict[str, Any]:
+def row_metadata(value: Any) -> dict[str, Any]:
+    """A row's stored metadata column as a dict (LanceDB gives JSON as bytes or text)."""
     if value is None:
         return {}
     if isinstance(value, (bytes, str)):

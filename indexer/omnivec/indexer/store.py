@@ -68,8 +68,10 @@ from omnivec.indexer.storage import (
 )
 from omnivec.indexer.table_recovery import find_damage, first_line, open_table
 from omnivec.indexer.table_schema import (
+    BLOB_COLUMNS,
     ROW_COLUMNS,
     TABLE_NAME,
+    blob_fields,
     column_to_matrix,
     json_type,
     table_schema,
@@ -267,10 +269,12 @@ class Collection:
         """
         if rows.num_rows == 0:
             return self.version
-        # Columns written by probes (label_*) are not produced by the indexer: new rows get nulls
-        # there until the probe is applied again.
+        # Columns the batch does not carry get nulls: the probes' label_* columns (set again
+        # when the probe is applied again) and blobs an item has none of (a text's thumbnail).
         for column in self._table.schema:
-            if column.name.startswith(LABEL_COLUMN_PREFIX) and column.name not in rows.column_names:
+            if column.name not in rows.column_names and (
+                column.name.startswith(LABEL_COLUMN_PREFIX) or column.name in BLOB_COLUMNS
+            ):
                 rows = rows.append_column(column, pa.nulls(rows.num_rows, column.type))
         with self._write_lock:
             self._acquire_writer()
@@ -398,7 +402,61 @@ class Collection:
                 table.merge_insert("rowid").when_matched_update_all().execute(update)
             return int(table.version)
 
+    def ensure_blob_columns(self) -> None:
+        """Add the media blob columns (empty) to a table made before they existed."""
+        missing = [f for f in blob_fields() if f.name not in self._table.schema.names]
+        if missing:
+            with self._write_lock:
+                self._acquire_writer()
+                self._table.add_columns(missing)
+
+    def set_item_blob(self, item_id: str, column: str, data: bytes) -> None:
+        """Store ``data`` in a blob column of an item's first row (a thumbnail made lazily)."""
+        if column not in BLOB_COLUMNS:
+            raise InvalidInputError(f"{column!r} is not a blob column ({', '.join(BLOB_COLUMNS)})")
+        self.ensure_blob_columns()
+        rowid = self.column("rowid", where=f"item_id = {_sql_str(item_id)} AND chunk = 0")
+        if len(rowid) == 0:
+            raise NotFoundError(f"item {item_id!r} is not in collection {self.name!r}")
+        update = pa.table({"rowid": pa.array(rowid[:1], pa.int64()),
+                           column: pa.array([data], pa.large_binary())})
+        with self._write_lock:
+            self._acquire_writer()
+            self._table.merge_insert("rowid").when_matched_update_all().execute(update)
+
     # -- reading ----------------------------------------------------------------------------
+    def item_row(self, item_id: str, blob: str | None = None) -> dict[str, Any]:
+        """The first row (chunk 0) of an item: its display columns and, when asked, one blob
+        column (None where the row has none, or the table predates the column)."""
+        has_blob = blob is not None and blob in self._table.schema.names
+        columns = [*ROW_COLUMNS, blob] if has_blob and blob else list(ROW_COLUMNS)
+        data = (
+            self._table.search()
+            .where(f"item_id = {_sql_str(item_id)} AND chunk = 0")
+            .select(columns)
+            .limit(1)
+            .to_arrow()
+        )
+        if data.num_rows == 0:
+            raise NotFoundError(f"item {item_id!r} is not in collection {self.name!r}")
+        row: dict[str, Any] = data.to_pylist()[0]
+        if blob is not None and not has_blob:
+            row[blob] = None
+        return row
+
+    def item_chunks(self, item_id: str) -> list[dict[str, Any]]:
+        """Every row of an item (display and label columns), in chunk order."""
+        data = (
+            self._table.search()
+            .where(f"item_id = {_sql_str(item_id)}")
+            .select([*ROW_COLUMNS, *sorted(self.label_columns())])
+            .limit(None)
+            .to_arrow()
+        )
+        if data.num_rows == 0:
+            raise NotFoundError(f"item {item_id!r} is not in collection {self.name!r}")
+        return sorted(data.to_pylist(), key=lambda row: int(row["chunk"]))
+
     def column(self, name: str, where: str | None = None) -> np.ndarray:
         """One column of every row, or of the rows matching the LanceDB predicate ``where``."""
         query = self._table.search()

@@ -14,8 +14,10 @@ import pyarrow as pa
 from omnivec.indexer.encoders.base import EncoderSpec
 
 __all__ = [
+    "BLOB_COLUMNS",
     "ROW_COLUMNS",
     "TABLE_NAME",
+    "blob_fields",
     "column_to_matrix",
     "json_type",
     "table_schema",
@@ -28,7 +30,18 @@ ROW_COLUMNS = (
     "rowid", "item_id", "chunk", "modality", "source_uri", "content_hash", "text",
     "start_s", "end_s", "metadata", "indexed_at",
 )
-"""The display columns of a row (everything but the vectors and the probes' label columns)."""
+"""The display columns of a row (everything but the vectors, the media blobs and the probes'
+label columns)."""
+
+BLOB_COLUMNS = ("thumbnail", "media")
+"""Bytes kept with an item's first row (chunk 0), read one item at a time, never with hits:
+``thumbnail`` is the WebP preview of an image (:mod:`omnivec.indexer.thumbnails`), ``media`` the
+original bytes of an upload whose sender asked to store them (so the server can play them back).
+Collections made before these columns existed get them, empty, at their next write."""
+
+
+def blob_fields() -> list[pa.Field]:
+    return [pa.field(name, pa.large_binary()) for name in BLOB_COLUMNS]
 
 
 def vector_column(space: str) -> str:
@@ -52,6 +65,7 @@ def table_schema(specs: dict[str, EncoderSpec]) -> pa.Schema:
         pa.field("end_s", pa.float64()),
         pa.field("metadata", json_type()),
         pa.field("indexed_at", pa.timestamp("ms", tz="UTC")),
+        *blob_fields(),
     ]
     for space, spec in sorted(specs.items()):
         fields.append(pa.field(vector_column(space), pa.list_(pa.float32(), spec.dim)))
