@@ -42,8 +42,14 @@ def register(app: typer.Typer) -> None:
         metrics_port: Annotated[
             int | None, typer.Option("--metrics-port", help="Serve Prometheus /metrics here.")
         ] = None,
+        http_port: Annotated[
+            int | None,
+            typer.Option("--http-port", help="Also serve the HTTP/JSON API and the web app here "
+                         "(0 picks a free port; the URL is printed)."),
+        ] = None,
     ) -> None:
-        """Serve collections, search, embedding and classification over gRPC."""
+        """Serve collections, search, embedding and classification over gRPC (and HTTP/JSON with
+        the web app, with --http-port)."""
         from pydantic import ValidationError
 
         from omnivec.indexer.config import load_settings
@@ -58,6 +64,7 @@ def register(app: typer.Typer) -> None:
             key: value
             for key, value in {
                 "host": host, "port": port, "index_root": index_root, "metrics_port": metrics_port,
+                "http_port": http_port,
             }.items()
             if value is not None
         }

@@ -125,7 +125,7 @@ class IndexSettings(BaseModel):
 
 
 class ServerSettings(BaseModel):
-    """The gRPC edge."""
+    """The gRPC edge, and the HTTP edge next to it (``http_port``)."""
 
     host: str = "127.0.0.1"
     port: int = Field(50051, ge=0, le=65535)
@@ -143,6 +143,11 @@ class ServerSettings(BaseModel):
     max_batch_size: int = Field(64, ge=1)
     grace_seconds: float = Field(10.0, ge=0.0)
     metrics_port: int | None = Field(None, ge=0, le=65535)
+    http_port: int | None = Field(
+        None, ge=0, le=65535,
+        description="Serve the HTTP/JSON API and the web app here too (same host, tokens, TLS "
+        "and limits); unset: gRPC only.",
+    )
 
 
 class StorageSettings(BaseModel):

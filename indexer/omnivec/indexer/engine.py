@@ -82,6 +82,13 @@ class Engine:
     def create_collection(
         self, name: str, spaces: Sequence[str] | None = None, *, exist_ok: bool = False
     ) -> Collection:
+        if exist_ok and spaces and self.store.exists(name):
+            existing = self.store.open(name).spaces
+            if sorted(set(spaces)) != existing:
+                raise FailedPreconditionError(
+                    f"collection {name!r} exists with spaces {', '.join(existing)}, "
+                    f"not {', '.join(sorted(set(spaces)))}; use another name or the existing spaces"
+                )
         chosen = list(spaces) if spaces else self.default_spaces()
         for space in chosen:
             space_entry(space)  # every name checked before any model loads

@@ -16,7 +16,8 @@ keeps a table of its own. Messages say what was wrong and what to do about it.
     │   ├── WeightsUnavailableError  (model weights missing or not allowed to download)
     │   ├── EncoderMismatchError     (a collection built with another encoder)
     │   └── CorruptDataError         (damaged files that could not be recovered)
-    ├── ResourceExhaustedError       -> RESOURCE_EXHAUSTED (limits, full disk)
+    ├── ResourceExhaustedError       -> RESOURCE_EXHAUSTED (limits)
+    │   └── StorageFullError         (the disk is full: no request of the caller's was too big)
     ├── UnauthenticatedError         -> UNAUTHENTICATED (a token, or object-store credentials)
     ├── PermissionDeniedError        -> PERMISSION_DENIED (paths outside the allowed root, a
     │                                   bucket the credentials may not use)
@@ -40,6 +41,7 @@ __all__ = [
     "OmnivecError",
     "PermissionDeniedError",
     "ResourceExhaustedError",
+    "StorageFullError",
     "UnauthenticatedError",
     "UnavailableError",
     "WeightsUnavailableError",
@@ -125,6 +127,13 @@ class ResourceExhaustedError(OmnivecError):
     """A limit was hit: request size, item count, concurrency, or disk space."""
 
     grpc_status = "RESOURCE_EXHAUSTED"
+
+
+class StorageFullError(ResourceExhaustedError):
+    """The data directory's disk is full; writes fail until space is freed, reads go on.
+
+    Its own class so that an HTTP edge can say 507 (Insufficient Storage) rather than blame the
+    size of the request (413)."""
 
 
 class UnauthenticatedError(OmnivecError):

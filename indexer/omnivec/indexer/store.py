@@ -54,7 +54,7 @@ from omnivec.indexer.errors import (
     EncoderMismatchError,
     InvalidInputError,
     NotFoundError,
-    ResourceExhaustedError,
+    StorageFullError,
 )
 from omnivec.indexer.filters import LABEL_COLUMN_PREFIX
 from omnivec.indexer.payload import PayloadCache
@@ -291,7 +291,7 @@ class Collection:
             except Exception as exc:
                 self._next_rowid = None  # re-derive from disk: the commit may not have happened
                 if _disk_full(exc):
-                    raise ResourceExhaustedError(
+                    raise StorageFullError(
                         f"disk full while writing collection {self.name!r}; free space under "
                         f"{self.location} and retry (nothing from this batch was stored)"
                     ) from exc
@@ -326,7 +326,7 @@ class Collection:
                 self._table.delete(predicate)
             except Exception as exc:
                 if _disk_full(exc):
-                    raise ResourceExhaustedError(
+                    raise StorageFullError(
                         f"disk full while deleting from {self.name!r}; free space and retry"
                     ) from exc
                 fault = storage_fault(exc, self.location)

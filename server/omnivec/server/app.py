@@ -32,6 +32,7 @@ from omnivec.indexer.engine import Engine
 from omnivec.indexer.errors import ConfigError, OmnivecError
 from omnivec.server.auth import BearerTokenInterceptor, load_tokens
 from omnivec.server.batching import BatchingEncoder, BatchingPolicy, make_wrapper
+from omnivec.server.http.runner import HttpServer
 from omnivec.server.interceptors import MalformedRequestInterceptor, RequestLogInterceptor
 from omnivec.server.limits import server_options
 from omnivec.server.metrics import ServerMetrics
@@ -122,6 +123,7 @@ class OmnivecServer:
         batchers: list[BatchingEncoder],
         auth_enabled: bool,
         tls_enabled: bool,
+        http: HttpServer | None = None,
     ) -> None:
         self.grpc_server = grpc_server
         self.port = port
@@ -132,6 +134,7 @@ class OmnivecServer:
         self.metrics = metrics
         self.auth_enabled = auth_enabled
         self.tls_enabled = tls_enabled
+        self.http = http
         self._owns_engine = owns_engine
         self._batchers = batchers
         self._ready = threading.Event()
@@ -147,8 +150,15 @@ class OmnivecServer:
         for service in ("", *OMNIVEC_SERVICES):
             self.health.set(service, status)
 
+    @property
+    def http_url(self) -> str | None:
+        """The web app's address (``http://HOST:PORT/``) when HTTP is on."""
+        return self.http.url if self.http is not None else None
+
     def start(self, *, warm: bool = True) -> None:
         self.grpc_server.start()
+        if self.http is not None:
+            self.http.start()
         if self.settings.metrics_port is not None:
             self.metrics_port = self.metrics.serve_http(self.host, self.settings.metrics_port)
         log.info(
@@ -227,6 +237,8 @@ class OmnivecServer:
         grace = self.settings.grace_seconds if grace is None else grace
         log.info("shutting down: health NOT_SERVING, %.1f s grace for in-flight calls", grace)
         self.health.enter_graceful_shutdown()
+        if self.http is not None:
+            self.http.stop()  # in-flight HTTP requests finish within the same grace
         self.grpc_server.stop(grace).wait()
         for batcher in self._batchers:
             batcher.stop_batching()
@@ -310,10 +322,19 @@ def create_server(
     if port == 0:
         raise ConfigError(f"cannot listen on {target}; is the port in use?")
     host = target.rsplit(":", 1)[0].strip("[]")
+    http = None
+    if server_settings.http_port is not None:
+        from omnivec.server.http import HttpServer, create_http_app
+
+        http = HttpServer(
+            create_http_app(deps, tokens), server_settings, host=host,
+            port=server_settings.http_port,
+        )
     server = OmnivecServer(
         grpc_server, port=port, host=host, engine=engine, settings=server_settings,
         health_servicer=health_servicer, metrics=metrics, owns_engine=owns_engine,
         batchers=batchers, auth_enabled=bool(tokens), tls_enabled=credentials is not None,
+        http=http,
     )
     return server, port
 
@@ -347,11 +368,14 @@ def serve(settings: Settings, *, announce: Callable[[str], None] | None = None) 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         server.start()
-        line = f"omnivec serving on {server.address}"
-        if announce is None:
-            print(line, flush=True)
-        else:
-            announce(line)
+        lines = [f"omnivec serving on {server.address}"]
+        if server.http_url is not None:
+            lines.append(f"omnivec web app on {server.http_url}")
+        for line in lines:
+            if announce is None:
+                print(line, flush=True)
+            else:
+                announce(line)
         while not stop_requested.wait(0.5):
             pass
         server.stop()

@@ -26,7 +26,7 @@ from omnivec.indexer.config import ServerSettings
 from omnivec.indexer.errors import ConfigError
 from omnivec.server.interceptors import rebuild_handler
 
-__all__ = ["TOKENS_ENV", "BearerTokenInterceptor", "load_tokens"]
+__all__ = ["TOKENS_ENV", "BearerTokenInterceptor", "TokenChecker", "bearer_token", "load_tokens"]
 
 TOKENS_ENV = "OMNIVEC_TOKENS"
 UNAUTHENTICATED_PREFIXES = ("/grpc.health.v1.Health/",)
@@ -56,23 +56,31 @@ def load_tokens(settings: ServerSettings, environ: Mapping[str, str] | None = No
     return list(dict.fromkeys(tokens))
 
 
+def bearer_token(header: str | bytes | None) -> str | None:
+    """The token of an ``authorization`` value: None when there is none, "" when malformed."""
+    if header is None:
+        return None
+    text = header.decode("utf-8", "replace") if isinstance(header, bytes) else str(header)
+    scheme, _, token = text.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return ""
+    return token.strip()
+
+
 def _bearer(metadata: Sequence[tuple[str, Any]] | None) -> str | None:
     for key, value in metadata or ():
         if key.lower() == "authorization":
-            text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-            scheme, _, token = text.strip().partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
-                return ""
-            return token.strip()
+            return bearer_token(value)
     return None
 
 
-class BearerTokenInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
-    """Rejects calls without a valid ``authorization: Bearer <token>`` with UNAUTHENTICATED."""
+class TokenChecker:
+    """Checks bearer tokens against the configured ones; shared by the gRPC interceptor and the
+    HTTP edge, so both accept and refuse the same requests with the same words."""
 
     def __init__(self, tokens: Sequence[str]) -> None:
         if not tokens:
-            raise ValueError("BearerTokenInterceptor needs at least one token")
+            raise ValueError("TokenChecker needs at least one token")
         self._tokens = [t.encode("utf-8") for t in tokens]
 
     def _valid(self, token: str) -> bool:
@@ -82,6 +90,28 @@ class BearerTokenInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             matched |= hmac.compare_digest(accepted, given)
         return matched
 
+    def refusal(self, token: str | None) -> str | None:
+        """None when ``token`` (from :func:`bearer_token`) is accepted, else why it is not."""
+        if token is not None and token and self._valid(token):
+            return None
+        if token is None:
+            return (
+                "missing credentials: this server requires an 'authorization: Bearer <token>' "
+                "header (SDK: Client(..., token=...); CLI: --token or OMNIVEC_TOKEN)"
+            )
+        if not token:
+            return "malformed authorization header: expected 'Bearer <token>'"
+        return "invalid token: it matches none of the server's tokens"
+
+
+class BearerTokenInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Rejects calls without a valid ``authorization: Bearer <token>`` with UNAUTHENTICATED."""
+
+    def __init__(self, tokens: Sequence[str]) -> None:
+        if not tokens:
+            raise ValueError("BearerTokenInterceptor needs at least one token")
+        self._checker = TokenChecker(tokens)
+
     def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
@@ -90,18 +120,9 @@ class BearerTokenInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         method = handler_call_details.method
         if method.startswith(UNAUTHENTICATED_PREFIXES):
             return continuation(handler_call_details)
-        token = _bearer(handler_call_details.invocation_metadata)
-        if token is not None and token and self._valid(token):
+        message = self._checker.refusal(_bearer(handler_call_details.invocation_metadata))
+        if message is None:
             return continuation(handler_call_details)
-        if token is None:
-            message = (
-                "missing credentials: this server requires an 'authorization: Bearer <token>' "
-                "header (SDK: Client(..., token=...); CLI: --token or OMNIVEC_TOKEN)"
-            )
-        elif not token:
-            message = "malformed authorization header: expected 'Bearer <token>'"
-        else:
-            message = "invalid token: it matches none of the server's tokens"
         handler = continuation(handler_call_details)
         if handler is None:
             return None

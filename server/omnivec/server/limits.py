@@ -26,6 +26,8 @@ __all__ = [
     "MAX_UPLOAD_TEXT_BYTES",
     "CallCancelledError",
     "CallDeadlineError",
+    "RequestTooLargeError",
+    "ServerBusyError",
     "call_scope",
     "check_call_active",
     "check_item_count",
@@ -60,6 +62,16 @@ class CallDeadlineError(Exception):
     """The call's deadline passed before the work finished (not an OmnivecError: see above)."""
 
     grpc_status: ClassVar[str] = "DEADLINE_EXCEEDED"
+
+
+class RequestTooLargeError(ResourceExhaustedError):
+    """An HTTP request body over ``server.max_message_bytes`` (gRPC refuses such a message
+    itself, before any handler runs)."""
+
+
+class ServerBusyError(ResourceExhaustedError):
+    """Too many HTTP requests in flight (``server.max_concurrent_rpcs``); retry later. gRPC
+    answers the same RESOURCE_EXHAUSTED itself (``maximum_concurrent_rpcs``)."""
 
 
 @contextmanager

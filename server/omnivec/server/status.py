@@ -31,7 +31,7 @@ from omnivec.indexer.errors import OmnivecError
 from omnivec.indexer.storage import storage_fault
 from omnivec.server.limits import CallCancelledError, CallDeadlineError, call_scope
 
-__all__ = ["abort_with", "rpc_method", "status_for"]
+__all__ = ["abort_with", "describe_error", "rpc_method", "status_for"]
 
 log = logging.getLogger("omnivec.server")
 
@@ -51,8 +51,9 @@ def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     return grpc.StatusCode.INTERNAL, ""
 
 
-def abort_with(context: grpc.ServicerContext, exc: BaseException, method: str) -> NoReturn:
-    """Ends the call with the status for ``exc`` (context.abort raises)."""
+def describe_error(exc: BaseException, method: str) -> tuple[grpc.StatusCode, str]:
+    """The status and message a client gets for ``exc`` (gRPC and HTTP alike); an INTERNAL one
+    is logged here with its traceback and a reference the message repeats."""
     code, message = status_for(exc)
     if code is grpc.StatusCode.INTERNAL:
         reference = uuid.uuid4().hex[:12]
@@ -64,6 +65,12 @@ def abort_with(context: grpc.ServicerContext, exc: BaseException, method: str) -
             f"internal server error ({type(exc).__name__}, ref {reference}); "
             "the server log has the details"
         )
+    return code, message
+
+
+def abort_with(context: grpc.ServicerContext, exc: BaseException, method: str) -> NoReturn:
+    """Ends the call with the status for ``exc`` (context.abort raises)."""
+    code, message = describe_error(exc, method)
     context.abort(code, message)
     raise AssertionError("context.abort returned")  # pragma: no cover - abort always raises
 

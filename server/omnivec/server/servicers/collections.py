@@ -8,7 +8,6 @@ import grpc
 
 from omnivec.indexer.errors import (
     CorruptDataError,
-    FailedPreconditionError,
     InvalidInputError,
     NotFoundError,
 )
@@ -35,16 +34,6 @@ class CollectionServicer(collections_pb2_grpc.CollectionServiceServicer):
         self, request: collections_pb2.CreateCollectionRequest, context: grpc.ServicerContext
     ) -> collections_pb2.Collection:
         spaces = list(dict.fromkeys(request.spaces)) or None
-        if request.if_not_exists and spaces is not None:
-            try:
-                existing = self._engine.collection(request.name).spaces
-            except NotFoundError:
-                existing = None
-            if existing is not None and sorted(spaces) != existing:
-                raise FailedPreconditionError(
-                    f"collection {request.name!r} exists with spaces {', '.join(existing)}, "
-                    f"not {', '.join(sorted(spaces))}; use another name or the existing spaces"
-                )
         self._engine.create_collection(request.name, spaces, exist_ok=request.if_not_exists)
         return self._describe(request.name)
 

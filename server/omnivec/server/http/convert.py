@@ -1,0 +1,173 @@
+"""Engine results as the HTTP API's JSON shapes (:mod:`omnivec.server.http.schemas`).
+
+The gRPC twin of this module is :mod:`omnivec.server.conversions`; both read the same engine
+types, so the two edges answer with the same values.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import quote
+
+from omnivec.client.types import Hit, SearchResult
+from omnivec.indexer.encoders.base import EncoderSpec
+from omnivec.indexer.item_media import ItemView
+from omnivec.indexer.probes.results import Classification, ClassifyCollectionResult, ProbeInfo
+from omnivec.indexer.probes.service import label_column_for
+from omnivec.indexer.probes.storage import ProbeRecord
+from omnivec.indexer.store import CollectionInfo, SnapshotInfo
+from omnivec.server.http import schemas as s
+
+__all__ = [
+    "apply_result", "audio_url", "classification", "collection", "encoder", "hit", "item",
+    "probe_info", "probe_report", "search_result", "snapshot", "thumbnail_url", "wilson_interval",
+]
+
+
+def thumbnail_url(collection: str, item_id: str) -> str:
+    return f"/api/collections/{quote(collection, safe='')}/thumbnail?id={quote(item_id, safe='')}"
+
+
+def audio_url(collection: str, item_id: str) -> str:
+    return f"/api/collections/{quote(collection, safe='')}/audio?id={quote(item_id, safe='')}"
+
+
+def _media_urls(collection: str, item_id: str, modality: str) -> dict[str, str | None]:
+    return {
+        "thumbnail_url": thumbnail_url(collection, item_id) if modality == "image" else None,
+        "audio_url": audio_url(collection, item_id) if modality == "audio" else None,
+    }
+
+
+def encoder(spec: EncoderSpec) -> s.EncoderOut:
+    return s.EncoderOut(
+        name=spec.encoder, model=spec.model, pretrained=spec.weights, dim=spec.dim,
+        normalized=spec.normalized, config_hash=spec.fingerprint,
+    )
+
+
+def snapshot(info: SnapshotInfo) -> s.SnapshotOut:
+    return s.SnapshotOut(tag=info.tag, lance_version=info.version, created_at=info.created_at)
+
+
+def collection(info: CollectionInfo) -> s.CollectionOut:
+    return s.CollectionOut(
+        name=info.name,
+        spaces=[
+            s.SpaceOut(space=st.space, encoder=encoder(st.spec), index_kind=st.index_kind,
+                       vector_count=st.vectors)
+            for _, st in sorted(info.spaces.items())
+        ],
+        item_count=info.item_count,
+        row_count=info.row_count,
+        modality_counts={m: n for m, n in sorted(info.modality_counts.items()) if n},
+        size_bytes=info.size_bytes,
+        lance_version=info.lance_version,
+        created_at=info.created_at,
+        snapshots=[snapshot(x) for x in info.snapshots],
+    )
+
+
+def hit(collection_name: str, value: Hit) -> s.HitOut:
+    span = None
+    if value.span is not None:
+        span = s.SpanOut(
+            text=value.span.text, start_s=value.span.start_seconds, end_s=value.span.end_seconds
+        )
+    return s.HitOut(
+        rank=value.rank, id=value.id, modality=value.modality, source_uri=value.source_uri,
+        metadata=dict(value.metadata), span=span, space=value.space, score=value.score,
+        fused_score=value.fused_score, chunk=value.chunk,
+        **_media_urls(collection_name, value.id, value.modality),
+    )
+
+
+def search_result(collection_name: str, result: SearchResult) -> s.SearchOut:
+    return s.SearchOut(
+        hits=[hit(collection_name, h) for h in result.hits],
+        timings=[s.TimingOut(space=t.space, embed_ms=t.embed_ms, search_ms=t.search_ms)
+                 for t in result.timings],
+        query_transcript=result.query_transcript,
+    )
+
+
+def item(collection_name: str, view: ItemView) -> s.ItemOut:
+    return s.ItemOut(
+        id=view.id, modality=view.modality, source_uri=view.source_uri, metadata=view.metadata,
+        chunks=[s.ItemChunkOut(chunk=c.chunk, text=c.text, start_s=c.start_s, end_s=c.end_s)
+                for c in view.chunks],
+        labels=dict(view.labels),
+        **_media_urls(collection_name, view.id, view.modality),
+    )
+
+
+def wilson_interval(accuracy: float, n: int, z: float = 1.96) -> list[float] | None:
+    """The 95% Wilson score interval of an accuracy measured on ``n`` rows (None for n = 0):
+    honest at the few dozen rows a few-shot probe is evaluated on, where the normal
+    approximation gives intervals outside [0, 1]."""
+    if n <= 0 or math.isnan(accuracy):
+        return None
+    centre = (accuracy + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [max(0.0, centre - half), min(1.0, centre + half)]
+
+
+def probe_report(record: ProbeRecord) -> s.ProbeReportOut:
+    report = record.report
+    evaluated = len(report.evaluated_rows) or report.n_heldout
+    interval = None
+    if report.heldout_accuracy is not None:
+        interval = wilson_interval(report.heldout_accuracy, evaluated)
+    return s.ProbeReportOut(
+        collection=record.collection, name=record.name, version=record.version,
+        space=record.space, created_at=record.created_at, classes=list(report.classes),
+        n_examples=len(record.examples), prompt_template=record.prompt_template,
+        class_names=dict(record.class_names), abstain_threshold=record.abstain_threshold,
+        regularization_c=_finite(report.regularization_c),
+        selection_method=report.selection_method, estimate_method=report.estimate_method,
+        heldout_accuracy=report.heldout_accuracy, heldout_accuracy_interval=interval,
+        n_evaluated=evaluated, zero_shot_accuracy=report.zero_shot_accuracy,
+        plain_probe_accuracy=report.plain_probe_accuracy, plain_probe_c=report.plain_probe_c,
+        class_metrics=[
+            s.ClassMetricsOut(label=m.label, precision=m.precision, recall=m.recall, f1=m.f1,
+                              support=m.support)
+            for m in report.class_metrics
+        ],
+        confusion_matrix=[list(row) for row in report.confusion_matrix],
+        temperature=report.temperature, zero_shot_prior_used=report.zero_shot_prior_used,
+        train_seconds=report.train_seconds, n_train=report.n_train, n_heldout=report.n_heldout,
+        notes=list(report.notes), label_column=label_column_for(record.name),
+    )
+
+
+def _finite(value: float) -> float:
+    return 0.0 if math.isnan(value) else value  # JSON has no NaN (format-1 probes lack C)
+
+
+def probe_info(info: ProbeInfo) -> s.ProbeInfoOut:
+    return s.ProbeInfoOut(
+        name=info.name, version=info.version, space=info.space, classes=list(info.classes),
+        heldout_accuracy=info.heldout_accuracy, created_at=info.created_at,
+        is_latest=info.is_latest,
+    )
+
+
+def classification(result: Classification) -> s.ClassificationOut:
+    return s.ClassificationOut(
+        input=result.input, label=result.label,
+        labels=[s.LabelScoreOut(label=label, probability=p) for label, p in result.labels],
+        abstained=result.abstained, error=result.error,
+    )
+
+
+def apply_result(result: ClassifyCollectionResult) -> s.ApplyProbeOut:
+    return s.ApplyProbeOut(
+        column=result.column, confidence_column=result.confidence_column,
+        version=result.version, items=result.items, rows=result.rows,
+        abstained=result.abstained, skipped=result.skipped, counts=dict(result.counts),
+    )
+
+
+def label_scores(scores: Any) -> list[s.LabelScoreOut]:
+    return [s.LabelScoreOut(label=label, probability=float(p)) for label, p in scores]
