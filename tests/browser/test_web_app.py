@@ -17,10 +17,16 @@ from tests.support.paths import SAMPLES
 RESULTS = "#results .hit"
 
 
-def wait_for_hits(page: Any, count: int | None = None) -> list[Any]:
+def searches(page: Any) -> int:
+    """How many searches the page has completed (the app counts them on #results)."""
+    return int(page.evaluate("() => Number(document.querySelector('#results').dataset.searches || 0)"))
+
+
+def wait_for_hits(page: Any, count: int | None = None, *, after: int = 0) -> list[Any]:
+    """The hit cards once more than ``after`` searches have completed (0: after a page load)."""
     page.wait_for_function(
-        "() => document.querySelector('#search-status').textContent.includes('hits')"
-        " || !document.querySelector('#search-error').hidden"
+        "(after) => Number(document.querySelector('#results').dataset.searches || 0) > after",
+        arg=after,
     )
     hits = page.locator(RESULTS).all()
     if count is not None:
@@ -62,23 +68,25 @@ def test_text_search_from_the_url_shows_thumbnails_and_survives_a_reload(page: A
 
 def test_uploading_or_dropping_an_image_finds_the_same_photo_first(page: Any) -> None:
     page.goto(f"/?c={COLLECTION}")
+    wait_for_hits(page)  # the page's own first (empty) search
+    before = searches(page)
     page.set_input_files("#image-input", str(SAMPLES / "images" / "cat.jpg"))
-    hits = wait_for_hits(page)
+    hits = wait_for_hits(page, after=before)
     assert "cat.jpg" in hits[0].locator(".source").inner_text()
     assert "image query: cat.jpg" in page.locator("#media-query").inner_text()
+    before = searches(page)
     data = base64.b64encode((SAMPLES / "images" / "rocket.jpg").read_bytes()).decode()
     page.evaluate(
         """(data) => {
             const bytes = Uint8Array.from(atob(data), c => c.charCodeAt(0));
             const transfer = new DataTransfer();
             transfer.items.add(new File([bytes], 'dropped-rocket.jpg', {type: 'image/jpeg'}));
-            document.querySelector('#search-status').textContent = '';
             document.querySelector('#drop-zone').dispatchEvent(
                 new DragEvent('drop', {dataTransfer: transfer, bubbles: true, cancelable: true}));
         }""",
         data,
     )
-    hits = wait_for_hits(page)
+    hits = wait_for_hits(page, after=before)
     assert "rocket.jpg" in hits[0].locator(".source").inner_text()
     docs_screenshot(page, "image-search")
 
@@ -104,10 +112,12 @@ def test_an_audio_hit_plays_from_its_start(page: Any) -> None:
 
 def test_recording_a_spoken_query_searches_with_its_transcript(page: Any) -> None:
     page.goto(f"/?c={COLLECTION}")
+    wait_for_hits(page)  # the page's own first (empty) search
+    before = searches(page)
     page.click("#record-button")  # Chromium's fake microphone plays weather.wav
     page.wait_for_timeout(5000)
     page.click("#record-button")
-    hits = wait_for_hits(page)
+    hits = wait_for_hits(page, after=before)
     assert "heard" in page.locator("#search-status").inner_text()
     assert hits
 
@@ -115,16 +125,18 @@ def test_recording_a_spoken_query_searches_with_its_transcript(page: Any) -> Non
 def test_a_bad_filter_shows_the_servers_error_inline(page: Any) -> None:
     page.goto(f"/?c={COLLECTION}&q=coffee")
     wait_for_hits(page)
+    before = searches(page)
     page.fill("#where", "priority = = 'high'")
     page.locator("#where").press("Enter")
     error = page.locator("#search-error")
     error.wait_for(state="visible")
     assert "INVALID_ARGUMENT" in error.inner_text() and "filter" in error.inner_text()
     assert page.locator(RESULTS).count() == 0
+    before = searches(page)
     page.fill("#where", "priority = 'high'")
     page.locator("#where").press("Enter")
-    page.wait_for_function("() => document.querySelector('#search-error').hidden")
-    hits = wait_for_hits(page)
+    hits = wait_for_hits(page, after=before)
+    assert page.locator("#search-error").is_hidden()
     assert hits and "where=priority" in page.url
 
 
@@ -141,12 +153,14 @@ def test_more_like_this_puts_the_item_in_the_url(page: Any) -> None:
     page.goto(f"/?c={COLLECTION}&q=bread+dough&mod=text")
     hits = wait_for_hits(page)
     item = hits[0].get_attribute("data-id")
+    before = searches(page)
     hits[0].locator("button.more").click()
     page.wait_for_url(re.compile(r"like="))
-    assert item not in [h.get_attribute("data-id") for h in wait_for_hits(page)]
+    assert item not in [h.get_attribute("data-id") for h in wait_for_hits(page, after=before)]
+    before = searches(page)
     page.go_back()
     page.wait_for_url(re.compile(r"q=bread"))
-    assert wait_for_hits(page)[0].get_attribute("data-id") == item
+    assert wait_for_hits(page, after=before)[0].get_attribute("data-id") == item
 
 
 def test_label_hits_train_a_probe_apply_it_and_filter(page: Any) -> None:
@@ -182,9 +196,10 @@ def test_label_hits_train_a_probe_apply_it_and_filter(page: Any) -> None:
     counts = dict(re.findall(r"(coffee|other) (\d+)", applied))
     assert counts, applied
     label = next(iter(counts))
+    before = searches(page)
     page.select_option("#predicted-filter", label)
     page.wait_for_url(re.compile(r"where=label_topic"))
-    hits = wait_for_hits(page)
+    hits = wait_for_hits(page, after=before)
     assert len(hits) == min(int(counts[label]), 12)
 
 

@@ -27,6 +27,7 @@ class HttpServer:
     def __init__(self, app: Any, settings: ServerSettings, *, host: str, port: int) -> None:
         import uvicorn
 
+        self.app = app
         self.settings = settings
         self.tls = settings.tls_cert is not None
         family = socket.AF_INET6 if ":" in host else socket.AF_INET

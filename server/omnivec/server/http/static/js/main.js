@@ -55,13 +55,19 @@ function showMediaQuery() {
   $("#media-query-label").textContent = mediaQuery ? `${mediaQuery.kind} query: ${mediaQuery.name}` : "";
 }
 
+// Completed searches, on #results: lets a test (or a script) wait for the answer to its action.
+function searchDone() {
+  const results = $("#results");
+  results.dataset.searches = String(Number(results.dataset.searches || "0") + 1);
+}
+
 async function search(changes = {}, { push = true } = {}) {
   state = { ...state, ...formState(), ...changes };
   if (push) pushState(state);
   writeForm();
   showError("");
   if (!state.collection) return;
-  if (!mediaQuery && !state.q && !state.like) { grid.render([], ""); status(""); return; }
+  if (!mediaQuery && !state.q && !state.like) { grid.render([], ""); status(""); searchDone(); return; }
   const seq = ++searchSeq;
   status("searching…");
   const path = `${collectionPath(state.collection)}/search`;
@@ -85,11 +91,13 @@ async function search(changes = {}, { push = true } = {}) {
     const heard = result.query_transcript ? ` · heard: “${result.query_transcript}”` : "";
     const like = state.like && !mediaQuery ? " like the chosen item" : "";
     status(`${result.hits.length} hits${like}${heard}`);
+    searchDone();
   } catch (e) {
     if (seq !== searchSeq) return;
     grid.render([], "");
     status("");
     showError(e instanceof ApiError ? `${e.status}: ${e.message}` : String(e));
+    searchDone();
   }
 }
 
