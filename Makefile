@@ -4,7 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test test-fast demo bench generate proto proto-check lint clean
+.PHONY: serve test test-fast demo bench generate proto proto-check lint clean screenshots browser-deps
+
+HTTP_PORT ?= 8080
 
 # The venv is rebuilt when the dependency declarations change.
 $(STAMP): pyproject.toml clients/python/pyproject.toml
@@ -16,8 +18,10 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 
 venv: $(STAMP)
 
+# gRPC on 50051; the web app and the HTTP/JSON API on $(HTTP_PORT) (the URL is printed). The
+# sample folder is the index root, so the demo's speech clips can be played in the browser.
 serve: $(STAMP)
-	$(BIN)/omnivec serve --host 127.0.0.1 --port 50051
+	$(BIN)/omnivec serve --host 127.0.0.1 --port 50051 --http-port $(HTTP_PORT) --index-root samples
 
 test: $(STAMP)
 	$(BIN)/python scripts/generate_proto.py --check
@@ -28,7 +32,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
 demo: $(STAMP)
-	$(BIN)/omnivec demo
+	$(BIN)/omnivec demo --web http://127.0.0.1:$(HTTP_PORT)/
 
 bench: $(STAMP)
 	$(BIN)/omnivec bench $(BENCH_ARGS)
@@ -46,6 +50,14 @@ proto-check: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check indexer server apps clients tests scripts
 	$(BIN)/mypy indexer/omnivec server/omnivec apps/omnivec clients/python/omnivec
+
+# Debian's Chromium for the browser tests (tests/browser); Playwright drives it, never downloads one.
+browser-deps:
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
+
+# The README's pictures of the web app (docs/screenshots), taken by the browser tests.
+screenshots: $(STAMP)
+	OMNIVEC_DOCS_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/browser
 
 clean:
 	rm -rf $(VENV) .pytest_cache

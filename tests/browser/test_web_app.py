@@ -14,6 +14,8 @@ from tests.browser.conftest import COLLECTION, docs_screenshot
 from tests.server.http_support import running_server, server_settings
 from tests.support.paths import SAMPLES
 
+pytestmark = pytest.mark.browser
+
 RESULTS = "#results .hit"
 
 
@@ -150,8 +152,9 @@ def test_text_from_the_data_is_shown_as_text_never_run(page: Any) -> None:
 
 
 def test_more_like_this_puts_the_item_in_the_url(page: Any) -> None:
-    page.goto(f"/?c={COLLECTION}&q=bread+dough&mod=text")
+    page.goto(f"/?c={COLLECTION}&q=bread+dough&mod=text,audio")
     hits = wait_for_hits(page)
+    docs_screenshot(page, "text-search")
     item = hits[0].get_attribute("data-id")
     before = searches(page)
     hits[0].locator("button.more").click()

@@ -57,9 +57,40 @@ def _print_hits(title: str, result: SearchResult) -> None:
             console.print(f"     [dim]{line}[/]", highlight=False)
 
 
+def _web_is_up(url: str, token: str | None) -> bool:
+    import urllib.request
+
+    request = urllib.request.Request(url.rstrip("/") + "/healthz")
+    if token:
+        request.add_header("authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 - loopback URL given by the user
+            return bool(response.status == 200)
+    except Exception:  # noqa: BLE001 - any failure means "no web app there"
+        return False
+
+
+def _print_web(url: str | None, token: str | None) -> None:
+    console.print(Rule("web app", style="cyan"))
+    if url and _web_is_up(url, token):
+        base = url.rstrip("/")
+        console.print(f"  open {base}/?c={COLLECTION}&q=sunny+weather+by+the+sea", highlight=False)
+        console.print(f"  (collections: {base}/ · API docs: {base}/docs)", highlight=False)
+    else:
+        console.print(
+            "  no web app is running: `make serve` serves one at http://127.0.0.1:8080/ "
+            "(omnivec serve --http-port 8080)"
+        )
+
+
 def demo(
     ctx: typer.Context,
     samples: Annotated[Path | None, typer.Option("--samples", help="Sample folder (default ./samples).")] = None,
+    web: Annotated[
+        str | None,
+        typer.Option("--web", help="The server's web app, printed at the end when it answers "
+                     "(make demo passes http://127.0.0.1:8080/)."),
+    ] = None,
 ) -> None:
     """Index the sample photos, notes and speech clips through the server and query them."""
     from omnivec.cli.remote import RemoteBackend
@@ -112,6 +143,10 @@ def demo(
                 "[yellow]The server has no CLIP weights, so the photos were skipped[/] "
                 "(see `omnivec models list` and the README's section on CLIP weights)."
             )
+        if embedded is None:  # an embedded server (and its data) ends with the demo
+            _print_web(web, state.token)
+        else:
+            console.print("  [dim]`make serve` then `make demo` to browse these results in the web app[/]")
     finally:
         backend.close()
         if embedded is not None:

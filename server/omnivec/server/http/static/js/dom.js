@@ -33,11 +33,13 @@ export function clear(el) {
 
 export const $ = (selector) => document.querySelector(selector);
 
-// `text` with every case-insensitive occurrence of the query's words wrapped in <mark>.
+const STOP_WORDS = new Set("the and for with from that this are was were has have had not but you your our its into than then them they what when where which who how why will can about".split(" "));
+
+// `text` with every whole-word, case-insensitive occurrence of the query's words in <mark>.
 export function highlighted(text, query) {
-  const words = (query || "").toLowerCase().split(/\W+/).filter((w) => w.length > 2);
+  const words = (query || "").toLowerCase().split(/\W+/).filter((w) => w.length > 2 && !STOP_WORDS.has(w));
   if (!words.length) return [text];
-  const pattern = new RegExp(`(${words.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")})`, "gi");
+  const pattern = new RegExp(`\\b(${words.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")})\\b`, "gi");
   return text.split(pattern).map((part, i) => (i % 2 ? h("mark", {}, part) : part));
 }
 
