@@ -84,7 +84,8 @@ def test_omnivec_serve_and_the_sdk_from_the_wheels(
     wheel_venv: Path, settings_env: dict[str, str], tmp_path: Path
 ) -> None:
     server = subprocess.Popen(
-        [str(wheel_venv / "bin" / "omnivec"), "serve", "--host", "127.0.0.1", "--port", "0"],
+        [str(wheel_venv / "bin" / "omnivec"), "serve", "--host", "127.0.0.1", "--port", "0",
+         "--http-port", "0"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         stdin=subprocess.DEVNULL,
         env=_clean_env(**settings_env, OMNIVEC_DATA_DIR=str(tmp_path / "data")),
@@ -110,6 +111,16 @@ def test_omnivec_serve_and_the_sdk_from_the_wheels(
         """)
         texts = json.loads(_run(wheel_venv / "bin" / "python", "-c", sdk, cwd=tmp_path))
         assert texts == ["the espresso machine makes crema"]
+        # The web app and its static files came with the wheel, and its API sees the same data.
+        web = re.search(r"omnivec web app on (\S+)", server.stdout.readline())
+        assert web, "no web app line"
+        import urllib.request
+
+        for path in ("", "static/js/main.js", "static/app.css", "docs-static/swagger-ui-bundle.js"):
+            with urllib.request.urlopen(web.group(1) + path, timeout=30) as response:
+                assert response.status == 200, path
+        with urllib.request.urlopen(web.group(1) + "api/collections", timeout=30) as response:
+            assert [c["name"] for c in json.load(response)] == ["notes"]
     finally:
         server.terminate()
         server.wait(60)
