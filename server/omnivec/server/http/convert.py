@@ -10,7 +10,7 @@ import math
 from typing import Any
 from urllib.parse import quote
 
-from omnivec.client.types import Hit, SearchResult
+from omnivec.client.types import ClassMetrics, EncoderConfig, Hit, LabelScore, SearchResult
 from omnivec.indexer.encoders.base import EncoderSpec
 from omnivec.indexer.item_media import ItemView
 from omnivec.indexer.probes.results import Classification, ClassifyCollectionResult, ProbeInfo
@@ -40,8 +40,8 @@ def _media_urls(collection: str, item_id: str, modality: str) -> dict[str, str |
     }
 
 
-def encoder(spec: EncoderSpec) -> s.EncoderOut:
-    return s.EncoderOut(
+def encoder(spec: EncoderSpec) -> EncoderConfig:
+    return EncoderConfig(
         name=spec.encoder, model=spec.model, pretrained=spec.weights, dim=spec.dim,
         normalized=spec.normalized, config_hash=spec.fingerprint,
     )
@@ -130,8 +130,8 @@ def probe_report(record: ProbeRecord) -> s.ProbeReportOut:
         n_evaluated=evaluated, zero_shot_accuracy=report.zero_shot_accuracy,
         plain_probe_accuracy=report.plain_probe_accuracy, plain_probe_c=report.plain_probe_c,
         class_metrics=[
-            s.ClassMetricsOut(label=m.label, precision=m.precision, recall=m.recall, f1=m.f1,
-                              support=m.support)
+            ClassMetrics(label=m.label, precision=m.precision, recall=m.recall, f1=m.f1,
+                         support=m.support)
             for m in report.class_metrics
         ],
         confusion_matrix=[list(row) for row in report.confusion_matrix],
@@ -156,7 +156,7 @@ def probe_info(info: ProbeInfo) -> s.ProbeInfoOut:
 def classification(result: Classification) -> s.ClassificationOut:
     return s.ClassificationOut(
         input=result.input, label=result.label,
-        labels=[s.LabelScoreOut(label=label, probability=p) for label, p in result.labels],
+        labels=[LabelScore(label=label, probability=p) for label, p in result.labels],
         abstained=result.abstained, error=result.error,
     )
 
@@ -169,5 +169,5 @@ def apply_result(result: ClassifyCollectionResult) -> s.ApplyProbeOut:
     )
 
 
-def label_scores(scores: Any) -> list[s.LabelScoreOut]:
-    return [s.LabelScoreOut(label=label, probability=float(p)) for label, p in scores]
+def label_scores(scores: Any) -> list[LabelScore]:
+    return [LabelScore(label=label, probability=float(p)) for label, p in scores]

@@ -1,6 +1,7 @@
 """The JSON shapes of the HTTP API (they make the OpenAPI document at ``/openapi.json``).
 
-Field names follow the proto's where a message has one (``fused_score``, ``regularization_c``,
+Field names follow the proto's (and the SDK's dataclasses, used as they are where the shapes
+agree: ``EncoderConfig``, ``ClassMetrics``, ``LabelScore``) where a message has one (``fused_score``, ``regularization_c``,
 ``class_metrics``...), with two deliberate differences for JSON clients: modalities and item
 statuses are plain words (``"image"``, ``"ok"``) rather than enum names, and times are seconds.
 """
@@ -11,11 +12,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The SDK's own dataclasses where the JSON shape is exactly theirs (pydantic reads dataclasses).
+from omnivec.client.types import ClassMetrics, EncoderConfig, LabelScore
+
 __all__ = [
     "ApplyProbeIn", "ApplyProbeOut", "ClassificationOut", "ClassifyIn", "ClassifyOut",
     "CollectionIn", "CollectionOut", "DeleteItemsIn", "DeleteItemsOut", "DeleteOut",
-    "DeleteProbeOut", "EmbedIn", "EmbedOut", "EncoderOut", "ExampleIn", "HitOut", "ItemChunkOut",
-    "ItemOut", "LabelScoreOut", "Modality", "ProbeClassifyIn", "ProbeClassifyOut", "ProbeInfoOut",
+    "DeleteProbeOut", "EmbedIn", "EmbedOut", "ExampleIn", "HitOut", "ItemChunkOut",
+    "ItemOut", "Modality", "ProbeClassifyIn", "ProbeClassifyOut", "ProbeInfoOut",
     "ProbeReportOut", "RestoreIn", "SearchIn", "SearchOut", "SnapshotIn", "SnapshotOut",
     "SpaceOut", "SpanOut", "TimingOut", "TrainProbeIn", "TranscriptOut", "UpsertItemIn",
     "UpsertJsonIn", "UpsertOut", "UpsertResultOut",
@@ -31,18 +35,9 @@ class _In(BaseModel):
 # -- collections -------------------------------------------------------------------------------
 
 
-class EncoderOut(BaseModel):
-    name: str
-    model: str
-    pretrained: str
-    dim: int
-    normalized: bool
-    config_hash: str
-
-
 class SpaceOut(BaseModel):
     space: str
-    encoder: EncoderOut
+    encoder: EncoderConfig
     index_kind: str
     vector_count: int
 
@@ -201,7 +196,7 @@ class EmbedIn(_In):
 class EmbedOut(BaseModel):
     vectors: list[list[float]]
     dim: int
-    encoder: EncoderOut
+    encoder: EncoderConfig
 
 
 class TranscriptOut(BaseModel):
@@ -223,13 +218,8 @@ class ClassifyIn(_In):
     top_k: int = Field(0, ge=0)
 
 
-class LabelScoreOut(BaseModel):
-    label: str
-    probability: float
-
-
 class ClassifyOut(BaseModel):
-    labels: list[LabelScoreOut]
+    labels: list[LabelScore]
     space: str
 
 
@@ -251,14 +241,6 @@ class TrainProbeIn(_In):
     class_names: dict[str, str] = Field(default_factory=dict)
     abstain_threshold: float | None = Field(None, gt=0, lt=1)
     seed: int = 0
-
-
-class ClassMetricsOut(BaseModel):
-    label: str
-    precision: float
-    recall: float
-    f1: float
-    support: int
 
 
 class ProbeReportOut(BaseModel):
@@ -283,7 +265,7 @@ class ProbeReportOut(BaseModel):
     zero_shot_accuracy: float | None
     plain_probe_accuracy: float | None
     plain_probe_c: float | None
-    class_metrics: list[ClassMetricsOut]
+    class_metrics: list[ClassMetrics]
     confusion_matrix: list[list[int]] = Field(
         description="rows: true class, columns: predicted class, both in the order of classes"
     )
@@ -320,7 +302,7 @@ class ProbeClassifyIn(_In):
 class ClassificationOut(BaseModel):
     input: str
     label: str | None
-    labels: list[LabelScoreOut]
+    labels: list[LabelScore]
     abstained: bool
     error: str | None = None
 
