@@ -193,3 +193,21 @@ def test_openapi_and_offline_docs(http: httpx.Client) -> None:
     assert "/openapi.json" in docs and "/docs-static/swagger-ui-bundle.js" in docs
     assert "cdn" not in docs.lower() and "https://" not in docs.replace("https://fastapi", "")
     assert http.get("/docs-static/swagger-ui-bundle.js").status_code == 200
+
+
+def test_audio_stored_through_grpc_upsert_plays_over_http(server: Any, http: httpx.Client) -> None:
+    from omnivec.client import Client, Media, UpsertItem
+
+    clip = (SPEECH / "rocket.wav").read_bytes()
+    with Client(f"127.0.0.1:{server.port}", timeout=120) as client:
+        client.create_collection("grpc-stored", ["text"])
+        results = client.upsert("grpc-stored", [
+            UpsertItem(Media(audio=clip, filename="rocket.wav"), store_media=True,
+                       source_uri="/nowhere/rocket.wav"),
+            UpsertItem(Media(audio=clip + b"\0", filename="copy.wav"), source_uri="/nowhere/copy.wav"),
+        ])
+    kept, not_kept = (r.id for r in results)
+    response = http.get("/api/collections/grpc-stored/audio", params={"id": kept})
+    assert response.status_code == 200 and response.content == clip
+    assert response.headers["content-type"] == "audio/wav"
+    assert http.get("/api/collections/grpc-stored/audio", params={"id": not_kept}).status_code == 404

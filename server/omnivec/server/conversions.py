@@ -146,6 +146,7 @@ def upsert_item_from_proto(request: indexing_pb2.UpsertRequest) -> IngestItem:
         "source_uri": item.source_uri,
         "metadata": metadata,
         "key": request.sequence,
+        "store_media": item.store_media,
     }
     if kind == "text":
         size = text_size(media.text, MAX_UPLOAD_TEXT_BYTES)

@@ -181,6 +181,7 @@ def upsert_item_to_proto(item: UpsertItem) -> indexing_pb2.UpsertItem:
         media=media_to_proto(item.media),
         metadata=metadata_to_struct(item.metadata),
         source_uri=item.source_uri or "",
+        store_media=item.store_media,
     )
 
 

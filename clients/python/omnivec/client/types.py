@@ -106,6 +106,8 @@ class UpsertItem:
     id: str | None = None
     metadata: Mapping[str, Any] | None = None
     source_uri: str | None = None
+    store_media: bool = False
+    """Keep the image or audio bytes on the server, which can then serve them back."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.media, Media):

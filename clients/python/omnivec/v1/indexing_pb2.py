@@ -26,31 +26,31 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from omnivec.v1 import common_pb2 as omnivec_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19omnivec/v1/indexing.proto\x12\nomnivec.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17omnivec/v1/common.proto\"[\n\rUpsertRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12$\n\x04item\x18\x03 \x01(\x0b\x32\x16.omnivec.v1.UpsertItem\"y\n\nUpsertItem\x12\n\n\x02id\x18\x01 \x01(\t\x12 \n\x05media\x18\x02 \x01(\x0b\x32\x11.omnivec.v1.Media\x12)\n\x08metadata\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\nsource_uri\x18\x04 \x01(\t\"x\n\x0cUpsertResult\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\n\n\x02id\x18\x02 \x01(\t\x12&\n\x06status\x18\x03 \x01(\x0e\x32\x16.omnivec.v1.ItemStatus\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12\x13\n\x0b\x63hunk_count\x18\x05 \x01(\x05\"W\n\x10IndexPathRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x11\n\trecursive\x18\x03 \x01(\x08\x12\x0e\n\x06spaces\x18\x04 \x03(\t\",\n\x0cIndexFailure\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xb4\x01\n\rIndexProgress\x12\x0c\n\x04\x64one\x18\x01 \x01(\x03\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x0f\n\x07indexed\x18\x03 \x01(\x03\x12\x11\n\tunchanged\x18\x04 \x01(\x03\x12\x0e\n\x06\x66\x61iled\x18\x05 \x01(\x03\x12\x14\n\x0c\x63urrent_path\x18\x06 \x01(\t\x12*\n\x08\x66\x61ilures\x18\x07 \x03(\x0b\x32\x18.omnivec.v1.IndexFailure\x12\x10\n\x08is_final\x18\x08 \x01(\x08\"J\n\x12\x44\x65leteItemsRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0b\n\x03ids\x18\x02 \x03(\t\x12\x13\n\x0bsource_uris\x18\x03 \x03(\t\"&\n\x13\x44\x65leteItemsResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x03*p\n\nItemStatus\x12\x1b\n\x17ITEM_STATUS_UNSPECIFIED\x10\x00\x12\x12\n\x0eITEM_STATUS_OK\x10\x01\x12\x19\n\x15ITEM_STATUS_UNCHANGED\x10\x02\x12\x16\n\x12ITEM_STATUS_FAILED\x10\x03\x32\xec\x01\n\x0fIndexingService\x12\x41\n\x06Upsert\x12\x19.omnivec.v1.UpsertRequest\x1a\x18.omnivec.v1.UpsertResult(\x01\x30\x01\x12\x46\n\tIndexPath\x12\x1c.omnivec.v1.IndexPathRequest\x1a\x19.omnivec.v1.IndexProgress0\x01\x12N\n\x0b\x44\x65leteItems\x12\x1e.omnivec.v1.DeleteItemsRequest\x1a\x1f.omnivec.v1.DeleteItemsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19omnivec/v1/indexing.proto\x12\nomnivec.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17omnivec/v1/common.proto\"[\n\rUpsertRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12$\n\x04item\x18\x03 \x01(\x0b\x32\x16.omnivec.v1.UpsertItem\"\x8e\x01\n\nUpsertItem\x12\n\n\x02id\x18\x01 \x01(\t\x12 \n\x05media\x18\x02 \x01(\x0b\x32\x11.omnivec.v1.Media\x12)\n\x08metadata\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\nsource_uri\x18\x04 \x01(\t\x12\x13\n\x0bstore_media\x18\x05 \x01(\x08\"x\n\x0cUpsertResult\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\n\n\x02id\x18\x02 \x01(\t\x12&\n\x06status\x18\x03 \x01(\x0e\x32\x16.omnivec.v1.ItemStatus\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12\x13\n\x0b\x63hunk_count\x18\x05 \x01(\x05\"W\n\x10IndexPathRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x11\n\trecursive\x18\x03 \x01(\x08\x12\x0e\n\x06spaces\x18\x04 \x03(\t\",\n\x0cIndexFailure\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xb4\x01\n\rIndexProgress\x12\x0c\n\x04\x64one\x18\x01 \x01(\x03\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x0f\n\x07indexed\x18\x03 \x01(\x03\x12\x11\n\tunchanged\x18\x04 \x01(\x03\x12\x0e\n\x06\x66\x61iled\x18\x05 \x01(\x03\x12\x14\n\x0c\x63urrent_path\x18\x06 \x01(\t\x12*\n\x08\x66\x61ilures\x18\x07 \x03(\x0b\x32\x18.omnivec.v1.IndexFailure\x12\x10\n\x08is_final\x18\x08 \x01(\x08\"J\n\x12\x44\x65leteItemsRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0b\n\x03ids\x18\x02 \x03(\t\x12\x13\n\x0bsource_uris\x18\x03 \x03(\t\"&\n\x13\x44\x65leteItemsResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x03*p\n\nItemStatus\x12\x1b\n\x17ITEM_STATUS_UNSPECIFIED\x10\x00\x12\x12\n\x0eITEM_STATUS_OK\x10\x01\x12\x19\n\x15ITEM_STATUS_UNCHANGED\x10\x02\x12\x16\n\x12ITEM_STATUS_FAILED\x10\x03\x32\xec\x01\n\x0fIndexingService\x12\x41\n\x06Upsert\x12\x19.omnivec.v1.UpsertRequest\x1a\x18.omnivec.v1.UpsertResult(\x01\x30\x01\x12\x46\n\tIndexPath\x12\x1c.omnivec.v1.IndexPathRequest\x1a\x19.omnivec.v1.IndexProgress0\x01\x12N\n\x0b\x44\x65leteItems\x12\x1e.omnivec.v1.DeleteItemsRequest\x1a\x1f.omnivec.v1.DeleteItemsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'omnivec.v1.indexing_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ITEMSTATUS']._serialized_start=868
-  _globals['_ITEMSTATUS']._serialized_end=980
+  _globals['_ITEMSTATUS']._serialized_start=890
+  _globals['_ITEMSTATUS']._serialized_end=1002
   _globals['_UPSERTREQUEST']._serialized_start=96
   _globals['_UPSERTREQUEST']._serialized_end=187
-  _globals['_UPSERTITEM']._serialized_start=189
-  _globals['_UPSERTITEM']._serialized_end=310
-  _globals['_UPSERTRESULT']._serialized_start=312
-  _globals['_UPSERTRESULT']._serialized_end=432
-  _globals['_INDEXPATHREQUEST']._serialized_start=434
-  _globals['_INDEXPATHREQUEST']._serialized_end=521
-  _globals['_INDEXFAILURE']._serialized_start=523
-  _globals['_INDEXFAILURE']._serialized_end=567
-  _globals['_INDEXPROGRESS']._serialized_start=570
-  _globals['_INDEXPROGRESS']._serialized_end=750
-  _globals['_DELETEITEMSREQUEST']._serialized_start=752
-  _globals['_DELETEITEMSREQUEST']._serialized_end=826
-  _globals['_DELETEITEMSRESPONSE']._serialized_start=828
-  _globals['_DELETEITEMSRESPONSE']._serialized_end=866
-  _globals['_INDEXINGSERVICE']._serialized_start=983
-  _globals['_INDEXINGSERVICE']._serialized_end=1219
+  _globals['_UPSERTITEM']._serialized_start=190
+  _globals['_UPSERTITEM']._serialized_end=332
+  _globals['_UPSERTRESULT']._serialized_start=334
+  _globals['_UPSERTRESULT']._serialized_end=454
+  _globals['_INDEXPATHREQUEST']._serialized_start=456
+  _globals['_INDEXPATHREQUEST']._serialized_end=543
+  _globals['_INDEXFAILURE']._serialized_start=545
+  _globals['_INDEXFAILURE']._serialized_end=589
+  _globals['_INDEXPROGRESS']._serialized_start=592
+  _globals['_INDEXPROGRESS']._serialized_end=772
+  _globals['_DELETEITEMSREQUEST']._serialized_start=774
+  _globals['_DELETEITEMSREQUEST']._serialized_end=848
+  _globals['_DELETEITEMSRESPONSE']._serialized_start=850
+  _globals['_DELETEITEMSRESPONSE']._serialized_end=888
+  _globals['_INDEXINGSERVICE']._serialized_start=1005
+  _globals['_INDEXINGSERVICE']._serialized_end=1241
 # @@protoc_insertion_point(module_scope)

@@ -31,16 +31,18 @@ class UpsertRequest(_message.Message):
     def __init__(self, collection: _Optional[str] = ..., sequence: _Optional[int] = ..., item: _Optional[_Union[UpsertItem, _Mapping]] = ...) -> None: ...
 
 class UpsertItem(_message.Message):
-    __slots__ = ("id", "media", "metadata", "source_uri")
+    __slots__ = ("id", "media", "metadata", "source_uri", "store_media")
     ID_FIELD_NUMBER: _ClassVar[int]
     MEDIA_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     SOURCE_URI_FIELD_NUMBER: _ClassVar[int]
+    STORE_MEDIA_FIELD_NUMBER: _ClassVar[int]
     id: str
     media: _common_pb2.Media
     metadata: _struct_pb2.Struct
     source_uri: str
-    def __init__(self, id: _Optional[str] = ..., media: _Optional[_Union[_common_pb2.Media, _Mapping]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., source_uri: _Optional[str] = ...) -> None: ...
+    store_media: bool
+    def __init__(self, id: _Optional[str] = ..., media: _Optional[_Union[_common_pb2.Media, _Mapping]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., source_uri: _Optional[str] = ..., store_media: _Optional[bool] = ...) -> None: ...
 
 class UpsertResult(_message.Message):
     __slots__ = ("sequence", "id", "status", "error", "chunk_count")
