@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -32,7 +32,6 @@ from omnivec.indexer.engine import Engine
 from omnivec.indexer.errors import ConfigError, OmnivecError
 from omnivec.server.auth import BearerTokenInterceptor, load_tokens
 from omnivec.server.batching import BatchingEncoder, BatchingPolicy, make_wrapper
-from omnivec.server.http.runner import HttpServer
 from omnivec.server.interceptors import MalformedRequestInterceptor, RequestLogInterceptor
 from omnivec.server.limits import server_options
 from omnivec.server.metrics import ServerMetrics
@@ -57,6 +56,9 @@ from omnivec.v1 import (
     search_pb2,
     search_pb2_grpc,
 )
+
+if TYPE_CHECKING:  # FastAPI and uvicorn load only when HTTP is on (cold start of gRPC alone)
+    from omnivec.server.http.runner import HttpServer
 
 __all__ = ["OMNIVEC_SERVICES", "OmnivecServer", "create_server", "serve"]
 
