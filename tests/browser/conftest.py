@@ -89,6 +89,10 @@ def page(browser: Any, web: Any, request: pytest.FixtureRequest) -> Iterator[Any
     page.set_default_timeout(60_000)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Works offline: every request the page makes goes to the server itself (no CDN, no fonts).
+    elsewhere: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith((web.http_url, "blob:", "data:"))
+            else elsewhere.append(r.url))
     yield page
     failed = getattr(request.node, "rep_call", None)
     if failed is not None and failed.failed:
@@ -96,6 +100,7 @@ def page(browser: Any, web: Any, request: pytest.FixtureRequest) -> Iterator[Any
         page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
     assert not errors, f"the page raised: {errors}"
+    assert not elsewhere, f"the page reached beyond the server: {elsewhere}"
 
 
 def docs_screenshot(page: Any, name: str) -> None:

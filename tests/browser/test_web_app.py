@@ -46,7 +46,8 @@ def test_collections_page_shows_counts_spaces_and_size(page: Any) -> None:
     docs_screenshot(page, "collections")
     row.locator("a").click()
     page.wait_for_url(re.compile(rf"\?c={COLLECTION}$"))
-    assert page.locator("#search-view").is_visible()
+    page.locator("#search-view").wait_for(state="visible")
+    assert page.locator("#collections-view").is_hidden()
 
 
 def test_text_search_from_the_url_shows_thumbnails_and_survives_a_reload(page: Any) -> None:
