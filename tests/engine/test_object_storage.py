@@ -86,28 +86,35 @@ def test_missing_bucket_is_a_failed_precondition_naming_it(seaweedfs: SeaweedFS)
         store.create("notes", SPEC)
 
 
-def test_faults_reach_grpc_clients_with_their_status(
+def test_faults_reach_grpc_and_http_clients_with_their_status(
     seaweedfs: SeaweedFS, settings: Any, models: Any, secret_log: pytest.LogCaptureFixture
 ) -> None:
     """Over the wire: UNAUTHENTICATED for wrong keys, FAILED_PRECONDITION for a missing bucket,
-    UNAVAILABLE (after the SDK's retries of an idempotent call) for a store that is down;
-    the secret appears in no answer and no server log line."""
+    UNAVAILABLE (after the SDK's retries of an idempotent call) for a store that is down; the
+    HTTP edge of the same server answers 401, 400 and 503 with the same status names; the secret
+    appears in no answer and no server log line."""
+    import httpx
+
     wrong = "wrong-secret-over-grpc-0815"
     cases = [
         ("s3://" + seaweedfs.bucket + "/grpc", _storage(seaweedfs, secret_access_key=wrong),
-         grpc.StatusCode.UNAUTHENTICATED),  # a LIST: the store says SignatureDoesNotMatch
-        ("s3://no-such-bucket-omnivec/grpc", _storage(seaweedfs), grpc.StatusCode.FAILED_PRECONDITION),
+         grpc.StatusCode.UNAUTHENTICATED, 401),  # a LIST: the store says SignatureDoesNotMatch
+        ("s3://no-such-bucket-omnivec/grpc", _storage(seaweedfs), grpc.StatusCode.FAILED_PRECONDITION, 400),
         ("s3://" + seaweedfs.bucket + "/grpc",
-         _storage(seaweedfs, endpoint=f"http://127.0.0.1:{_closed_port()}"), grpc.StatusCode.UNAVAILABLE),
+         _storage(seaweedfs, endpoint=f"http://127.0.0.1:{_closed_port()}"), grpc.StatusCode.UNAVAILABLE, 503),
     ]
-    for uri, storage, code in cases:
+    for uri, storage, code, http_code in cases:
         cfg = settings.model_copy(update={"storage": storage})
-        with in_process_server(cfg, models, uri) as (_server, target):  # type: ignore[arg-type]
+        with in_process_server(cfg, models, uri, http_port=0) as (server, target):  # type: ignore[arg-type]
             with Client(target, timeout=60, retries=2) as client:
                 with pytest.raises(OmnivecClientError) as caught:
                     client.list_collections()
                 assert caught.value.code == code, caught.value
                 assert "bucket" in str(caught.value) and wrong not in str(caught.value)
+            answer = httpx.get(server.http_url + "api/collections", timeout=60)
+            assert answer.status_code == http_code, answer.text
+            assert answer.json()["error"]["status"] == code.name, answer.text
+            assert "bucket" in answer.json()["error"]["message"] and wrong not in answer.text
     assert wrong not in secret_log.text
 
 
