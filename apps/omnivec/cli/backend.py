@@ -18,7 +18,8 @@ from typing import Any, Protocol
 import typer
 
 from omnivec.cli._common import CliState
-from omnivec.client.types import SearchQuery, SearchResult
+from omnivec.client.types import SearchQuery, SearchResult, VerifyReport
+from omnivec.indexer.backup import ExportInfo
 from omnivec.indexer.classify import MediaInput
 from omnivec.indexer.encoders.speech import Transcript
 from omnivec.indexer.engine import Embedding
@@ -102,6 +103,12 @@ class Backend(Protocol):
     def restore_collection(
         self, name: str, *, tag: str | None = None, version: int | None = None
     ) -> CollectionInfo: ...
+
+    def verify_collection(self, name: str) -> VerifyReport: ...
+
+    def export_collection(self, name: str, dest: Path | str) -> ExportInfo: ...
+
+    def import_collection(self, source: Path | str, name: str | None = None) -> CollectionInfo: ...
 
     def index_paths(
         self,

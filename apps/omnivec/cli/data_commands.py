@@ -270,6 +270,8 @@ def delete_items(
 
 
 def register(app: typer.Typer) -> None:
+    from omnivec.cli import backup_commands  # noqa: F401 - adds verify/export/import to collections_app
+
     app.add_typer(collections_app, name="collections")
     app.command("index")(handle_errors(index))
     app.command("search")(handle_errors(search))

@@ -18,9 +18,10 @@ from omnivec.cli.remote_calls import call_remote, encoder_spec
 from omnivec.cli.remote_probes import RemoteProbes
 from omnivec.client import Client, Media, UpsertItem
 from omnivec.client.types import Collection as RemoteCollection
-from omnivec.client.types import PathLike, SearchQuery, SearchResult
+from omnivec.client.types import PathLike, SearchQuery, SearchResult, VerifyReport
 from omnivec.client.types import Snapshot as RemoteSnapshot
 from omnivec.indexer import errors
+from omnivec.indexer.backup import ExportInfo
 from omnivec.indexer.encoders.speech import Segment, Transcript
 from omnivec.indexer.engine import Embedding
 from omnivec.indexer.ingest import IndexEvent, IndexReport, IngestItem, discover
@@ -82,6 +83,21 @@ class RemoteBackend:
 
     def restore_collection(self, name: str, *, tag: str | None = None, version: int | None = None) -> CollectionInfo:
         return _info(call_remote(self._client.restore_collection, name, tag=tag, version=version))
+
+    def verify_collection(self, name: str) -> VerifyReport:
+        return call_remote(self._client.verify_collection, name)
+
+    def export_collection(self, name: str, dest: Path | str) -> ExportInfo:
+        raise errors.FailedPreconditionError(
+            "export reads the data directory itself: run `omnivec collections export` without "
+            "--server, with the server's --data-dir (it may run while the server serves)"
+        )
+
+    def import_collection(self, source: Path | str, name: str | None = None) -> CollectionInfo:
+        raise errors.FailedPreconditionError(
+            "import writes the data directory itself: run `omnivec collections import` without "
+            "--server, with the server's --data-dir, then the server sees the new collection"
+        )
 
     # -- indexing ---------------------------------------------------------------------------
     def index_paths(

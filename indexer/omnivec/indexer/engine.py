@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from omnivec.client.types import SearchQuery, SearchResult
+from omnivec.client.types import SearchQuery, SearchResult, VerifyReport
+from omnivec.indexer.backup import ExportInfo, export_collection, import_collection
 from omnivec.indexer.config import Settings
 from omnivec.indexer.discovery import IngestItem, discover
 from omnivec.indexer.encoders.base import EncoderSpec, require_list
@@ -118,6 +119,22 @@ class Engine:
         collection.restore(tag=tag, version=version)
         collection.flush_ann()
         return collection.info()
+
+    def verify_collection(self, name: str) -> VerifyReport:
+        """Full check of a collection (omnivec.indexer.verify); damage is reported, not raised."""
+        from omnivec.indexer.verify import verify_collection
+
+        return verify_collection(self.store.open(name, verify=False))
+
+    def export_collection(self, name: str, dest: Path | str) -> ExportInfo:
+        """A consistent copy at the current version, restorable elsewhere (omnivec.indexer.backup)."""
+        return export_collection(self.store, name, dest, self.settings.storage)
+
+    def import_collection(self, source: Path | str, name: str | None = None) -> CollectionInfo:
+        """Restore an export as a new collection (default: under its exported name)."""
+        return self.store.open(
+            import_collection(self.store, source, name, self.settings.storage)
+        ).info()
 
     # -- indexing -----------------------------------------------------------------------------
     def _target(self, name: str, spaces: Sequence[str] | None) -> Collection:

@@ -47,6 +47,7 @@ import pyarrow as pa
 from omnivec.indexer.ann import AnnIndex
 from omnivec.indexer.ann_lifecycle import SpaceIndexes
 from omnivec.indexer.config import IndexSettings, StorageSettings
+from omnivec.indexer.data_checksums import ChecksumLedger
 from omnivec.indexer.encoders.base import EncoderSpec
 from omnivec.indexer.errors import (
     AlreadyExistsError,
@@ -189,6 +190,8 @@ class Collection:
         )
         # Set at open when a data file of the current version cannot be read (see find_damage).
         self.damage: CorruptDataError | None = None
+        # Each commit's new data files are hashed and recorded (omnivec.indexer.data_checksums).
+        self.checksums = ChecksumLedger(root.objects, self.table_name)
 
     @property
     def location(self) -> str:
@@ -300,6 +303,7 @@ class Collection:
                     raise fault from exc
                 raise
             after = self.version
+            self.checksums.record_after_commit(after, self.name)
             self._indexes.added(table, rowids, before, after)
             if after == before + 1:
                 self._payload.appended(start, before, after)
@@ -400,6 +404,7 @@ class Collection:
                 table.add_columns(missing)
             if update.num_rows:
                 table.merge_insert("rowid").when_matched_update_all().execute(update)
+            self.checksums.record_after_commit(int(table.version), self.name)
             return int(table.version)
 
     def ensure_blob_columns(self) -> None:

@@ -58,6 +58,8 @@ from omnivec.client.types import (
     Transcript,
     UpsertItem,
     UpsertResult,
+    VerifyProblem,
+    VerifyReport,
 )
 
 __all__ = [
@@ -93,6 +95,8 @@ __all__ = [
     "SearchQuery",
     "SearchResult",
     "Snapshot",
+    "VerifyProblem",
+    "VerifyReport",
     "SpaceInfo",
     "SpaceTiming",
     "Span",

@@ -52,6 +52,7 @@ from omnivec.client.types import (
     Transcript,
     UpsertItem,
     UpsertResult,
+    VerifyReport,
 )
 from omnivec.v1 import collections_pb2, probes_pb2
 
@@ -167,6 +168,15 @@ class AsyncClient:
         return conv.collection_from_proto(
             await self._transport.unary(self._stubs.collections.RestoreCollection, request, timeout)
         )
+
+    async def verify_collection(self, name: str, *, timeout: float | None = None) -> VerifyReport:
+        """Checks a collection in full (data files against their committed checksums, every
+        row, the ANN index, the probes). Damage is in the report (``ok`` False), not raised."""
+        request = collections_pb2.VerifyCollectionRequest(name=name)
+        response = await self._transport.unary(
+            self._stubs.collections.VerifyCollection, request, timeout
+        )
+        return wire.verify_report_from_proto(response)
 
     def upsert_stream(
         self,

@@ -50,6 +50,7 @@ from omnivec.client.types import (
     Transcript,
     UpsertItem,
     UpsertResult,
+    VerifyReport,
 )
 from omnivec.v1 import collections_pb2, probes_pb2
 
@@ -157,6 +158,13 @@ class Client:
         return conv.collection_from_proto(
             self._transport.unary(self._stubs.collections.RestoreCollection, request, timeout)
         )
+
+    def verify_collection(self, name: str, *, timeout: float | None = None) -> VerifyReport:
+        """Checks a collection in full (data files against their committed checksums, every
+        row, the ANN index, the probes). Damage is in the report (``ok`` False), not raised."""
+        request = collections_pb2.VerifyCollectionRequest(name=name)
+        response = self._transport.unary(self._stubs.collections.VerifyCollection, request, timeout)
+        return wire.verify_report_from_proto(response)
 
     # --- indexing ----------------------------------------------------------------------------
 

@@ -431,3 +431,37 @@ class ClassifyCollectionProgress:
     column: str
     version: int
     is_final: bool
+
+
+@dataclass(frozen=True)
+class VerifyProblem:
+    """One thing ``verify`` found wrong. ``kind`` is one of: ``checksum`` (a data file's bytes
+    differ from those committed), ``missing_file``, ``unreadable`` (the full read failed),
+    ``row_count``, ``vector_norm``, ``ann_ids`` (the ANN index and the table disagree),
+    ``probe``."""
+
+    kind: str
+    message: str
+    fragment: str = ""  # the damaged data file (name under <table>.lance/data/), when one is
+    damages_current: bool = True  # False: only older versions (and snapshots) use that file
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What a full check of one collection found (see ``Client.verify_collection``)."""
+
+    collection: str
+    lance_version: int
+    rows_read: int
+    data_files_checked: int
+    data_files_unrecorded: int  # files with no recorded checksum: read, but not compared
+    probes_checked: int
+    problems: tuple[VerifyProblem, ...] = ()
+    recovery: str = ""  # the command that recovers the damage; empty when there is none
+
+    @property
+    def ok(self) -> bool:
+        """True when the current version is intact. A damaged file that only older versions
+        (and their snapshots) use is listed in ``problems`` but does not make the report fail:
+        after a restore that recovered from it, it is all that remains."""
+        return not any(p.damages_current for p in self.problems)

@@ -5,7 +5,8 @@ decodes it with their twins, so both ends read one definition of each message:
 
 - scalars: JSON metadata in a ``Struct``, timestamps, the ``Modality`` and ``ItemStatus`` enums;
 - search results: ``Span``, ``Hit``, ``SearchResult`` (the embedded engine returns the SDK's own
-  search types, so a hit is the same value in process and over the wire).
+  search types, so a hit is the same value in process and over the wire);
+- verify reports: ``VerifyReport`` (the engine's ``verify_collection`` returns the SDK's type).
 
 Conventions: an unset ``Timestamp`` is None (and None leaves it unset); a span without times has
 None start/end; ``Struct`` numbers are doubles on the wire, so integral numbers come back as int
@@ -31,8 +32,10 @@ from omnivec.client.types import (
     SearchResult,
     SpaceTiming,
     Span,
+    VerifyProblem,
+    VerifyReport,
 )
-from omnivec.v1 import common_pb2, indexing_pb2, search_pb2
+from omnivec.v1 import collections_pb2, common_pb2, indexing_pb2, search_pb2
 
 __all__ = [
     "MODALITIES",
@@ -51,6 +54,8 @@ __all__ = [
     "span_to_proto",
     "timestamp_from_proto",
     "timestamp_to_proto",
+    "verify_report_from_proto",
+    "verify_report_to_proto",
 ]
 
 # --- enums -----------------------------------------------------------------------------------
@@ -229,4 +234,43 @@ def search_result_from_proto(message: search_pb2.SearchResponse) -> SearchResult
         hits=tuple(hit_from_proto(h) for h in message.hits),
         timings=tuple(SpaceTiming(t.space, t.embed_ms, t.search_ms) for t in message.timings),
         query_transcript=message.query_transcript or None,
+    )
+
+
+# --- verify reports ------------------------------------------------------------------------------
+
+
+def verify_report_to_proto(report: VerifyReport) -> collections_pb2.VerifyCollectionResponse:
+    return collections_pb2.VerifyCollectionResponse(
+        collection=report.collection,
+        lance_version=report.lance_version,
+        rows_read=report.rows_read,
+        data_files_checked=report.data_files_checked,
+        data_files_unrecorded=report.data_files_unrecorded,
+        probes_checked=report.probes_checked,
+        problems=[
+            collections_pb2.VerifyProblem(
+                kind=p.kind, message=p.message, fragment=p.fragment,
+                damages_current=p.damages_current,
+            )
+            for p in report.problems
+        ],
+        recovery=report.recovery,
+        ok=report.ok,
+    )
+
+
+def verify_report_from_proto(message: collections_pb2.VerifyCollectionResponse) -> VerifyReport:
+    return VerifyReport(
+        collection=message.collection,
+        lance_version=int(message.lance_version),
+        rows_read=int(message.rows_read),
+        data_files_checked=int(message.data_files_checked),
+        data_files_unrecorded=int(message.data_files_unrecorded),
+        probes_checked=int(message.probes_checked),
+        problems=tuple(
+            VerifyProblem(p.kind, p.message, p.fragment, p.damages_current)
+            for p in message.problems
+        ),
+        recovery=message.recovery,
     )

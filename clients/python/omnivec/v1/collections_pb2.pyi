@@ -123,3 +123,43 @@ class ModalityCount(_message.Message):
     modality: _common_pb2.Modality
     item_count: int
     def __init__(self, modality: _Optional[_Union[_common_pb2.Modality, str]] = ..., item_count: _Optional[int] = ...) -> None: ...
+
+class VerifyCollectionRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class VerifyProblem(_message.Message):
+    __slots__ = ("kind", "message", "fragment", "damages_current")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    FRAGMENT_FIELD_NUMBER: _ClassVar[int]
+    DAMAGES_CURRENT_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    message: str
+    fragment: str
+    damages_current: bool
+    def __init__(self, kind: _Optional[str] = ..., message: _Optional[str] = ..., fragment: _Optional[str] = ..., damages_current: _Optional[bool] = ...) -> None: ...
+
+class VerifyCollectionResponse(_message.Message):
+    __slots__ = ("collection", "lance_version", "rows_read", "data_files_checked", "data_files_unrecorded", "probes_checked", "problems", "recovery", "ok")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    LANCE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ROWS_READ_FIELD_NUMBER: _ClassVar[int]
+    DATA_FILES_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    DATA_FILES_UNRECORDED_FIELD_NUMBER: _ClassVar[int]
+    PROBES_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    PROBLEMS_FIELD_NUMBER: _ClassVar[int]
+    RECOVERY_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    lance_version: int
+    rows_read: int
+    data_files_checked: int
+    data_files_unrecorded: int
+    probes_checked: int
+    problems: _containers.RepeatedCompositeFieldContainer[VerifyProblem]
+    recovery: str
+    ok: bool
+    def __init__(self, collection: _Optional[str] = ..., lance_version: _Optional[int] = ..., rows_read: _Optional[int] = ..., data_files_checked: _Optional[int] = ..., data_files_unrecorded: _Optional[int] = ..., probes_checked: _Optional[int] = ..., problems: _Optional[_Iterable[_Union[VerifyProblem, _Mapping]]] = ..., recovery: _Optional[str] = ..., ok: _Optional[bool] = ...) -> None: ...

@@ -65,6 +65,11 @@ class CollectionServiceStub:
                 request_serializer=omnivec_dot_v1_dot_collections__pb2.RestoreCollectionRequest.SerializeToString,
                 response_deserializer=omnivec_dot_v1_dot_collections__pb2.Collection.FromString,
                 _registered_method=True)
+        self.VerifyCollection = channel.unary_unary(
+                '/omnivec.v1.CollectionService/VerifyCollection',
+                request_serializer=omnivec_dot_v1_dot_collections__pb2.VerifyCollectionRequest.SerializeToString,
+                response_deserializer=omnivec_dot_v1_dot_collections__pb2.VerifyCollectionResponse.FromString,
+                _registered_method=True)
 
 
 class CollectionServiceServicer:
@@ -116,6 +121,16 @@ class CollectionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VerifyCollection(self, request, context):
+        """Checks a collection in full: every data file against the checksum recorded when it was
+        committed, every row read (count, vector norms), the ANN index's ids and every probe.
+        Damage is reported in the response (ok = false), not as an error status; NOT_FOUND if the
+        collection does not exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CollectionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -148,6 +163,11 @@ def add_CollectionServiceServicer_to_server(servicer, server):
                     servicer.RestoreCollection,
                     request_deserializer=omnivec_dot_v1_dot_collections__pb2.RestoreCollectionRequest.FromString,
                     response_serializer=omnivec_dot_v1_dot_collections__pb2.Collection.SerializeToString,
+            ),
+            'VerifyCollection': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyCollection,
+                    request_deserializer=omnivec_dot_v1_dot_collections__pb2.VerifyCollectionRequest.FromString,
+                    response_serializer=omnivec_dot_v1_dot_collections__pb2.VerifyCollectionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -313,6 +333,33 @@ class CollectionService:
             '/omnivec.v1.CollectionService/RestoreCollection',
             omnivec_dot_v1_dot_collections__pb2.RestoreCollectionRequest.SerializeToString,
             omnivec_dot_v1_dot_collections__pb2.Collection.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyCollection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/omnivec.v1.CollectionService/VerifyCollection',
+            omnivec_dot_v1_dot_collections__pb2.VerifyCollectionRequest.SerializeToString,
+            omnivec_dot_v1_dot_collections__pb2.VerifyCollectionResponse.FromString,
             options,
             channel_credentials,
             insecure,

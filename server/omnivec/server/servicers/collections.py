@@ -6,6 +6,7 @@ import logging
 
 import grpc
 
+from omnivec.client import wire
 from omnivec.indexer.errors import (
     CorruptDataError,
     InvalidInputError,
@@ -92,3 +93,9 @@ class CollectionServicer(collections_pb2_grpc.CollectionServiceServicer):
         else:
             info = self._engine.restore_collection(request.name, version=request.version)
         return conv.collection_to_proto(info)
+
+    @rpc_method
+    def VerifyCollection(
+        self, request: collections_pb2.VerifyCollectionRequest, context: grpc.ServicerContext
+    ) -> collections_pb2.VerifyCollectionResponse:
+        return wire.verify_report_to_proto(self._engine.verify_collection(request.name))
