@@ -158,3 +158,44 @@ def test_server_verify_and_remote_cli(settings: Any, models: Any, tmp_path: Path
             assert result.exit_code == 1, result.output
             printed = json.loads(result.output)
             assert printed["ok"] is False and printed["problems"][0]["kind"] == "probe"
+
+
+def test_server_verify_schedule_logs_damage(
+    settings: Any, models: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """server.verify_interval: each round verifies every collection; damage is logged as an error
+    naming the file and the recovery command."""
+    import logging
+    import time
+
+    data_dir = tmp_path / "data"
+    ids_at = _build(data_dir)
+    newest = max(ids_at)
+
+    def next_round(schedule: Any, after: int) -> dict[str, Any]:
+        deadline = time.monotonic() + 60
+        while schedule.rounds <= after and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert schedule.rounds > after, "no verify round ran"
+        return dict(schedule.last_reports)
+
+    with caplog.at_level(logging.INFO, logger="omnivec.server"):
+        with in_process_server(settings, models, data_dir, verify_interval=0.2) as (srv, _target):
+            schedule = srv.verify_schedule
+            assert schedule is not None
+            assert next_round(schedule, 0)[NAME].ok
+            fragment = _newest_fragment(data_dir)
+            _flip_byte(fragment, b"item 35")
+            reports = next_round(schedule, schedule.rounds)
+            assert not reports[NAME].ok
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert any(
+        f"scheduled verify of {NAME!r}: DAMAGED" in m and fragment.name in m
+        and f"restore {NAME} --version {newest - 1}" in m for m in errors
+    ), errors
+
+
+def test_verify_interval_is_off_by_default() -> None:
+    from omnivec.indexer.config import ServerSettings
+
+    assert ServerSettings().verify_interval is None

@@ -148,6 +148,11 @@ class ServerSettings(BaseModel):
         description="Serve the HTTP/JSON API and the web app here too (same host, tokens, TLS "
         "and limits); unset: gRPC only.",
     )
+    verify_interval: float | None = Field(
+        None, gt=0.0,
+        description="Seconds between scheduled full verifies of every collection (as "
+        "`omnivec collections verify`; damage is logged with its recovery command). Unset: off.",
+    )
 
 
 class StorageSettings(BaseModel):

@@ -42,6 +42,7 @@ from omnivec.server.servicers.embed import EmbedServicer
 from omnivec.server.servicers.indexing import IndexingServicer
 from omnivec.server.servicers.probes import ProbeServicer
 from omnivec.server.servicers.search import SearchServicer
+from omnivec.server.verify_schedule import VerifySchedule
 from omnivec.v1 import (
     classify_pb2,
     classify_pb2_grpc,
@@ -143,6 +144,7 @@ class OmnivecServer:
         self._stopped = threading.Event()
         self._stop_lock = threading.Lock()
         self.metrics_port: int | None = None
+        self.verify_schedule: VerifySchedule | None = None
 
     @property
     def address(self) -> str:
@@ -167,6 +169,9 @@ class OmnivecServer:
             "omnivec gRPC on %s (%s, auth %s)", self.address,
             "TLS" if self.tls_enabled else "plaintext", "on" if self.auth_enabled else "off",
         )
+        if self.settings.verify_interval is not None:
+            self.verify_schedule = VerifySchedule(self.engine, self.settings.verify_interval)
+            self.verify_schedule.start()
         if warm:
             threading.Thread(target=self._warm_up, name="warm-up", daemon=True).start()
         else:
@@ -242,6 +247,8 @@ class OmnivecServer:
         if self.http is not None:
             self.http.stop()  # in-flight HTTP requests finish within the same grace
         self.grpc_server.stop(grace).wait()
+        if self.verify_schedule is not None:
+            self.verify_schedule.stop()
         for batcher in self._batchers:
             batcher.stop_batching()
         self.metrics.close()
