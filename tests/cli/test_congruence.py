@@ -83,6 +83,12 @@ def test_index_search_embed_transcribe_are_congruent(
     local, remote = _both(server_target, local_env, "collections", "list", "--json")
     assert json.loads(local.stdout) == json.loads(remote.stdout)
 
+    local, remote = _both(server_target, local_env, "collections", "verify", "same", "--json")
+    assert local.returncode == remote.returncode == 0, (local.stdout, remote.stdout)
+    a, b = json.loads(local.stdout), json.loads(remote.stdout)
+    for key in ("ok", "rows_read", "problems", "data_files_unrecorded", "probes_checked"):
+        assert a[key] == b[key], key
+
 
 @pytest.mark.parametrize(
     ("args", "reason"),

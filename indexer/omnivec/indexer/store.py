@@ -11,6 +11,7 @@ Layout of a data directory, a local folder or an object-store URI (``s3://bucket
                                rows-<id>.lance when created on an object store (see Store.create)
         ann/<space>.faiss      FAISS index per space + the LanceDB version it reflects
         probes/                trained probes (see omnivec.indexer.probes)
+        checksums/             SHA-256 of each commit's new data files (omnivec.indexer.data_checksums)
         .writer.lock           local folder: held by the one process that writes this collection
         writers/<slot>         object store: one per writer process (see storage.writers)
 
