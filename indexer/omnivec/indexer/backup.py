@@ -32,6 +32,7 @@ from typing import Any
 
 from omnivec.indexer.config import StorageSettings
 from omnivec.indexer.data_checksums import ChecksumLedger, file_sha256
+from omnivec.indexer.durable_files import fsync_table_commit
 from omnivec.indexer.errors import AlreadyExistsError, CorruptDataError, NotFoundError
 from omnivec.indexer.storage import DataRoot, open_data_root
 from omnivec.indexer.store import Store, validate_collection_name
@@ -78,6 +79,8 @@ def export_collection(
     pinned.checkout(version)
     reader = pinned.search().limit(None).to_batches(_BATCH_ROWS)
     copied = target.connect().create_table(TABLE_NAME, data=reader, schema=reader.schema)
+    if target.local_path is not None:  # LanceDB does not fsync (see durable_files)
+        fsync_table_commit(target.local_path / f"{TABLE_NAME}.lance", 0.0)
     rows = int(copied.count_rows())
     if rows != int(pinned.count_rows()):
         raise CorruptDataError(
@@ -168,6 +171,8 @@ def import_collection(
         db.drop_table(table_name)  # leftover of an import interrupted before its json
     reader = source.connect().open_table(TABLE_NAME).search().limit(None).to_batches(_BATCH_ROWS)
     table = db.create_table(table_name, data=reader, schema=reader.schema)
+    if root.local_path is not None:  # LanceDB does not fsync (see durable_files)
+        fsync_table_commit(root.local_path / f"{table_name}.lance", 0.0)
     if int(table.count_rows()) != int(pointer["rows"]):
         db.drop_table(table_name)
         raise CorruptDataError(

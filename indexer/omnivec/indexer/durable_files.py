@@ -11,7 +11,7 @@ from pathlib import Path
 
 from omnivec.indexer.errors import ResourceExhaustedError
 
-__all__ = ["fsync_dir", "replace_file"]
+__all__ = ["fsync_dir", "fsync_table_commit", "replace_file"]
 
 
 def replace_file(path: Path, parts: Iterable[bytes | memoryview]) -> None:
@@ -46,3 +46,42 @@ def fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# The folders of a Lance table that a commit writes into (a new data file, deletion file,
+# transaction record, manifest and version hint).
+_TABLE_FOLDERS = ("data", "_deletions", "_transactions", "_versions", "_indices")
+
+
+def fsync_table_commit(table_dir: Path, since: float) -> int:
+    """Flush a LanceDB commit made in a local folder: every file of the table written since
+    ``since`` (seconds since the epoch; files are immutable once written, so a few extra are
+    harmless), then the folders that hold them and the table folder itself. Returns how many
+    files were flushed.
+
+    LanceDB 0.40 writes local files with temp-file + rename (data, transaction, version hint)
+    and a hard link (manifest) but calls neither fsync nor fdatasync (seen with strace; see
+    tests/reliability/test_fsync_strace.py): after a power loss an acknowledged commit could be
+    missing or torn. This is called after each commit and before the write is acknowledged."""
+    flushed = 0
+    for name in _TABLE_FOLDERS:
+        folder = table_dir / name
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            continue
+        for entry in entries:
+            try:
+                if not entry.is_file() or entry.stat().st_mtime < since:
+                    continue
+                fd = os.open(entry.path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue  # a temp file renamed meanwhile
+            try:
+                os.fsync(fd)
+                flushed += 1
+            finally:
+                os.close(fd)
+        fsync_dir(folder)
+    fsync_dir(table_dir)
+    return flushed

@@ -49,6 +49,7 @@ from omnivec.indexer.ann import AnnIndex
 from omnivec.indexer.ann_lifecycle import SpaceIndexes
 from omnivec.indexer.config import IndexSettings, StorageSettings
 from omnivec.indexer.data_checksums import ChecksumLedger
+from omnivec.indexer.durable_files import fsync_dir, fsync_table_commit
 from omnivec.indexer.encoders.base import EncoderSpec
 from omnivec.indexer.errors import (
     AlreadyExistsError,
@@ -290,6 +291,7 @@ class Collection:
             table = rows.append_column("rowid", pa.array(rowids)).append_column("indexed_at", now)
             table = table.select(self._table.schema.names).cast(self._write_schema())
             before = self.version
+            started = time.time()
             try:
                 self._table.add(table)
             except Exception as exc:
@@ -304,13 +306,20 @@ class Collection:
                     raise fault from exc
                 raise
             after = self.version
-            self.checksums.record_after_commit(after, self.name)
+            self._committed(started, after)
             self._indexes.added(table, rowids, before, after)
             if after == before + 1:
                 self._payload.appended(start, before, after)
             else:
                 self._payload.clear()  # other writers' commits landed in between: rescan
             return after
+
+    def _committed(self, started: float, version: int) -> None:
+        """After a commit, before it is acknowledged: flush it to disk (a local table: LanceDB
+        does not fsync) and record its new data files' checksums."""
+        if self.root.local_path is not None:
+            fsync_table_commit(self.root.local_path / f"{self.table_name}.lance", started - 2.0)
+        self.checksums.record_after_commit(version, self.name)
 
     def _write_schema(self) -> pa.Schema:
         # LanceDB reports the JSON column as large_binary; casting text into that would store
@@ -327,6 +336,7 @@ class Collection:
             if len(doomed) == 0:
                 return 0
             before = self.version
+            started = time.time()
             try:
                 self._table.delete(predicate)
             except Exception as exc:
@@ -339,6 +349,7 @@ class Collection:
                     raise fault from exc
                 raise
             after = self.version
+            self._committed(started, after)
             self._indexes.removed(doomed, before, after)
             if after == before + 1:
                 self._payload.removed(doomed, before, after)
@@ -394,6 +405,7 @@ class Collection:
             self._acquire_writer()
             table = self._table
             schema = table.schema
+            started = time.time()
             for col, kind in wanted.items():
                 if col in schema.names and not schema.field(col).type.equals(kind):
                     raise InvalidInputError(
@@ -405,7 +417,7 @@ class Collection:
                 table.add_columns(missing)
             if update.num_rows:
                 table.merge_insert("rowid").when_matched_update_all().execute(update)
-            self.checksums.record_after_commit(int(table.version), self.name)
+            self._committed(started, int(table.version))
             return int(table.version)
 
     def ensure_blob_columns(self) -> None:
@@ -716,7 +728,9 @@ class Collection:
             versions = {int(v["version"]) for v in self._table.list_versions()}
             if version not in versions:
                 raise NotFoundError(f"version {version} of {self.name!r} no longer exists")
+            started = time.time()
             self._table.restore(version)
+            self._committed(started, self.version)
             # Row ids and vectors changed under the in-memory indexes: re-derive them.
             self._next_rowid = None
             self._payload.clear()
@@ -833,6 +847,8 @@ class Store:
             if TABLE_NAME in db.list_tables().tables:
                 db.drop_table(TABLE_NAME)  # leftover of a create interrupted before its json
             db.create_table(TABLE_NAME, schema=table_schema(specs))
+            fsync_table_commit(root.local_path / f"{TABLE_NAME}.lance", 0.0)
+            fsync_dir(root.local_path.parent)  # the collection's own folder entry
             # collection.json last: its presence is what makes the collection exist.
             objects.write(meta_key, [json.dumps(meta, indent=2).encode()])
             return self._open_locked(name)
