@@ -67,6 +67,10 @@ def fsync_table_commit(table_dir: Path, since: float) -> int:
     for name in _TABLE_FOLDERS:
         folder = table_dir / name
         try:
+            # Adding or renaming an entry updates the folder's mtime: an older folder holds no
+            # new file and needs no flush (each fsync costs milliseconds on a real disk).
+            if folder.stat().st_mtime < since:
+                continue
             entries = list(os.scandir(folder))
         except FileNotFoundError:
             continue
@@ -83,5 +87,6 @@ def fsync_table_commit(table_dir: Path, since: float) -> int:
             finally:
                 os.close(fd)
         fsync_dir(folder)
-    fsync_dir(table_dir)
+    if table_dir.stat().st_mtime >= since:  # a folder was created (e.g. the first _deletions)
+        fsync_dir(table_dir)
     return flushed
