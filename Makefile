@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test test-fast demo bench generate proto proto-check lint clean screenshots browser-deps
+.PHONY: serve test test-fast demo bench generate proto proto-check lint clean screenshots browser-deps system-deps
 
 HTTP_PORT ?= 8080
 
@@ -52,8 +52,11 @@ lint: $(STAMP)
 	$(BIN)/mypy indexer/omnivec server/omnivec apps/omnivec clients/python/omnivec
 
 # Debian's Chromium for the browser tests (tests/browser); Playwright drives it, never downloads one.
-browser-deps:
-	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
+# Debian packages the tests drive: Chromium for the browser tests, strace for the fsync proof.
+system-deps:
+	command -v chromium >/dev/null && command -v strace >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver strace)
+
+browser-deps: system-deps
 
 # The README's pictures of the web app (docs/screenshots), taken by the browser tests.
 screenshots: $(STAMP)
