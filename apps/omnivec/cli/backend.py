@@ -18,7 +18,15 @@ from typing import Any, Protocol
 import typer
 
 from omnivec.cli._common import CliState
-from omnivec.client.types import SearchQuery, SearchResult, VerifyReport
+from omnivec.client.types import (
+    EvalOptions,
+    EvalProgress,
+    EvalQuery,
+    EvalReport,
+    SearchQuery,
+    SearchResult,
+    VerifyReport,
+)
 from omnivec.indexer.backup import ExportInfo
 from omnivec.indexer.classify import MediaInput
 from omnivec.indexer.encoders.speech import Transcript
@@ -127,6 +135,14 @@ class Backend(Protocol):
     ) -> int: ...
 
     def search(self, collection: str, query: SearchQuery) -> SearchResult: ...
+
+    def evaluate(
+        self,
+        collection: str,
+        queries: Sequence[EvalQuery],
+        options: EvalOptions = ...,
+        progress: Callable[[EvalProgress], None] | None = None,
+    ) -> EvalReport: ...
 
     def embed_texts(self, texts: Sequence[str], *, space: str = "text") -> Embedding: ...
 

@@ -57,6 +57,10 @@ def _info_dict(info: CollectionInfo) -> dict[str, Any]:
             {"tag": s.tag, "version": s.version, "created_at": _iso(s.created_at)}
             for s in info.snapshots
         ],
+        "fusion": None if info.fusion is None else {
+            "weights": dict(sorted(info.fusion.weights.items())),
+            "route_by_modality": info.fusion.route_by_modality,
+        },
     }
 
 
@@ -109,6 +113,10 @@ def describe(
         enc = s["encoder"]
         console.print(f"  space {space}: {enc['model']} ({enc['weights']}, {enc['dim']}-d), "
                       f"{s['vectors']} vectors, index {s['index']}", highlight=False)
+    if data["fusion"] is not None:
+        weights = ", ".join(f"{k}={v:g}" for k, v in data["fusion"]["weights"].items())
+        routed = ", routed by modality" if data["fusion"]["route_by_modality"] else ""
+        console.print(f"  fusion: {weights}{routed} (omnivec eval --tune)", highlight=False)
     for snap in data["snapshots"]:
         console.print(f"  snapshot {snap['tag']}: version {snap['version']} ({snap['created_at']})",
                       highlight=False)
@@ -222,11 +230,15 @@ def search(
     modality: Annotated[str | None, typer.Option("--modality", help="image,text,audio")] = None,
     space: Annotated[str | None, typer.Option("--space", help="Restrict to spaces: clip,text")] = None,
     where: Annotated[str | None, typer.Option("--where", help="Metadata filter, e.g. \"priority = 'high'\".")] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="vector, keyword or hybrid (default: hybrid).")] = None,
+    weights: Annotated[str | None, typer.Option("--weights", help="Fusion weights, e.g. text=1,keyword=0.5 (default: the collection's).")] = None,
+    route: Annotated[bool, typer.Option("--route", help="Rank each modality by its own rankings (with --weights).")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Search a collection by text, image, audio or item id; hits are fused across spaces."""
-    from omnivec.cli.hits import search_result_to_json, seconds_suffix, snippet
-    from omnivec.client.types import Modality, SearchQuery
+    """Search a collection by text, image, audio or item id; the rankings (spaces, keywords) are fused."""
+    from omnivec.cli.fusion_options import parse_fusion
+    from omnivec.cli.hits import found_by, search_result_to_json, seconds_suffix, snippet
+    from omnivec.client.types import Modality, SearchMode, SearchQuery
 
     if not collection:
         raise InvalidInputError("--collection is required")
@@ -235,6 +247,8 @@ def search(
         # Names are checked where the query runs (the engine, or the SDK before sending).
         modalities=cast("tuple[Modality, ...]", tuple(_spaces(modality) or ())),
         spaces=tuple(_spaces(space) or ()),
+        mode=cast("SearchMode | None", mode),
+        fusion=parse_fusion(weights, route),
     )
     result = backend(ctx).search(collection, query)
     if as_json:
@@ -246,7 +260,7 @@ def search(
         console.print("no hits")
     for hit in result.hits:
         console.print(
-            f"{hit.rank:>3}. [bold]{hit.modality:<5}[/] {hit.score:+.3f} ({hit.space}) "
+            f"{hit.rank:>3}. [bold]{hit.modality:<5}[/] {hit.score:+.3f} ({found_by(hit)}) "
             f"{hit.source_uri or hit.id}{seconds_suffix(hit)}", highlight=False,
         )
         line = snippet(hit, 160)

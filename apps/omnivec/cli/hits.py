@@ -10,11 +10,16 @@ from typing import Any
 
 from omnivec.client.types import Hit, SearchResult
 
-__all__ = ["hit_text", "search_result_to_json", "seconds_suffix", "snippet"]
+__all__ = ["found_by", "hit_text", "search_result_to_json", "seconds_suffix", "snippet"]
 
 
 def hit_text(hit: Hit) -> str | None:
     return hit.span.text if hit.span is not None else None
+
+
+def found_by(hit: Hit) -> str:
+    """``text+keyword``: the rankings that found the hit (its space when none are listed)."""
+    return "+".join(hit.found_by) or hit.space
 
 
 def seconds_suffix(hit: Hit) -> str:
@@ -45,6 +50,10 @@ def search_result_to_json(result: SearchResult) -> dict[str, Any]:
                 "end_s": h.span.end_seconds if h.span else None,
                 "chunk": h.chunk, "space": h.space, "score": round(h.score, 6),
                 "fused_score": round(h.fused_score, 6), "rank": h.rank,
+                "found_by": [
+                    {"ranking": m.ranking, "rank": m.rank, "score": round(m.score, 6)}
+                    for m in h.matches
+                ],
             }
             for h in result.hits
         ],

@@ -8,7 +8,14 @@ from typing import Annotated
 
 import typer
 
-from omnivec.cli import bench_command, data_commands, demo_command, probe_commands, serve_command
+from omnivec.cli import (
+    bench_command,
+    data_commands,
+    demo_command,
+    eval_command,
+    probe_commands,
+    serve_command,
+)
 from omnivec.cli._common import (
     CliState,
     configure_logging,
@@ -194,6 +201,7 @@ serve_command.register(app)
 probe_commands.register(app)
 demo_command.register(app)
 bench_command.register(app)
+eval_command.register(app)
 
 
 def run() -> None:

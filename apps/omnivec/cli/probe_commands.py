@@ -19,18 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
-from omnivec.cli._common import EXIT_FAILED_ITEMS, console, err_console, handle_errors, print_json
+from omnivec.cli._common import EXIT_FAILED_ITEMS, console, handle_errors, print_json
 from omnivec.cli.backend import Backend, backend
+from omnivec.cli.stage_progress import StageProgress
 from omnivec.indexer.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -50,31 +43,6 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 def _pct(value: Any) -> str:
     return "-" if value is None else f"{100 * float(value):.1f}%"
-
-
-class _StageProgress:
-    """One rich progress bar per stage (embedding, each C search, the final fit)."""
-
-    def __init__(self, disable: bool) -> None:
-        self.progress = Progress(
-            TextColumn("[bold]{task.description:<28}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), console=err_console, disable=disable, transient=False,
-        )
-        self.tasks: dict[str, TaskID] = {}
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        task = self.tasks.get(stage)
-        if task is None:
-            task = self.progress.add_task(stage, total=max(total, 1))
-            self.tasks[stage] = task
-        self.progress.update(task, completed=done, total=max(total, 1))
-
-    def __enter__(self) -> _StageProgress:
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.progress.__exit__(*exc)
 
 
 def print_report(record: ProbeRecord) -> None:
@@ -165,7 +133,7 @@ def train(
 
     examples = load_labels_file(labels)
     engine = backend(ctx)
-    with _StageProgress(disable=quiet or as_json) as progress:
+    with StageProgress(disable=quiet or as_json) as progress:
         record = engine.probes.train(
             collection, name, examples=examples, space=space, prompt_template=prompt,
             class_names=_class_names(class_name) or None, abstain_threshold=abstain, seed=seed,
@@ -260,7 +228,7 @@ def apply(
 ) -> None:
     """Label every item of the collection; the label becomes a column search filters can use."""
     engine = backend(ctx)
-    with _StageProgress(disable=quiet or as_json) as progress:
+    with StageProgress(disable=quiet or as_json) as progress:
         result = engine.probes.classify_collection(
             collection, name, version=version, column=column, progress=progress
         )

@@ -18,7 +18,16 @@ from omnivec.cli.remote_calls import call_remote, encoder_spec
 from omnivec.cli.remote_probes import RemoteProbes
 from omnivec.client import Client, Media, UpsertItem
 from omnivec.client.types import Collection as RemoteCollection
-from omnivec.client.types import PathLike, SearchQuery, SearchResult, VerifyReport
+from omnivec.client.types import (
+    EvalOptions,
+    EvalProgress,
+    EvalQuery,
+    EvalReport,
+    PathLike,
+    SearchQuery,
+    SearchResult,
+    VerifyReport,
+)
 from omnivec.client.types import Snapshot as RemoteSnapshot
 from omnivec.indexer import errors
 from omnivec.indexer.backup import ExportInfo
@@ -170,6 +179,21 @@ class RemoteBackend:
         sent = replace(query, image=_bytes(query.image), audio=_bytes(query.audio))
         result: SearchResult = call_remote(self._client.search_query, collection, sent)
         return result
+
+    def evaluate(
+        self,
+        collection: str,
+        queries: Sequence[EvalQuery],
+        options: EvalOptions = EvalOptions(),
+        progress: Callable[[EvalProgress], None] | None = None,
+    ) -> EvalReport:
+        # Query media are read here (the server never sees this machine's paths), with the
+        # engine's errors for a missing or unreadable file.
+        sent = [replace(q, image=_bytes(q.image), audio=_bytes(q.audio)) for q in queries]
+        report: EvalReport = call_remote(
+            self._client.evaluate, collection, sent, options, on_progress=progress
+        )
+        return report
 
     # -- embedding --------------------------------------------------------------------------
     def embed_texts(self, texts: Sequence[str], *, space: str = "text") -> Embedding:

@@ -14,7 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from omnivec.client.types import SearchQuery, SearchResult, VerifyReport
+from omnivec.client.types import (
+    EvalOptions,
+    EvalQuery,
+    EvalReport,
+    SearchQuery,
+    SearchResult,
+    VerifyReport,
+)
 from omnivec.indexer.backup import ExportInfo, export_collection, import_collection
 from omnivec.indexer.config import Settings
 from omnivec.indexer.discovery import IngestItem, discover
@@ -22,6 +29,7 @@ from omnivec.indexer.encoders.base import EncoderSpec, require_list
 from omnivec.indexer.encoders.registry import embedding_spaces, space_entry
 from omnivec.indexer.encoders.speech import Transcript
 from omnivec.indexer.errors import FailedPreconditionError, InvalidInputError
+from omnivec.indexer.evaluation import EvalProgressCallback, evaluate
 from omnivec.indexer.ingest import IndexEvent, IndexReport, Ingestor
 from omnivec.indexer.item_media import (
     AudioSource,
@@ -209,6 +217,18 @@ class Engine:
 
     def item_audio(self, collection: str, item_id: str, root: Path | None) -> AudioSource:
         return item_audio(self.store.open(collection), item_id, root)
+
+    def evaluate(
+        self,
+        collection: str,
+        queries: Sequence[EvalQuery],
+        options: EvalOptions = EvalOptions(),
+        progress: EvalProgressCallback | None = None,
+    ) -> EvalReport:
+        """Retrieval figures on labelled queries per configuration (``omnivec eval``); with
+        ``options.tune``, fusion weights chosen by cross-validation and stored with the
+        collection (see omnivec.indexer.evaluation)."""
+        return evaluate(self.store.open(collection), self.models, queries, options, progress)
 
     # -- embedding ----------------------------------------------------------------------------
     def embed_texts(self, texts: Sequence[str], *, space: str = "text") -> Embedding:

@@ -6,6 +6,10 @@
                chunk, transcribe)    passes)           items)
 
 Decoding and transcription overlap inference; LanceDB writes overlap the next batch's inference.
+A text or transcript cut into several chunks also gets one document row (``chunk = -1``, no text)
+whose vectors embed the whole text as each encoder reads it (truncated at its context): search
+ranks items by that document vector and by their best chunk (see omnivec.indexer.chunk_scores).
+
 An item is reported as indexed only after the commit that holds all of its chunks, so an
 interrupted run (Ctrl-C, kill -9) loses nothing it reported and a re-run resumes: ids are content
 hashes, and items already stored with the same hash are skipped as unchanged.
@@ -43,7 +47,7 @@ from omnivec.indexer.media import (
 )
 from omnivec.indexer.models import ModelHub
 from omnivec.indexer.store import Collection, vector_column
-from omnivec.indexer.table_schema import BLOB_COLUMNS
+from omnivec.indexer.table_schema import BLOB_COLUMNS, DOCUMENT_CHUNK
 from omnivec.indexer.thumbnails import thumbnail_of
 
 # IngestItem, discover and load_metadata_file live in omnivec.indexer.discovery; they are
@@ -103,6 +107,7 @@ class _Prepared:
     content_hash: str
     modality: MediaKind
     chunks: list[Chunk] = field(default_factory=list)
+    document: str | None = None  # the whole text of an item cut into several chunks
     image_tensor: Any = None
     thumbnail: bytes | None = None  # images: the WebP preview stored with the row
     media: bytes | None = None  # the original bytes, when the sender asked to store them
@@ -268,12 +273,16 @@ class Ingestor:
                 transcript.segments, max_seconds=idx.audio_chunk_seconds,
                 overlap_seconds=idx.audio_chunk_overlap_seconds,
             )
+            if len(prepared.chunks) > 1:
+                prepared.document = transcript.text
         else:
             text = item.text if item.text is not None else decode_text(raw, name=item.label)
             if not text.strip():
                 raise MediaError(item.label, "text is empty")
             idx = self.settings.index
             prepared.chunks = chunk_text(text, max_chars=idx.chunk_chars, overlap_chars=idx.chunk_overlap_chars)
+            if len(prepared.chunks) > 1:
+                prepared.document = text
         return prepared
 
     def _read(self, item: IngestItem) -> bytes:
@@ -294,14 +303,17 @@ class Ingestor:
         image_rows: list[int] = []
         for prepared in batch:
             meta = json.dumps(dict(prepared.item.metadata), ensure_ascii=False)
-            for number, chunk in enumerate(prepared.chunks):
+            numbered = list(enumerate(prepared.chunks))
+            if prepared.document is not None:
+                numbered.insert(0, (DOCUMENT_CHUNK, Chunk(prepared.document)))
+            for number, chunk in numbered:
                 row = {
                     "item_id": prepared.item_id,
                     "chunk": number,
                     "modality": prepared.modality.value,
                     "source_uri": prepared.item.source_uri or None,
                     "content_hash": prepared.content_hash,
-                    "text": chunk.text or None,
+                    "text": (chunk.text or None) if number != DOCUMENT_CHUNK else None,
                     "start_s": chunk.start_s,
                     "end_s": chunk.end_s,
                     "metadata": meta,

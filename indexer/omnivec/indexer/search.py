@@ -1,4 +1,4 @@
-"""Cross-modal search: embed the query in each space, search, fuse the ranked lists.
+"""Cross-modal search: rank the collection in each space and by keywords, fuse the rankings.
 
 The query and result types are the SDK's (``omnivec.client.SearchQuery``, ``SearchResult``,
 ``Hit``): the engine in process and a server over gRPC answer with the same values, as Qdrant's
@@ -6,9 +6,15 @@ local mode does, so no layer converts a hit from one shape into another.
 
 A text query reaches images through CLIP's text tower and texts/transcripts through both spaces;
 an image query reaches images and texts through CLIP; an audio query is transcribed and searched as
-text; an item id searches with that item's stored vectors. Per-space lists are deduplicated to the
-best chunk per item, then fused with reciprocal rank fusion (RRF), which needs no score
-calibration between spaces whose cosine scales differ.
+text; an item id searches with that item's stored vectors. The search mode says which rankings
+run: ``vector`` (one per space), ``keyword`` (LanceDB's BM25 full-text index over texts and
+transcripts, for a query with words: text or audio) or ``hybrid`` (both). Each ranking is cut to
+one candidate per item (see :mod:`omnivec.indexer.chunk_scores`), then the rankings are fused
+(:mod:`omnivec.indexer.fusion`) with the query's weights, else the collection's stored ones.
+
+Search runs in three steps that evaluation (:mod:`omnivec.indexer.evaluation`) reuses, so its
+figures are those of real searches: :func:`plan_search` checks a query, :func:`gather_rankings`
+runs the rankings for given query vectors, and :func:`fused_hits` fuses and fetches the hits.
 """
 
 from __future__ import annotations
@@ -16,26 +22,89 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from omnivec.client.types import Hit, PathLike, SearchQuery, SearchResult, SpaceTiming, Span
+from omnivec.client.types import (
+    KEYWORD_RANKING,
+    SEARCH_MODES,
+    Fusion,
+    Hit,
+    Match,
+    PathLike,
+    SearchMode,
+    SearchQuery,
+    SearchResult,
+    SpaceTiming,
+    Span,
+)
+from omnivec.indexer.chunk_scores import item_candidates
 from omnivec.indexer.errors import InvalidInputError
 from omnivec.indexer.filters import translate_filter
+from omnivec.indexer.fusion import (
+    Candidate,
+    Candidates,
+    build_candidates,
+    check_fusion,
+    fused_order,
+    modality_routes,
+)
+from omnivec.indexer.fusion_store import load_fusion
 from omnivec.indexer.media import MediaSource
 from omnivec.indexer.models import ModelHub
 from omnivec.indexer.store import Collection
+from omnivec.indexer.table_schema import DOCUMENT_CHUNK
 
-__all__ = ["row_metadata", "run_search"]
+__all__ = [
+    "DEFAULT_MODE",
+    "MAX_K",
+    "SearchPlan",
+    "collection_rankings",
+    "fused_hits",
+    "gather_rankings",
+    "plan_search",
+    "row_metadata",
+    "run_search",
+]
 
-RRF_K = 60
+DEFAULT_MODE: SearchMode = "hybrid"
+"""Chosen by measurement on the Debian retrieval set (README, "Retrieval quality"): hybrid
+beat vector-only and keyword-only on recall@10 and MRR@10."""
 MAX_K = 1000
 MODALITIES = ("image", "text", "audio")
+# Candidates per ranking: enough below the k-th hit for fusion to promote an item that one
+# ranking places a little lower.
+FETCH_FACTOR = 4
+
+# The keyword search runs beside the query's embedding: LanceDB's full-text search releases the
+# GIL, so on two cores it costs little extra wall time.
+_KEYWORD_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="keyword")
 
 
-def _validate(query: SearchQuery, collection: Collection) -> list[str]:
+@dataclass(frozen=True)
+class SearchPlan:
+    """What one query runs: the spaces to search, whether the keyword ranking runs (and on
+    which words), the LanceDB predicate of the filters, the fusion and the depth."""
+
+    spaces: tuple[str, ...]
+    words: str | None
+    predicate: str | None
+    fusion: Fusion
+    k: int
+    fetch_k: int
+
+
+def collection_rankings(collection: Collection) -> list[str]:
+    """Every ranking a collection can have: its spaces, then ``keyword``."""
+    return [*collection.spaces, KEYWORD_RANKING]
+
+
+def _check_basics(query: SearchQuery, collection: Collection) -> list[str]:
     given = [x for x in (query.text, query.image, query.audio, query.item_id) if x is not None]
     if len(given) != 1:
         raise InvalidInputError("give exactly one query: text, image, audio or an item id")
@@ -43,6 +112,10 @@ def _validate(query: SearchQuery, collection: Collection) -> list[str]:
         raise InvalidInputError("the text query is empty")
     if not 1 <= query.k <= MAX_K:
         raise InvalidInputError(f"k must be between 1 and {MAX_K}, got {query.k}")
+    if query.mode is not None and query.mode not in SEARCH_MODES:
+        raise InvalidInputError(
+            f"unknown search mode {query.mode!r}; use {', '.join(SEARCH_MODES)}"
+        )
     for modality in query.modalities:
         if modality not in MODALITIES:
             raise InvalidInputError(f"unknown modality {modality!r}; use image, text or audio")
@@ -52,63 +125,137 @@ def _validate(query: SearchQuery, collection: Collection) -> list[str]:
             raise InvalidInputError(
                 f"collection {collection.name!r} has no {space!r} space (it has: {', '.join(collection.spaces)})"
             )
+    return spaces
+
+
+def plan_search(
+    collection: Collection, query: SearchQuery, *, words: str | None = None
+) -> SearchPlan:
+    """The checked plan of ``query``. ``words`` is what the keyword ranking searches: the text
+    query, or an audio query's transcript once known (None: the text query)."""
+    spaces = _check_basics(query, collection)
+    mode = query.mode or DEFAULT_MODE
+    words = words if words is not None else query.text
+    if mode == "keyword":
+        if query.spaces:
+            raise InvalidInputError(
+                "spaces apply to vector and hybrid search; a keyword search has none"
+            )
+        if query.text is None and query.audio is None:
+            raise InvalidInputError(
+                "keyword search needs words: give a text or audio query, or use mode vector "
+                "or hybrid"
+            )
+        spaces = []
     if query.image is not None:
         if "clip" not in spaces:
             raise InvalidInputError("image queries need the clip space; this search has none")
         spaces = ["clip"]
-    return spaces
-
-
-def _predicate(query: SearchQuery, extra: list[str], label_columns: frozenset[str]) -> str | None:
-    clauses = list(extra)
+    fusion = check_fusion(
+        query.fusion or load_fusion(collection) or Fusion(), collection_rankings(collection)
+    )
+    # A ranking weighted 0 cannot change the order: it is not run at all.
+    spaces = [s for s in spaces if fusion.weight(s) > 0 or mode == "keyword"]
+    keyword = mode in ("keyword", "hybrid") and (
+        mode == "keyword" or fusion.weight(KEYWORD_RANKING) > 0
+    )
+    has_words = query.text is not None or query.audio is not None
+    clauses: list[str] = []
+    if query.item_id is not None:
+        clauses.append("item_id != '" + query.item_id.replace("'", "''") + "'")
     if query.where:
-        clauses.append(translate_filter(query.where, extra_columns=label_columns))
+        clauses.append(translate_filter(query.where, extra_columns=collection.label_columns()))
     if query.modalities:
         clauses.append("modality IN (" + ", ".join(f"'{m}'" for m in query.modalities) + ")")
-    return " AND ".join(f"({c})" for c in clauses) if clauses else None
+    predicate = " AND ".join(f"({c})" for c in clauses) if clauses else None
+    return SearchPlan(
+        spaces=tuple(spaces),
+        words=words if keyword and has_words else None,
+        predicate=predicate,
+        fusion=fusion,
+        k=query.k,
+        fetch_k=min(query.k * FETCH_FACTOR, MAX_K * FETCH_FACTOR),
+    )
 
 
 def _media_source(value: bytes | PathLike) -> MediaSource:
     return value if isinstance(value, bytes) else Path(os.fspath(value))
 
 
-def run_search(collection: Collection, models: ModelHub, query: SearchQuery) -> SearchResult:
-    spaces = _validate(query, collection)
+def _keyword_ranking(
+    collection: Collection, plan: SearchPlan
+) -> tuple[list[Candidate], SpaceTiming]:
+    assert plan.words is not None
+    started = time.perf_counter()
+    rows = collection.keyword_search(plan.words, plan.fetch_k, plan.predicate)
+    ranking = item_candidates(collection, rows, aggregate=False)
+    return ranking, SpaceTiming(KEYWORD_RANKING, 0.0, (time.perf_counter() - started) * 1e3)
+
+
+def gather_rankings(
+    collection: Collection,
+    plan: SearchPlan,
+    vectors: Mapping[str, np.ndarray],
+    embed_ms: Mapping[str, float] | None = None,
+    keyword: Future[tuple[list[Candidate], SpaceTiming]] | None = None,
+) -> tuple[Candidates, list[SpaceTiming]]:
+    """Runs the plan's rankings for the query's vector in each space (and its keyword search,
+    already started as ``keyword`` or run here): the candidates, and a timing per ranking."""
+    lists: dict[str, list[Candidate]] = {}
     timings: list[SpaceTiming] = []
-    text = query.text
+    for space in plan.spaces:
+        started = time.perf_counter()
+        # Twice the depth: document rows and chunks of one item share the list.
+        rows = collection.search(space, vectors[space], plan.fetch_k * 2, plan.predicate)
+        lists[space] = item_candidates(collection, rows, aggregate=True)
+        timings.append(SpaceTiming(
+            space, (embed_ms or {}).get(space, 0.0), (time.perf_counter() - started) * 1e3
+        ))
+    if plan.words is not None:
+        ranking, timing = keyword.result() if keyword is not None else _keyword_ranking(
+            collection, plan
+        )
+        lists[KEYWORD_RANKING] = ranking
+        timings.append(timing)
+    return build_candidates(lists, modality_routes(collection.spaces)), timings
+
+
+def run_search(collection: Collection, models: ModelHub, query: SearchQuery) -> SearchResult:
+    plan = plan_search(collection, query)
     query_transcript: str | None = None
+    text = query.text
     if query.audio is not None:
         transcript = models.speech().transcribe(_media_source(query.audio))
         if not transcript.text.strip():
             raise InvalidInputError("no speech was recognised in the audio query")
         text = query_transcript = transcript.text
-    extra: list[str] = []
-    stored: dict[str, np.ndarray] = {}
-    if query.item_id is not None:
-        stored = collection.item_vectors(query.item_id)
-        extra.append("item_id != '" + query.item_id.replace("'", "''") + "'")
-        spaces = [s for s in spaces if s in stored]
-    predicate = _predicate(query, extra, collection.label_columns())
-    per_space: dict[str, list[tuple[int, float]]] = {}
-    fetch_k = min(query.k * 4, MAX_K * 4)
-    for space in spaces:
+        plan = plan_search(collection, query, words=text)
+    keyword = (
+        _KEYWORD_POOL.submit(_keyword_ranking, collection, plan)
+        if plan.words is not None and plan.spaces
+        else None
+    )
+    vectors: dict[str, np.ndarray] = {}
+    embed_ms: dict[str, float] = {}
+    stored = collection.item_vectors(query.item_id) if query.item_id is not None else {}
+    spaces = tuple(s for s in plan.spaces if query.item_id is None or s in stored)
+    if spaces != plan.spaces:
+        plan = SearchPlan(spaces, plan.words, plan.predicate, plan.fusion, plan.k, plan.fetch_k)
+    for space in plan.spaces:
         started = time.perf_counter()
         if query.item_id is not None:
-            vector = stored[space]
+            vectors[space] = stored[space]
         else:
             encoder = models.embedder(space)
             collection.check_encoder(space, encoder.spec)
             if query.image is not None:
-                vector = models.clip().encode_images([_media_source(query.image)])[0]
+                vectors[space] = models.clip().encode_images([_media_source(query.image)])[0]
             else:
                 assert text is not None
-                vector = encoder.encode_texts([text])[0]
-        embedded = time.perf_counter()
-        per_space[space] = collection.search(space, vector, fetch_k, predicate)
-        timings.append(SpaceTiming(
-            space, (embedded - started) * 1e3, (time.perf_counter() - embedded) * 1e3
-        ))
-    hits = _fuse(collection, per_space, query.k)
+                vectors[space] = encoder.encode_texts([text])[0]
+        embed_ms[space] = (time.perf_counter() - started) * 1e3
+    candidates, timings = gather_rankings(collection, plan, vectors, embed_ms, keyword)
+    hits = fused_hits(collection, candidates, plan.fusion, plan.k)
     return SearchResult(tuple(hits), tuple(timings), query_transcript)
 
 
@@ -118,51 +265,39 @@ HIT_COLUMNS = (
 )
 
 
-def _fuse(collection: Collection, per_space: dict[str, list[tuple[int, float]]], k: int) -> list[Hit]:
-    rowids = {rowid for hits in per_space.values() for rowid, _ in hits}
-    # Ranking needs only each candidate's item id; whole rows are needed for the k winners. With
-    # the payload copy that is two cheap lookups (k*4 candidates' rows cost ~1 ms to convert);
-    # without it, one LanceDB query for everything beats two.
-    items = collection.item_ids(rowids)
-    rows: dict[int, dict[str, Any]] = {}
-    if items is None:
-        rows = collection.fetch_rows(rowids, HIT_COLUMNS)
-        items = {rowid: row["item_id"] for rowid, row in rows.items()}
-    fused: dict[str, float] = {}
-    best: dict[str, tuple[int, str, float, int]] = {}  # item -> (rank, space, score, rowid)
-    for space, hits in per_space.items():
-        rank = 0
-        seen: set[str] = set()
-        for rowid, score in hits:
-            item = items.get(rowid)
-            if item is None:  # deleted between the ANN search and the fetch
-                continue
-            if item in seen:
-                continue
-            seen.add(item)
-            rank += 1
-            fused[item] = fused.get(item, 0.0) + 1.0 / (RRF_K + rank)
-            if item not in best or rank < best[item][0] or (rank == best[item][0] and score > best[item][2]):
-                best[item] = (rank, space, score, rowid)
-    ordered = sorted(fused, key=lambda i: (-fused[i], best[i][0], -best[i][2]))[:k]
-    missing = [best[i][3] for i in ordered if best[i][3] not in rows]
-    if missing:
-        rows.update(collection.fetch_rows(missing, HIT_COLUMNS))
-    fused_hits: list[Hit] = []
-    for item in ordered:
-        _, space, score, rowid = best[item]
+def fused_hits(collection: Collection, candidates: Candidates, fusion: Fusion, k: int) -> list[Hit]:
+    """The best ``k`` candidates under ``fusion`` as hits, each row fetched once."""
+    order, fused, best = fused_order(candidates, fusion, k)
+    rowids = [int(candidates.rowids[i, j]) for i, j in zip(order, best)]
+    rows = collection.fetch_rows(rowids, HIT_COLUMNS)
+    # A document row (no text) is shown as its item's first chunk, the row written after it.
+    documents = [r for r in rowids if r in rows and rows[r]["chunk"] == DOCUMENT_CHUNK]
+    if documents:
+        firsts = collection.fetch_rows([r + 1 for r in documents], HIT_COLUMNS)
+        for r in documents:
+            first = firsts.get(r + 1)
+            if first is not None and first["item_id"] == rows[r]["item_id"] and first["chunk"] == 0:
+                rows[r] = first
+    hits: list[Hit] = []
+    for i, j, rowid, score in zip(order, best, rowids, fused):
         row = rows.get(rowid)
         if row is None:  # deleted between the ranking and the row fetch
             continue
-        position = len(fused_hits) + 1
-        fused_hits.append(
+        matches = tuple(
+            Match(name, int(candidates.ranks[i, r]), float(candidates.scores[i, r]))
+            for r, name in enumerate(candidates.rankings)
+            if candidates.ranks[i, r] > 0
+        )
+        hits.append(
             Hit(
-                id=item, modality=row["modality"], source_uri=row["source_uri"] or "",
-                metadata=row_metadata(row["metadata"]), span=_span(row), space=space, score=score,
-                fused_score=fused[item], rank=position, chunk=row["chunk"],
+                id=candidates.items[i], modality=row["modality"],
+                source_uri=row["source_uri"] or "", metadata=row_metadata(row["metadata"]),
+                span=_span(row), space=candidates.rankings[j],
+                score=float(candidates.scores[i, j]), fused_score=float(score),
+                rank=len(hits) + 1, chunk=row["chunk"], matches=matches,
             )
         )
-    return fused_hits
+    return hits
 
 
 def _span(row: dict[str, Any]) -> Span | None:

@@ -32,12 +32,13 @@ opens and closes Collections, so neither splits without exposing that shared sta
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from omnivec.client.types import Fusion
 from omnivec.indexer.ann import AnnIndex
 from omnivec.indexer.ann_lifecycle import SpaceIndexes
 from omnivec.indexer.config import IndexSettings, StorageSettings
@@ -60,6 +62,8 @@ from omnivec.indexer.errors import (
     StorageFullError,
 )
 from omnivec.indexer.filters import LABEL_COLUMN_PREFIX
+from omnivec.indexer.fusion_store import load_fusion
+from omnivec.indexer.keyword_index import KeywordIndex
 from omnivec.indexer.payload import PayloadCache
 from omnivec.indexer.storage import (
     DataRoot,
@@ -94,6 +98,8 @@ __all__ = [
     "validate_name",
     "vector_column",
 ]
+
+log = logging.getLogger("omnivec.store")
 
 FORMAT_VERSION = 1
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
@@ -157,6 +163,7 @@ class CollectionInfo:
     lance_version: int
     location: str = ""  # the collection's folder or URI (never with credentials)
     snapshots: tuple[SnapshotInfo, ...] = ()  # oldest first
+    fusion: Fusion | None = None  # stored fusion weights (omnivec eval --tune); None: equal
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: numpy arrays have no single truth value
@@ -179,7 +186,8 @@ class Collection:
         self.specs = {s: EncoderSpec.from_dict(d) for s, d in meta["spaces"].items()}
         self.table_name: str = meta.get("table", TABLE_NAME)
         self._table = table
-        self._write_lock = threading.Lock()
+        # Re-entrant: close() flushes under it, and a flush commits the keyword index under it.
+        self._write_lock = threading.RLock()
         self._indexes = SpaceIndexes(
             self, self.name, root.objects.child("ann"),
             {s: spec.dim for s, spec in self.specs.items()}, settings,
@@ -190,6 +198,7 @@ class Collection:
         self._payload = PayloadCache(
             ROW_COLUMNS, settings.payload_cache_mb << 20, self._scan_rows, self.name
         )
+        self._keyword = KeywordIndex(table, self.name, self._as_writer)
         # Set at open when a data file of the current version cannot be read (see find_damage).
         self.damage: CorruptDataError | None = None
         # Each commit's new data files are hashed and recorded (omnivec.indexer.data_checksums).
@@ -312,6 +321,7 @@ class Collection:
                 self._payload.appended(start, before, after)
             else:
                 self._payload.clear()  # other writers' commits landed in between: rescan
+            self._refresh_keyword_index()
             return after
 
     def _committed(self, started: float, version: int) -> None:
@@ -355,6 +365,7 @@ class Collection:
                 self._payload.removed(doomed, before, after)
             else:
                 self._payload.clear()
+            self._refresh_keyword_index()
             return len(doomed)
 
     def delete_items(
@@ -463,10 +474,11 @@ class Collection:
         return row
 
     def item_chunks(self, item_id: str) -> list[dict[str, Any]]:
-        """Every row of an item (display and label columns), in chunk order."""
+        """Every chunk row of an item (display and label columns), in chunk order; not its
+        document row (an internal vector row without text, see ``DOCUMENT_CHUNK``)."""
         data = (
             self._table.search()
-            .where(f"item_id = {_sql_str(item_id)}")
+            .where(f"item_id = {_sql_str(item_id)} AND chunk >= 0")
             .select([*ROW_COLUMNS, *sorted(self.label_columns())])
             .limit(None)
             .to_arrow()
@@ -544,10 +556,17 @@ class Collection:
         )
         return {row["rowid"]: row for row in data.to_pylist()}
 
-    def item_ids(self, rowids: Iterable[int]) -> dict[int, str] | None:
-        """rowid -> item id from the in-memory payload copy; None when it is not available (the
-        caller then fetches whole rows in one LanceDB query rather than two)."""
-        return self._payload.column(rowids, "item_id", self.version)
+    def item_keys(self, rowids: Iterable[int]) -> dict[int, tuple[str, str, int]]:
+        """rowid -> (item id, modality, chunk) of the rows present among ``rowids``: what
+        ranking needs of a candidate row (from the payload copy when it is held)."""
+        ids = [int(r) for r in rowids]
+        columns = ("item_id", "modality", "chunk")
+        held = [self._payload.column(ids, c, self.version) for c in columns]
+        items, modalities, chunks = held
+        if items is None or modalities is None or chunks is None:
+            rows = self.fetch_rows(ids, columns)
+            return {r: (row["item_id"], row["modality"], row["chunk"]) for r, row in rows.items()}
+        return {r: (items[r], modalities[r], chunks[r]) for r in items}
 
     def item_vectors(self, item_id: str) -> dict[str, np.ndarray]:
         """The stored vectors of an item's first chunk, per space (for query-by-example)."""
@@ -665,14 +684,51 @@ class Collection:
         scores, ids = index.search(query.reshape(1, -1).astype(np.float32), k, allowed_ids=allowed)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
+    # -- keyword search (see omnivec.indexer.keyword_index) --------------------------------------
+    def keyword_search(
+        self, words: str, k: int, predicate: str | None = None
+    ) -> list[tuple[int, float]]:
+        """Top-k (rowid, BM25 score) of the rows whose text matches ``words``, pre-filtered by
+        ``predicate``: LanceDB's full-text index over texts and transcripts."""
+        return self._keyword.search(words, k, predicate)
+
+    def _as_writer(self, write: Callable[[], None]) -> None:
+        with self._write_lock:
+            self._acquire_writer()
+            before = self.version
+            write()
+            self._rows_unchanged(before, self.version)
+
+    def _refresh_keyword_index(self, *, force: bool = False) -> None:
+        """Bring the keyword index up to date after a write (the caller holds the write lock).
+        A failure only logs: LanceDB still answers from a flat scan of what the index misses."""
+        before = self.version
+        try:
+            built = self._keyword.refresh(force=force)
+        except Exception as exc:  # the index is an accelerator; the write is already committed
+            log.warning("%s: keyword index not updated: %s", self.name, exc)
+            return
+        if built:
+            self._rows_unchanged(before, self.version)
+
+    def _rows_unchanged(self, before: int, after: int) -> None:
+        """A commit that changed no row (an index build): the ANN indexes and the payload copy
+        move to the new version without a catch-up scan."""
+        empty = np.zeros(0, np.int64)
+        self._indexes.removed(empty, before, after)
+        self._payload.removed(empty, before, after)
+
     # -- ANN (see omnivec.indexer.ann_lifecycle) ----------------------------------------------
     def ann(self, space: str) -> AnnIndex:
         """The live ANN index of ``space``, never stale with respect to the table."""
         return self._indexes.get(space)
 
     def flush_ann(self) -> None:
-        """Persist every space's index at the current version (rebuilding any that outgrew its
-        kind), so the next open starts warm."""
+        """Bring the keyword index up to date, then persist every space's index at the current
+        version (rebuilding any that outgrew its kind), so the next open starts warm."""
+        if self._writer is not None:  # only the writer commits an index
+            with self._write_lock:
+                self._refresh_keyword_index()
         self._indexes.flush()
 
     def ann_status(self) -> dict[str, SpaceStatus]:
@@ -735,6 +791,7 @@ class Collection:
             self._next_rowid = None
             self._payload.clear()
             self._indexes.forget()
+            self._keyword.forget()
             self.damage = find_damage(self.name, self.root, self.table_name, self._table)
             if self.damage is not None:
                 raise self.damage
@@ -758,6 +815,7 @@ class Collection:
             lance_version=self.version,
             location=self.location,
             snapshots=tuple(self.snapshots()),
+            fusion=load_fusion(self),
         )
 
     def close(self) -> None:

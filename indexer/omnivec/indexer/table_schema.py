@@ -1,6 +1,6 @@
 """The LanceDB table of a collection: its name, its columns and how vectors are stored in it.
 
-One row per chunk. Each embedding space is a nullable fixed-size-list column ``vec_<space>``,
+One row per chunk (and one document row per item of several chunks, see DOCUMENT_CHUNK). Each embedding space is a nullable fixed-size-list column ``vec_<space>``,
 null where a row has no vector in that space (an image has none in the text space).
 """
 
@@ -15,6 +15,7 @@ from omnivec.indexer.encoders.base import EncoderSpec
 
 __all__ = [
     "BLOB_COLUMNS",
+    "DOCUMENT_CHUNK",
     "ROW_COLUMNS",
     "TABLE_NAME",
     "blob_fields",
@@ -42,6 +43,12 @@ Collections made before these columns existed get them, empty, at their next wri
 
 def blob_fields() -> list[pa.Field]:
     return [pa.field(name, pa.large_binary()) for name in BLOB_COLUMNS]
+
+
+DOCUMENT_CHUNK = -1
+"""The ``chunk`` of an item's document row: an item cut into several chunks also has one row
+whose vectors embed its whole text (as far as each encoder reads) and whose text is null, so
+keyword search and hits see only the chunks."""
 
 
 def vector_column(space: str) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from omnivec.client import wire
-from omnivec.client.types import ItemStatus, SearchQuery
+from omnivec.client.types import EvalOptions, EvalQuery, ItemStatus, SearchQuery
 from omnivec.indexer.encoders.base import EncoderSpec
 from omnivec.indexer.encoders.speech import Transcript
 from omnivec.indexer.errors import InvalidInputError
@@ -31,6 +31,8 @@ __all__ = [
     "DEFAULT_K",
     "collection_to_proto",
     "encoder_to_proto",
+    "eval_options_from_proto",
+    "eval_queries_from_proto",
     "index_progress",
     "label_scores_to_proto",
     "media_kind",
@@ -122,6 +124,8 @@ def collection_to_proto(info: CollectionInfo) -> collections_pb2.Collection:
         lance_version=info.lance_version,
         snapshots=[snapshot_to_proto(info.name, s) for s in info.snapshots],
     )
+    if info.fusion is not None:
+        message.fusion.CopyFrom(wire.fusion_to_proto(info.fusion))
     created = wire.timestamp_to_proto(info.created_at)
     if created is not None:
         message.created_at.CopyFrom(created)
@@ -206,6 +210,9 @@ def search_query_from_proto(request: search_pb2.SearchRequest) -> SearchQuery:
     if kind == "text":
         check_query_text(request.text, "the search query")
     modalities = [_modality_from_proto(m, "modalities") for m in request.modalities]
+    mode = wire.search_mode_from_proto(request.mode)
+    if mode is None and request.mode != search_pb2.SEARCH_MODE_UNSPECIFIED:
+        raise InvalidInputError(f"mode: unknown search mode {request.mode}")
     return SearchQuery(
         text=request.text if kind == "text" else None,
         image=bytes(request.image) if kind == "image" else None,
@@ -215,6 +222,45 @@ def search_query_from_proto(request: search_pb2.SearchRequest) -> SearchQuery:
         where=request.filter or None,
         modalities=tuple(dict.fromkeys(modalities)),  # type: ignore[arg-type]
         spaces=tuple(dict.fromkeys(request.spaces)),
+        mode=mode,
+        fusion=wire.fusion_from_proto(request.fusion) if request.HasField("fusion") else None,
+    )
+
+
+def eval_queries_from_proto(request: search_pb2.EvaluateRequest) -> list[EvalQuery]:
+    """The request's labelled queries; each one's input is checked here (the oneof), the rest
+    by the engine."""
+    out: list[EvalQuery] = []
+    for i, query in enumerate(request.queries):
+        kind = query.WhichOneof("query")
+        if kind is None:
+            raise InvalidInputError(f"queries[{i}] has no query; set text, image or audio")
+        if kind == "text":
+            check_query_text(query.text, f"queries[{i}]")
+        out.append(EvalQuery(
+            text=query.text if kind == "text" else None,
+            image=bytes(query.image) if kind == "image" else None,
+            audio=bytes(query.audio) if kind == "audio" else None,
+            relevant=dict(query.relevant),
+            id=query.id or f"queries[{i}]",
+        ))
+    return out
+
+
+def eval_options_from_proto(request: search_pb2.EvaluateRequest) -> EvalOptions:
+    defaults = EvalOptions()
+    return EvalOptions(
+        tune=request.tune,
+        folds=request.folds or defaults.folds,
+        objective=request.objective or defaults.objective,
+        bootstrap_samples=(
+            request.bootstrap_samples if request.HasField("bootstrap_samples")
+            else defaults.bootstrap_samples
+        ),
+        seed=request.seed if request.HasField("seed") else defaults.seed,
+        baseline=request.baseline or defaults.baseline,
+        fusion=wire.fusion_from_proto(request.fusion) if request.HasField("fusion") else None,
+        dry_run=request.dry_run,
     )
 
 

@@ -26,6 +26,7 @@ from omnivec.client.types import (
     Collection,
     CScore,
     EncoderConfig,
+    EvalEvent,
     FloatMatrix,
     IndexFailure,
     IndexProgress,
@@ -52,6 +53,7 @@ from omnivec.v1 import (
     embed_pb2,
     indexing_pb2,
     probes_pb2,
+    search_pb2,
 )
 
 # --- enums (the server sent a value this SDK does not know: its error, not the caller's) ------
@@ -169,6 +171,7 @@ def collection_from_proto(message: collections_pb2.Collection) -> Collection:
         lance_version=message.lance_version,
         created_at=wire.timestamp_from_proto(message),
         snapshots=tuple(snapshot_from_proto(s) for s in message.snapshots),
+        fusion=wire.fusion_from_proto(message.fusion) if message.HasField("fusion") else None,
     )
 
 
@@ -338,6 +341,15 @@ def train_event_from_proto(message: probes_pb2.TrainProbeEvent) -> TrainEvent:
         p = message.progress
         return TrainProgress(p.stage, p.done, p.total)
     raise OmnivecClientError("server sent an empty TrainProbeEvent")
+
+
+def eval_event_from_proto(message: search_pb2.EvaluateEvent) -> EvalEvent:
+    kind = message.WhichOneof("event")
+    if kind == "report":
+        return wire.eval_report_from_proto(message.report)
+    if kind == "progress":
+        return wire.eval_progress_from_proto(message.progress)
+    raise OmnivecClientError("server sent an empty EvaluateEvent")
 
 
 def classify_collection_progress_from_proto(

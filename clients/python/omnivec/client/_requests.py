@@ -15,6 +15,10 @@ from omnivec.client import _conversions as conv
 from omnivec.client import wire
 from omnivec.client.errors import InvalidArgument
 from omnivec.client.types import (
+    SEARCH_MODES,
+    EvalOptions,
+    EvalQuery,
+    Fusion,
     ItemRef,
     LabelledExample,
     Media,
@@ -25,6 +29,7 @@ from omnivec.client.types import (
 from omnivec.v1 import (
     classify_pb2,
     collections_pb2,
+    common_pb2,
     embed_pb2,
     indexing_pb2,
     probes_pb2,
@@ -166,7 +171,10 @@ def search(collection: str, query: SearchQuery) -> search_pb2.SearchRequest:
         filter=query.where or "",
         modalities=[wire.modality_to_proto(m) for m in _modality_list(query.modalities)],
         spaces=string_list(query.spaces, "spaces"),
+        mode=_search_mode(query.mode),
     )
+    if query.fusion is not None:
+        request.fusion.CopyFrom(fusion(query.fusion))
     if kind == "text":
         request.text = str(query.text)
     elif kind == "item_id":
@@ -175,6 +183,65 @@ def search(collection: str, query: SearchQuery) -> search_pb2.SearchRequest:
         request.image = read_bytes(query.image, "image")
     elif query.audio is not None:
         request.audio = read_bytes(query.audio, "audio")
+    return request
+
+
+def _search_mode(mode: str | None) -> search_pb2.SearchMode:
+    if mode is not None and mode not in SEARCH_MODES:
+        raise InvalidArgument(f"unknown search mode {mode!r}; use {', '.join(SEARCH_MODES)}")
+    return wire.search_mode_to_proto(mode)
+
+
+def fusion(value: Fusion) -> common_pb2.Fusion:
+    if not isinstance(value, Fusion):
+        raise TypeError(
+            f"fusion must be a Fusion, not {type(value).__name__}; e.g. "
+            "Fusion({'text': 1.0, 'keyword': 0.5})"
+        )
+    for name, weight in value.weights.items():
+        if not isinstance(name, str) or isinstance(weight, bool) or not isinstance(weight, (int, float)):
+            raise TypeError(f"fusion weights map ranking names to numbers, got {name!r}: {weight!r}")
+    return wire.fusion_to_proto(value)
+
+
+# --- evaluate --------------------------------------------------------------------------------
+
+
+def evaluate(
+    collection: str, queries: Iterable[EvalQuery], options: EvalOptions
+) -> search_pb2.EvaluateRequest:
+    if isinstance(queries, (str, bytes)) or isinstance(queries, EvalQuery):
+        raise TypeError("queries must be a list of EvalQuery")
+    if not isinstance(options, EvalOptions):
+        raise TypeError(f"options must be EvalOptions, not {type(options).__name__}")
+    request = search_pb2.EvaluateRequest(
+        collection=_non_empty(collection, "collection"),
+        tune=options.tune,
+        dry_run=options.dry_run,
+        folds=options.folds,
+        objective=options.objective,
+        bootstrap_samples=options.bootstrap_samples,
+        seed=options.seed,
+        baseline=options.baseline,
+    )
+    if options.fusion is not None:
+        request.fusion.CopyFrom(fusion(options.fusion))
+    for i, query in enumerate(queries):
+        if not isinstance(query, EvalQuery):
+            raise TypeError(f"queries[{i}] must be an EvalQuery, not {type(query).__name__}")
+        kind = _one_of(text=query.text, image=query.image, audio=query.audio)
+        if not isinstance(query.relevant, Mapping):
+            raise TypeError(f"queries[{i}].relevant must map item ids to grades")
+        message = search_pb2.LabelledQuery(
+            relevant={str(k): float(v) for k, v in query.relevant.items()}, id=query.id or ""
+        )
+        if kind == "text":
+            message.text = str(query.text)
+        elif kind == "image" and query.image is not None:
+            message.image = read_bytes(query.image, f"queries[{i}].image")
+        elif query.audio is not None:
+            message.audio = read_bytes(query.audio, f"queries[{i}].audio")
+        request.queries.append(message)
     return request
 
 

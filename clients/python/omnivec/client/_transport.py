@@ -11,7 +11,7 @@ module-level helpers rather than in either class:
     stream          Iterator over a server stream       AsyncIterator over a server stream
     upsert_results  Iterator over the Upsert stream     AsyncIterator; items sync or async
     to_list         list(stream)                        coroutine draining an async stream
-    probe_report    the report ending a TrainProbe      coroutine, the same from an async stream
+    final_event     the report ending a progress stream coroutine, the same from an async stream
     close           closes the channel                  coroutine closing the channel
 
 Every failed call raises an ``omnivec.client.errors`` class chained from the ``grpc.RpcError``.
@@ -38,7 +38,7 @@ from omnivec.client import _conversions as conv
 from omnivec.client._channel import Stubs, channel_options
 from omnivec.client.auth import TlsOptions, bearer_metadata
 from omnivec.client.errors import OmnivecClientError, error_from_rpc
-from omnivec.client.types import ProbeReport, TrainEvent, TrainProgress, UpsertItem, UpsertResult
+from omnivec.client.types import UpsertItem, UpsertResult
 from omnivec.v1 import indexing_pb2
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -46,7 +46,6 @@ DEFAULT_STREAM_TIMEOUT_SECONDS = 3600.0
 
 T = TypeVar("T")
 ChannelT = TypeVar("ChannelT")
-OnProgress = Callable[[TrainProgress], None]
 
 
 @contextlib.contextmanager
@@ -141,14 +140,14 @@ class SyncTransport(_Transport[grpc.Channel]):
     def to_list(self, stream: Iterable[T]) -> list[T]:
         return list(stream)
 
-    def probe_report(
-        self, events: Iterable[TrainEvent], on_progress: OnProgress | None
-    ) -> ProbeReport:
+    def final_event(
+        self, events: Iterable[Any], final: type[T], on_progress: Callable[[Any], None] | None
+    ) -> T:
         for event in events:
-            report = _report_or_progress(event, on_progress)
+            report = _report_or_progress(event, final, on_progress)
             if report is not None:
                 return report
-        raise _no_report()
+        raise _no_report(final)
 
 
 class AsyncTransport(_Transport[grpc.aio.Channel]):
@@ -197,14 +196,14 @@ class AsyncTransport(_Transport[grpc.aio.Channel]):
     async def to_list(self, stream: AsyncIterable[T]) -> list[T]:
         return [x async for x in stream]
 
-    async def probe_report(
-        self, events: AsyncIterable[TrainEvent], on_progress: OnProgress | None
-    ) -> ProbeReport:
+    async def final_event(
+        self, events: AsyncIterable[Any], final: type[T], on_progress: Callable[[Any], None] | None
+    ) -> T:
         async for event in events:
-            report = _report_or_progress(event, on_progress)
+            report = _report_or_progress(event, final, on_progress)
             if report is not None:
                 return report
-        raise _no_report()
+        raise _no_report(final)
 
 
 # --- upsert request streams ------------------------------------------------------------------
@@ -257,19 +256,21 @@ async def _async_upsert_requests(
         sequence += 1
 
 
-# --- draining a TrainProbe stream ------------------------------------------------------------
+# --- draining a progress stream (TrainProbe, Evaluate) ---------------------------------------
 
 
-def _report_or_progress(event: TrainEvent, on_progress: OnProgress | None) -> ProbeReport | None:
+def _report_or_progress(
+    event: Any, final: type[T], on_progress: Callable[[Any], None] | None
+) -> T | None:
     """The report if ``event`` is the one ending the stream; else passes it to on_progress."""
-    if isinstance(event, ProbeReport):
+    if isinstance(event, final):
         return event
     if on_progress is not None:
         on_progress(event)
     return None
 
 
-def _no_report() -> OmnivecClientError:
+def _no_report(final: type[Any]) -> OmnivecClientError:
     return OmnivecClientError(
-        "the server ended TrainProbe without a report", code=grpc.StatusCode.UNKNOWN
+        f"the server ended the stream without a {final.__name__}", code=grpc.StatusCode.UNKNOWN
     )

@@ -5,8 +5,8 @@ _transport.py: change those and regenerate. `make test` fails when this file dif
 fresh generation.
 
 AsyncClient has Client's methods and arguments: unary methods are coroutines; streaming methods
-(upsert_stream, index_path, train_probe_stream, classify_collection) are plain methods returning
-async iterators, used with ``async for``.
+(upsert_stream, index_path, evaluate_stream, train_probe_stream, classify_collection) are plain
+methods returning async iterators, used with ``async for``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,13 @@ from omnivec.client.types import (
     ClassifyCollectionProgress,
     Collection,
     Embeddings,
+    EvalEvent,
+    EvalOptions,
+    EvalProgress,
+    EvalQuery,
+    EvalReport,
     FloatMatrix,
+    Fusion,
     Hit,
     IndexProgress,
     LabelledExample,
@@ -44,6 +50,7 @@ from omnivec.client.types import (
     Modality,
     ProbeInfo,
     ProbeReport,
+    SearchMode,
     SearchQuery,
     SearchResult,
     Snapshot,
@@ -69,7 +76,7 @@ class AsyncClient:
     UNAVAILABLE with exponential backoff; writes never are. Use as a context manager, or call
     close().
 
-    Unary methods are coroutines; streaming methods (upsert_stream, index_path,
+    Unary methods are coroutines; streaming methods (upsert_stream, index_path, evaluate_stream,
     train_probe_stream, classify_collection) return async iterators. Use ``async with
     AsyncClient(...) as client:``, or ``await client.close()``.
     """
@@ -261,9 +268,11 @@ class AsyncClient:
         where: str | None = None,
         modalities: Sequence[Modality] | None = None,
         spaces: Sequence[str] | None = None,
+        mode: SearchMode | None = None,
+        fusion: Fusion | None = None,
         timeout: float | None = None,
     ) -> SearchResult:
-        """Like search(), with per-space timings and an audio query's transcript."""
+        """Like search(), with per-ranking timings and an audio query's transcript."""
         query = SearchQuery(
             text=text,
             image=image,
@@ -273,6 +282,8 @@ class AsyncClient:
             where=where,
             modalities=() if modalities is None else modalities,
             spaces=() if spaces is None else spaces,
+            mode=mode,
+            fusion=fusion,
         )
         return await self.search_query(collection, query, timeout=timeout)
 
@@ -288,10 +299,14 @@ class AsyncClient:
         where: str | None = None,
         modalities: Sequence[Modality] | None = None,
         spaces: Sequence[str] | None = None,
+        mode: SearchMode | None = None,
+        fusion: Fusion | None = None,
         timeout: float | None = None,
     ) -> list[Hit]:
         """The k best hits for one query (text, image bytes or path, audio bytes or path, or a
-        stored item id), best first. ``where`` is a LanceDB-style filter on the metadata."""
+        stored item id), best first. ``where`` is a LanceDB-style filter on the metadata;
+        ``mode`` is "vector", "keyword" or "hybrid" (None: the server's default, hybrid);
+        ``fusion`` weighs the rankings (None: the collection's stored weights)."""
         result = await self.search_detailed(
             collection,
             text=text,
@@ -302,9 +317,41 @@ class AsyncClient:
             where=where,
             modalities=modalities,
             spaces=spaces,
+            mode=mode,
+            fusion=fusion,
             timeout=timeout,
         )
         return list(result.hits)
+
+    def evaluate_stream(
+        self,
+        collection: str,
+        queries: Iterable[EvalQuery],
+        options: EvalOptions | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> AsyncIterator[EvalEvent]:
+        """Evaluates retrieval on labelled queries, yielding EvalProgress events and then the
+        EvalReport (recall@1/5/10, MRR@10, nDCG@10 per configuration, with bootstrap intervals
+        and paired differences; with ``options.tune``, fusion weights chosen and stored)."""
+        request = req.evaluate(collection, queries, options or EvalOptions())
+        return self._transport.stream(
+            self._stubs.search.Evaluate, request, timeout, conv.eval_event_from_proto
+        )
+
+    async def evaluate(
+        self,
+        collection: str,
+        queries: Iterable[EvalQuery],
+        options: EvalOptions | None = None,
+        *,
+        on_progress: Callable[[EvalProgress], None] | None = None,
+        timeout: float | None = None,
+    ) -> EvalReport:
+        """Evaluates retrieval on labelled queries and returns the report; progress goes to
+        on_progress."""
+        events = self.evaluate_stream(collection, queries, options, timeout=timeout)
+        return await self._transport.final_event(events, EvalReport, on_progress)
 
     async def embed(
         self,
@@ -444,7 +491,7 @@ class AsyncClient:
             cv_folds=cv_folds,
             timeout=timeout,
         )
-        return await self._transport.probe_report(events, on_progress)
+        return await self._transport.final_event(events, ProbeReport, on_progress)
 
     async def list_probes(
         self,

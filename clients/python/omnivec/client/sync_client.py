@@ -33,7 +33,13 @@ from omnivec.client.types import (
     ClassifyCollectionProgress,
     Collection,
     Embeddings,
+    EvalEvent,
+    EvalOptions,
+    EvalProgress,
+    EvalQuery,
+    EvalReport,
     FloatMatrix,
+    Fusion,
     Hit,
     IndexProgress,
     LabelledExample,
@@ -42,6 +48,7 @@ from omnivec.client.types import (
     Modality,
     ProbeInfo,
     ProbeReport,
+    SearchMode,
     SearchQuery,
     SearchResult,
     Snapshot,
@@ -243,9 +250,11 @@ class Client:
         where: str | None = None,
         modalities: Sequence[Modality] | None = None,
         spaces: Sequence[str] | None = None,
+        mode: SearchMode | None = None,
+        fusion: Fusion | None = None,
         timeout: float | None = None,
     ) -> SearchResult:
-        """Like search(), with per-space timings and an audio query's transcript."""
+        """Like search(), with per-ranking timings and an audio query's transcript."""
         query = SearchQuery(
             text=text,
             image=image,
@@ -255,6 +264,8 @@ class Client:
             where=where,
             modalities=() if modalities is None else modalities,
             spaces=() if spaces is None else spaces,
+            mode=mode,
+            fusion=fusion,
         )
         return self.search_query(collection, query, timeout=timeout)
 
@@ -270,10 +281,14 @@ class Client:
         where: str | None = None,
         modalities: Sequence[Modality] | None = None,
         spaces: Sequence[str] | None = None,
+        mode: SearchMode | None = None,
+        fusion: Fusion | None = None,
         timeout: float | None = None,
     ) -> list[Hit]:
         """The k best hits for one query (text, image bytes or path, audio bytes or path, or a
-        stored item id), best first. ``where`` is a LanceDB-style filter on the metadata."""
+        stored item id), best first. ``where`` is a LanceDB-style filter on the metadata;
+        ``mode`` is "vector", "keyword" or "hybrid" (None: the server's default, hybrid);
+        ``fusion`` weighs the rankings (None: the collection's stored weights)."""
         result = self.search_detailed(
             collection,
             text=text,
@@ -284,9 +299,43 @@ class Client:
             where=where,
             modalities=modalities,
             spaces=spaces,
+            mode=mode,
+            fusion=fusion,
             timeout=timeout,
         )
         return list(result.hits)
+
+    # --- evaluate ----------------------------------------------------------------------------
+
+    def evaluate_stream(
+        self,
+        collection: str,
+        queries: Iterable[EvalQuery],
+        options: EvalOptions | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Iterator[EvalEvent]:
+        """Evaluates retrieval on labelled queries, yielding EvalProgress events and then the
+        EvalReport (recall@1/5/10, MRR@10, nDCG@10 per configuration, with bootstrap intervals
+        and paired differences; with ``options.tune``, fusion weights chosen and stored)."""
+        request = req.evaluate(collection, queries, options or EvalOptions())
+        return self._transport.stream(
+            self._stubs.search.Evaluate, request, timeout, conv.eval_event_from_proto
+        )
+
+    def evaluate(
+        self,
+        collection: str,
+        queries: Iterable[EvalQuery],
+        options: EvalOptions | None = None,
+        *,
+        on_progress: Callable[[EvalProgress], None] | None = None,
+        timeout: float | None = None,
+    ) -> EvalReport:
+        """Evaluates retrieval on labelled queries and returns the report; progress goes to
+        on_progress."""
+        events = self.evaluate_stream(collection, queries, options, timeout=timeout)
+        return self._transport.final_event(events, EvalReport, on_progress)
 
     # --- embed -------------------------------------------------------------------------------
 
@@ -426,7 +475,7 @@ class Client:
             cv_folds=cv_folds,
             timeout=timeout,
         )
-        return self._transport.probe_report(events, on_progress)
+        return self._transport.final_event(events, ProbeReport, on_progress)
 
     def list_probes(
         self,

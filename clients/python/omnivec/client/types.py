@@ -190,6 +190,8 @@ class Collection:
     lance_version: int
     created_at: datetime | None
     snapshots: tuple[Snapshot, ...] = ()
+    fusion: Fusion | None = None
+    """The fusion weights stored with the collection (``omnivec eval --tune``); None: equal."""
 
     @property
     def space_names(self) -> tuple[str, ...]:
@@ -207,6 +209,33 @@ class Span:
     @property
     def has_time(self) -> bool:
         return self.start_seconds is not None
+
+
+SearchMode = Literal["vector", "keyword", "hybrid"]
+"""``vector``: the embedding spaces' rankings; ``keyword``: the full-text (BM25) ranking of the
+query's words; ``hybrid``: both, fused."""
+SEARCH_MODES: tuple[SearchMode, ...] = ("vector", "keyword", "hybrid")
+KEYWORD_RANKING = "keyword"
+"""The name of the keyword (BM25) ranking, beside the spaces' names ("clip", "text")."""
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How the rankings of one search become one list: weighted reciprocal rank fusion.
+
+    A ranking is one space's vector search (``"clip"``, ``"text"``) or the keyword search
+    (``"keyword"``). An item's fused score is the sum, over the rankings that found it, of
+    ``weight / (60 + rank)``. A ranking not named in ``weights`` weighs 1; weight 0 leaves it
+    out. With ``route_by_modality`` each item is ranked only by the rankings meant for its
+    modality: images by ``clip``, texts and transcripts by ``text`` and ``keyword`` (by ``clip``
+    where the collection has no text space).
+    """
+
+    weights: Mapping[str, float] = field(default_factory=dict)
+    route_by_modality: bool = False
+
+    def weight(self, ranking: str) -> float:
+        return float(self.weights.get(ranking, 1.0))
 
 
 @dataclass(frozen=True)
@@ -229,6 +258,22 @@ class SearchQuery:
     """Only hits of these modalities; empty means all."""
     spaces: Sequence[str] = ()
     """Only these spaces; empty means every space that can embed the query."""
+    mode: SearchMode | None = None
+    """vector, keyword or hybrid; None means the default (hybrid: see the README's measurements).
+    Keyword search needs words: a text or audio query."""
+    fusion: Fusion | None = None
+    """Fusion weights for this query; None means the collection's stored ones (set by
+    ``omnivec eval --tune``), else equal weights."""
+
+
+@dataclass(frozen=True)
+class Match:
+    """Where one ranking placed a hit: the ranking's name, the 1-based rank in it and the raw
+    score there (cosine for a space, BM25 for ``keyword``)."""
+
+    ranking: str
+    rank: int
+    score: float
 
 
 @dataclass(frozen=True)
@@ -240,14 +285,22 @@ class Hit:
     span: Span | None
     """The matching text or transcript excerpt (with times for audio); None for images."""
     space: str
+    """The ranking that weighs most in the hit's fused score: a space, or ``"keyword"``."""
     score: float
-    """Raw similarity in `space`."""
+    """Raw score in that ranking: cosine similarity in a space, BM25 for ``"keyword"``."""
     fused_score: float
-    """Score after fusing spaces; hits are sorted by it."""
+    """Score after fusing the rankings; hits are sorted by it."""
     rank: int
     """1-based position."""
     chunk: int = 0
     """Which chunk of the item matched (0 for images and one-chunk texts)."""
+    matches: tuple[Match, ...] = ()
+    """Every ranking that found the item, in the order the rankings were searched."""
+
+    @property
+    def found_by(self) -> tuple[str, ...]:
+        """The names of the rankings that found the item."""
+        return tuple(m.ranking for m in self.matches)
 
 
 @dataclass(frozen=True)
@@ -465,3 +518,126 @@ class VerifyReport:
         (and their snapshots) use is listed in ``problems`` but does not make the report fail:
         after a restore that recovered from it, it is all that remains."""
         return not any(p.damages_current for p in self.problems)
+
+
+# --- retrieval evaluation (Client.evaluate, ``omnivec eval``) ------------------------------------
+
+METRICS: tuple[str, ...] = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
+"""The figures an evaluation reports per configuration, in this order."""
+
+
+@dataclass(frozen=True)
+class EvalQuery:
+    """A labelled query: exactly one of text, image or audio (bytes or a path), and the ids of
+    the items that answer it, each with a relevance grade (> 0; 1 when ungraded)."""
+
+    text: str | None = None
+    image: bytes | PathLike | None = None
+    audio: bytes | PathLike | None = None
+    relevant: Mapping[str, float] = field(default_factory=dict)
+    id: str | None = None
+    """A name for messages (the line of the queries file by default)."""
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """What an evaluation runs besides the standard configurations."""
+
+    tune: bool = False
+    """Pick fusion weights on the queries by cross-validation and store them with the
+    collection (unless ``dry_run``), when they do not measure worse than the current ones."""
+    folds: int = 5
+    objective: str = "ndcg@10"
+    """The figure tuning maximises: one of METRICS."""
+    bootstrap_samples: int = 1000
+    seed: int = 0
+    baseline: str = "vector"
+    """The configuration every other one is compared with (paired differences)."""
+    fusion: Fusion | None = None
+    """Weights to evaluate as the current ones; None means the collection's stored ones."""
+    dry_run: bool = False
+    """With ``tune``: report the tuned weights without storing them."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A mean over queries with its 95% bootstrap interval (percentile method)."""
+
+    value: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class ConfigurationResult:
+    """One search configuration's figures over the queries it applies to."""
+
+    name: str
+    """``vector:<space>`` (one space alone), ``keyword``, ``vector`` (the spaces fused),
+    ``hybrid``, ``routed`` (hybrid, routed by target modality), ``tuned`` (cross-validated)."""
+    description: str
+    metrics: Mapping[str, Estimate]
+    """Keyed by the names in METRICS."""
+    queries: int
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """``configuration`` minus ``baseline`` on the same queries: the mean per-query difference
+    with its bootstrap interval, and how many queries got better and worse."""
+
+    configuration: str
+    baseline: str
+    metric: str
+    difference: Estimate
+    better: int
+    worse: int
+
+
+@dataclass(frozen=True)
+class TuningResult:
+    """What ``tune`` chose and whether it was stored."""
+
+    fusion: Fusion
+    objective: str
+    folds: int
+    candidates: int
+    """Weightings tried."""
+    stored: bool
+    reason: str
+    """Why the weights were stored or not, in words."""
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    collection: str
+    queries: int
+    configurations: tuple[ConfigurationResult, ...]
+    baseline: str
+    differences: tuple[PairedDifference, ...]
+    """Every other configuration against ``baseline``, for every figure."""
+    tuning: TuningResult | None
+    fusion: Fusion
+    """The weights the ``vector``, ``hybrid`` and ``routed`` configurations used."""
+    bootstrap_samples: int
+    seed: int
+    seconds: float
+    notes: tuple[str, ...] = ()
+
+    def configuration(self, name: str) -> ConfigurationResult:
+        for result in self.configurations:
+            if result.name == name:
+                return result
+        raise KeyError(f"no configuration {name!r} in this report")
+
+
+@dataclass(frozen=True)
+class EvalProgress:
+    stage: str
+    """"embed" (the queries), "search", "tune"."""
+    done: int
+    total: int
+
+
+EvalEvent = EvalProgress | EvalReport
+"""What evaluate_stream yields: progress events, then the report."""

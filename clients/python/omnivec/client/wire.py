@@ -4,8 +4,10 @@ The server (``omnivec.server``) encodes what the engine returns with these funct
 decodes it with their twins, so both ends read one definition of each message:
 
 - scalars: JSON metadata in a ``Struct``, timestamps, the ``Modality`` and ``ItemStatus`` enums;
-- search results: ``Span``, ``Hit``, ``SearchResult`` (the embedded engine returns the SDK's own
-  search types, so a hit is the same value in process and over the wire);
+- search: the ``SearchMode`` enum, ``Fusion`` weights, ``Span``, ``Hit`` (with the rankings that
+  found it), ``SearchResult`` (the embedded engine returns the SDK's own search types, so a hit is
+  the same value in process and over the wire);
+- evaluation: ``EvaluateProgress`` and ``EvaluateReport``.
 - verify reports: ``VerifyReport`` (the engine's ``verify_collection`` returns the SDK's type).
 
 Conventions: an unset ``Timestamp`` is None (and None leaves it unset); a span without times has
@@ -26,12 +28,22 @@ from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
 from omnivec.client.errors import OmnivecClientError
 from omnivec.client.types import (
+    METRICS,
+    ConfigurationResult,
+    Estimate,
+    EvalProgress,
+    EvalReport,
+    Fusion,
     Hit,
     ItemStatus,
+    Match,
     Modality,
+    PairedDifference,
+    SearchMode,
     SearchResult,
     SpaceTiming,
     Span,
+    TuningResult,
     VerifyProblem,
     VerifyReport,
 )
@@ -39,6 +51,12 @@ from omnivec.v1 import collections_pb2, common_pb2, indexing_pb2, search_pb2
 
 __all__ = [
     "MODALITIES",
+    "eval_progress_from_proto",
+    "eval_progress_to_proto",
+    "eval_report_from_proto",
+    "eval_report_to_proto",
+    "fusion_from_proto",
+    "fusion_to_proto",
     "hit_from_proto",
     "hit_to_proto",
     "item_status_from_proto",
@@ -48,6 +66,8 @@ __all__ = [
     "metadata_to_struct",
     "modality_from_proto",
     "modality_to_proto",
+    "search_mode_from_proto",
+    "search_mode_to_proto",
     "search_result_from_proto",
     "search_result_to_proto",
     "span_from_proto",
@@ -77,6 +97,26 @@ _STATUS_PAIRS: tuple[tuple[ItemStatus, indexing_pb2.ItemStatus], ...] = (
 )
 _STATUS_TO_PROTO: dict[ItemStatus, indexing_pb2.ItemStatus] = dict(_STATUS_PAIRS)
 _STATUS_FROM_PROTO: dict[int, ItemStatus] = {int(v): k for k, v in _STATUS_PAIRS}
+
+
+_MODE_PAIRS: tuple[tuple[SearchMode, search_pb2.SearchMode], ...] = (
+    ("vector", search_pb2.SEARCH_MODE_VECTOR),
+    ("keyword", search_pb2.SEARCH_MODE_KEYWORD),
+    ("hybrid", search_pb2.SEARCH_MODE_HYBRID),
+)
+_MODE_TO_PROTO: dict[str, search_pb2.SearchMode] = dict(_MODE_PAIRS)
+_MODE_FROM_PROTO: dict[int, SearchMode] = {int(v): k for k, v in _MODE_PAIRS}
+
+
+def search_mode_to_proto(mode: str | None) -> search_pb2.SearchMode:
+    """UNSPECIFIED for None (the server's default) and for a name that is not a mode (callers
+    check names first)."""
+    return _MODE_TO_PROTO.get(mode or "", search_pb2.SEARCH_MODE_UNSPECIFIED)
+
+
+def search_mode_from_proto(value: int) -> SearchMode | None:
+    """None for UNSPECIFIED and for a value this side does not know."""
+    return _MODE_FROM_PROTO.get(value)
 
 
 def modality_to_proto(modality: str) -> common_pb2.Modality:
@@ -165,7 +205,18 @@ def metadata_from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
     return result
 
 
-# --- search results --------------------------------------------------------------------------
+# --- search ----------------------------------------------------------------------------------
+
+
+def fusion_to_proto(fusion: Fusion) -> common_pb2.Fusion:
+    return common_pb2.Fusion(
+        weights={str(k): float(v) for k, v in fusion.weights.items()},
+        route_by_modality=fusion.route_by_modality,
+    )
+
+
+def fusion_from_proto(message: common_pb2.Fusion) -> Fusion:
+    return Fusion(dict(message.weights), message.route_by_modality)
 
 
 def span_to_proto(span: Span) -> common_pb2.Span:
@@ -197,6 +248,7 @@ def hit_to_proto(hit: Hit) -> search_pb2.Hit:
         fused_score=hit.fused_score,
         rank=hit.rank,
         chunk=hit.chunk,
+        matches=[search_pb2.Match(ranking=m.ranking, rank=m.rank, score=m.score) for m in hit.matches],
     )
 
 
@@ -215,6 +267,7 @@ def hit_from_proto(message: search_pb2.Hit) -> Hit:
         fused_score=message.fused_score,
         rank=message.rank,
         chunk=message.chunk,
+        matches=tuple(Match(m.ranking, m.rank, m.score) for m in message.matches),
     )
 
 
@@ -274,3 +327,97 @@ def verify_report_from_proto(message: collections_pb2.VerifyCollectionResponse) 
         ),
         recovery=message.recovery,
     )
+
+
+# --- evaluation ------------------------------------------------------------------------------
+
+
+def eval_progress_to_proto(progress: EvalProgress) -> search_pb2.EvaluateProgress:
+    return search_pb2.EvaluateProgress(stage=progress.stage, done=progress.done, total=progress.total)
+
+
+def eval_progress_from_proto(message: search_pb2.EvaluateProgress) -> EvalProgress:
+    return EvalProgress(message.stage, message.done, message.total)
+
+
+def _estimate_to_proto(value: Estimate) -> search_pb2.Estimate:
+    return search_pb2.Estimate(value=value.value, low=value.low, high=value.high)
+
+
+def _estimate_from_proto(message: search_pb2.Estimate) -> Estimate:
+    return Estimate(message.value, message.low, message.high)
+
+
+def eval_report_to_proto(report: EvalReport) -> search_pb2.EvaluateReport:
+    message = search_pb2.EvaluateReport(
+        collection=report.collection,
+        queries=report.queries,
+        configurations=[
+            search_pb2.ConfigurationResult(
+                name=c.name, description=c.description, queries=c.queries,
+                metrics={k: _estimate_to_proto(v) for k, v in c.metrics.items()},
+            )
+            for c in report.configurations
+        ],
+        baseline=report.baseline,
+        differences=[
+            search_pb2.PairedDifference(
+                configuration=d.configuration, baseline=d.baseline, metric=d.metric,
+                difference=_estimate_to_proto(d.difference), better=d.better, worse=d.worse,
+            )
+            for d in report.differences
+        ],
+        fusion=fusion_to_proto(report.fusion),
+        bootstrap_samples=report.bootstrap_samples,
+        seed=report.seed,
+        seconds=report.seconds,
+        notes=list(report.notes),
+    )
+    if report.tuning is not None:
+        t = report.tuning
+        message.tuning.CopyFrom(search_pb2.TuningResult(
+            fusion=fusion_to_proto(t.fusion), objective=t.objective, folds=t.folds,
+            candidates=t.candidates, stored=t.stored, reason=t.reason,
+        ))
+    return message
+
+
+def eval_report_from_proto(message: search_pb2.EvaluateReport) -> EvalReport:
+    tuning = None
+    if message.HasField("tuning"):
+        t = message.tuning
+        tuning = TuningResult(
+            fusion_from_proto(t.fusion), t.objective, t.folds, t.candidates, t.stored, t.reason
+        )
+    return EvalReport(
+        collection=message.collection,
+        queries=message.queries,
+        configurations=tuple(
+            ConfigurationResult(
+                c.name, c.description,
+                # The proto map has no order: the figures come back in the SDK's order.
+                {k: _estimate_from_proto(c.metrics[k]) for k in _metric_order(c.metrics)},
+                c.queries,
+            )
+            for c in message.configurations
+        ),
+        baseline=message.baseline,
+        differences=tuple(
+            PairedDifference(
+                d.configuration, d.baseline, d.metric, _estimate_from_proto(d.difference),
+                d.better, d.worse,
+            )
+            for d in message.differences
+        ),
+        tuning=tuning,
+        fusion=fusion_from_proto(message.fusion),
+        bootstrap_samples=message.bootstrap_samples,
+        seed=message.seed,
+        seconds=message.seconds,
+        notes=tuple(message.notes),
+    )
+
+
+def _metric_order(metrics: Mapping[str, Any]) -> list[str]:
+    known = [m for m in METRICS if m in metrics]
+    return known + sorted(k for k in metrics if k not in METRICS)

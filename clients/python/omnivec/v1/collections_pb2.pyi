@@ -81,7 +81,7 @@ class Snapshot(_message.Message):
     def __init__(self, collection: _Optional[str] = ..., tag: _Optional[str] = ..., lance_version: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Collection(_message.Message):
-    __slots__ = ("name", "spaces", "item_count", "row_count", "modality_counts", "size_bytes", "lance_version", "created_at", "snapshots")
+    __slots__ = ("name", "spaces", "item_count", "row_count", "modality_counts", "size_bytes", "lance_version", "created_at", "snapshots", "fusion")
     NAME_FIELD_NUMBER: _ClassVar[int]
     SPACES_FIELD_NUMBER: _ClassVar[int]
     ITEM_COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -91,6 +91,7 @@ class Collection(_message.Message):
     LANCE_VERSION_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
+    FUSION_FIELD_NUMBER: _ClassVar[int]
     name: str
     spaces: _containers.RepeatedCompositeFieldContainer[SpaceInfo]
     item_count: int
@@ -100,7 +101,8 @@ class Collection(_message.Message):
     lance_version: int
     created_at: _timestamp_pb2.Timestamp
     snapshots: _containers.RepeatedCompositeFieldContainer[Snapshot]
-    def __init__(self, name: _Optional[str] = ..., spaces: _Optional[_Iterable[_Union[SpaceInfo, _Mapping]]] = ..., item_count: _Optional[int] = ..., row_count: _Optional[int] = ..., modality_counts: _Optional[_Iterable[_Union[ModalityCount, _Mapping]]] = ..., size_bytes: _Optional[int] = ..., lance_version: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., snapshots: _Optional[_Iterable[_Union[Snapshot, _Mapping]]] = ...) -> None: ...
+    fusion: _common_pb2.Fusion
+    def __init__(self, name: _Optional[str] = ..., spaces: _Optional[_Iterable[_Union[SpaceInfo, _Mapping]]] = ..., item_count: _Optional[int] = ..., row_count: _Optional[int] = ..., modality_counts: _Optional[_Iterable[_Union[ModalityCount, _Mapping]]] = ..., size_bytes: _Optional[int] = ..., lance_version: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., snapshots: _Optional[_Iterable[_Union[Snapshot, _Mapping]]] = ..., fusion: _Optional[_Union[_common_pb2.Fusion, _Mapping]] = ...) -> None: ...
 
 class SpaceInfo(_message.Message):
     __slots__ = ("space", "encoder", "index_kind", "vector_count", "index_lance_version")

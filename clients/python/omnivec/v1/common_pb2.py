@@ -24,15 +24,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17omnivec/v1/common.proto\x12\nomnivec.v1\"V\n\x05Media\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\x0f\n\x05image\x18\x02 \x01(\x0cH\x00\x12\x0f\n\x05\x61udio\x18\x03 \x01(\x0cH\x00\x12\x10\n\x08\x66ilename\x18\x04 \x01(\tB\t\n\x07\x63ontent\"N\n\x0bItemOrMedia\x12\x11\n\x07item_id\x18\x01 \x01(\tH\x00\x12\"\n\x05media\x18\x02 \x01(\x0b\x32\x11.omnivec.v1.MediaH\x00\x42\x08\n\x06source\"\x18\n\x06Vector\x12\x0e\n\x06values\x18\x01 \x03(\x02\"R\n\x04Span\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x15\n\rstart_seconds\x18\x02 \x01(\x01\x12\x13\n\x0b\x65nd_seconds\x18\x03 \x01(\x01\x12\x10\n\x08has_time\x18\x04 \x01(\x08\"v\n\rEncoderConfig\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x12\n\npretrained\x18\x03 \x01(\t\x12\x0b\n\x03\x64im\x18\x04 \x01(\x05\x12\x12\n\nnormalized\x18\x05 \x01(\x08\x12\x13\n\x0b\x63onfig_hash\x18\x06 \x01(\t\"0\n\nLabelScore\x12\r\n\x05label\x18\x01 \x01(\t\x12\x13\n\x0bprobability\x18\x02 \x01(\x01*_\n\x08Modality\x12\x18\n\x14MODALITY_UNSPECIFIED\x10\x00\x12\x12\n\x0eMODALITY_IMAGE\x10\x01\x12\x11\n\rMODALITY_TEXT\x10\x02\x12\x12\n\x0eMODALITY_AUDIO\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17omnivec/v1/common.proto\x12\nomnivec.v1\"V\n\x05Media\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\x0f\n\x05image\x18\x02 \x01(\x0cH\x00\x12\x0f\n\x05\x61udio\x18\x03 \x01(\x0cH\x00\x12\x10\n\x08\x66ilename\x18\x04 \x01(\tB\t\n\x07\x63ontent\"N\n\x0bItemOrMedia\x12\x11\n\x07item_id\x18\x01 \x01(\tH\x00\x12\"\n\x05media\x18\x02 \x01(\x0b\x32\x11.omnivec.v1.MediaH\x00\x42\x08\n\x06source\"\x18\n\x06Vector\x12\x0e\n\x06values\x18\x01 \x03(\x02\"R\n\x04Span\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x15\n\rstart_seconds\x18\x02 \x01(\x01\x12\x13\n\x0b\x65nd_seconds\x18\x03 \x01(\x01\x12\x10\n\x08has_time\x18\x04 \x01(\x08\"v\n\rEncoderConfig\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x12\n\npretrained\x18\x03 \x01(\t\x12\x0b\n\x03\x64im\x18\x04 \x01(\x05\x12\x12\n\nnormalized\x18\x05 \x01(\x08\x12\x13\n\x0b\x63onfig_hash\x18\x06 \x01(\t\"0\n\nLabelScore\x12\r\n\x05label\x18\x01 \x01(\t\x12\x13\n\x0bprobability\x18\x02 \x01(\x01\"\x85\x01\n\x06\x46usion\x12\x30\n\x07weights\x18\x01 \x03(\x0b\x32\x1f.omnivec.v1.Fusion.WeightsEntry\x12\x19\n\x11route_by_modality\x18\x02 \x01(\x08\x1a.\n\x0cWeightsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01*_\n\x08Modality\x12\x18\n\x14MODALITY_UNSPECIFIED\x10\x00\x12\x12\n\x0eMODALITY_IMAGE\x10\x01\x12\x11\n\rMODALITY_TEXT\x10\x02\x12\x12\n\x0eMODALITY_AUDIO\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'omnivec.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MODALITY']._serialized_start=487
-  _globals['_MODALITY']._serialized_end=582
+  _globals['_FUSION_WEIGHTSENTRY']._loaded_options = None
+  _globals['_FUSION_WEIGHTSENTRY']._serialized_options = b'8\001'
+  _globals['_MODALITY']._serialized_start=623
+  _globals['_MODALITY']._serialized_end=718
   _globals['_MEDIA']._serialized_start=39
   _globals['_MEDIA']._serialized_end=125
   _globals['_ITEMORMEDIA']._serialized_start=127
@@ -45,4 +47,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ENCODERCONFIG']._serialized_end=435
   _globals['_LABELSCORE']._serialized_start=437
   _globals['_LABELSCORE']._serialized_end=485
+  _globals['_FUSION']._serialized_start=488
+  _globals['_FUSION']._serialized_end=621
+  _globals['_FUSION_WEIGHTSENTRY']._serialized_start=575
+  _globals['_FUSION_WEIGHTSENTRY']._serialized_end=621
 # @@protoc_insertion_point(module_scope)

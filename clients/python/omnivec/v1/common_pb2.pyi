@@ -79,3 +79,18 @@ class LabelScore(_message.Message):
     label: str
     probability: float
     def __init__(self, label: _Optional[str] = ..., probability: _Optional[float] = ...) -> None: ...
+
+class Fusion(_message.Message):
+    __slots__ = ("weights", "route_by_modality")
+    class WeightsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_BY_MODALITY_FIELD_NUMBER: _ClassVar[int]
+    weights: _containers.ScalarMap[str, float]
+    route_by_modality: bool
+    def __init__(self, weights: _Optional[_Mapping[str, float]] = ..., route_by_modality: _Optional[bool] = ...) -> None: ...

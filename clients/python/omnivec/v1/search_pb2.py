@@ -26,21 +26,51 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from omnivec.v1 import common_pb2 as omnivec_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17omnivec/v1/search.proto\x12\nomnivec.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17omnivec/v1/common.proto\"\xc6\x01\n\rSearchRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0e\n\x04text\x18\x02 \x01(\tH\x00\x12\x0f\n\x05image\x18\x03 \x01(\x0cH\x00\x12\x0f\n\x05\x61udio\x18\x04 \x01(\x0cH\x00\x12\x11\n\x07item_id\x18\x05 \x01(\tH\x00\x12\t\n\x01k\x18\x06 \x01(\x05\x12\x0e\n\x06\x66ilter\x18\x07 \x01(\t\x12(\n\nmodalities\x18\x08 \x03(\x0e\x32\x14.omnivec.v1.Modality\x12\x0e\n\x06spaces\x18\t \x03(\tB\x07\n\x05query\"\xe8\x01\n\x03Hit\x12\n\n\x02id\x18\x01 \x01(\t\x12&\n\x08modality\x18\x02 \x01(\x0e\x32\x14.omnivec.v1.Modality\x12\x12\n\nsource_uri\x18\x03 \x01(\t\x12)\n\x08metadata\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x1e\n\x04span\x18\x05 \x01(\x0b\x32\x10.omnivec.v1.Span\x12\r\n\x05space\x18\x06 \x01(\t\x12\r\n\x05score\x18\x07 \x01(\x01\x12\x13\n\x0b\x66used_score\x18\x08 \x01(\x01\x12\x0c\n\x04rank\x18\t \x01(\x05\x12\r\n\x05\x63hunk\x18\n \x01(\x05\"A\n\x0bSpaceTiming\x12\r\n\x05space\x18\x01 \x01(\t\x12\x10\n\x08\x65mbed_ms\x18\x02 \x01(\x01\x12\x11\n\tsearch_ms\x18\x03 \x01(\x01\"s\n\x0eSearchResponse\x12\x1d\n\x04hits\x18\x01 \x03(\x0b\x32\x0f.omnivec.v1.Hit\x12(\n\x07timings\x18\x02 \x03(\x0b\x32\x17.omnivec.v1.SpaceTiming\x12\x18\n\x10query_transcript\x18\x03 \x01(\t2P\n\rSearchService\x12?\n\x06Search\x12\x19.omnivec.v1.SearchRequest\x1a\x1a.omnivec.v1.SearchResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17omnivec/v1/search.proto\x12\nomnivec.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17omnivec/v1/common.proto\"\x90\x02\n\rSearchRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0e\n\x04text\x18\x02 \x01(\tH\x00\x12\x0f\n\x05image\x18\x03 \x01(\x0cH\x00\x12\x0f\n\x05\x61udio\x18\x04 \x01(\x0cH\x00\x12\x11\n\x07item_id\x18\x05 \x01(\tH\x00\x12\t\n\x01k\x18\x06 \x01(\x05\x12\x0e\n\x06\x66ilter\x18\x07 \x01(\t\x12(\n\nmodalities\x18\x08 \x03(\x0e\x32\x14.omnivec.v1.Modality\x12\x0e\n\x06spaces\x18\t \x03(\t\x12$\n\x04mode\x18\n \x01(\x0e\x32\x16.omnivec.v1.SearchMode\x12\"\n\x06\x66usion\x18\x0b \x01(\x0b\x32\x12.omnivec.v1.FusionB\x07\n\x05query\"5\n\x05Match\x12\x0f\n\x07ranking\x18\x01 \x01(\t\x12\x0c\n\x04rank\x18\x02 \x01(\x05\x12\r\n\x05score\x18\x03 \x01(\x01\"\x8c\x02\n\x03Hit\x12\n\n\x02id\x18\x01 \x01(\t\x12&\n\x08modality\x18\x02 \x01(\x0e\x32\x14.omnivec.v1.Modality\x12\x12\n\nsource_uri\x18\x03 \x01(\t\x12)\n\x08metadata\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x1e\n\x04span\x18\x05 \x01(\x0b\x32\x10.omnivec.v1.Span\x12\r\n\x05space\x18\x06 \x01(\t\x12\r\n\x05score\x18\x07 \x01(\x01\x12\x13\n\x0b\x66used_score\x18\x08 \x01(\x01\x12\x0c\n\x04rank\x18\t \x01(\x05\x12\r\n\x05\x63hunk\x18\n \x01(\x05\x12\"\n\x07matches\x18\x0b \x03(\x0b\x32\x11.omnivec.v1.Match\"A\n\x0bSpaceTiming\x12\r\n\x05space\x18\x01 \x01(\t\x12\x10\n\x08\x65mbed_ms\x18\x02 \x01(\x01\x12\x11\n\tsearch_ms\x18\x03 \x01(\x01\"s\n\x0eSearchResponse\x12\x1d\n\x04hits\x18\x01 \x03(\x0b\x32\x0f.omnivec.v1.Hit\x12(\n\x07timings\x18\x02 \x03(\x0b\x32\x17.omnivec.v1.SpaceTiming\x12\x18\n\x10query_transcript\x18\x03 \x01(\t\"\xc2\x01\n\rLabelledQuery\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12\x0f\n\x05image\x18\x02 \x01(\x0cH\x00\x12\x0f\n\x05\x61udio\x18\x03 \x01(\x0cH\x00\x12\x39\n\x08relevant\x18\x04 \x03(\x0b\x32\'.omnivec.v1.LabelledQuery.RelevantEntry\x12\n\n\x02id\x18\x05 \x01(\t\x1a/\n\rRelevantEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x07\n\x05query\"\x9a\x02\n\x0f\x45valuateRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12*\n\x07queries\x18\x02 \x03(\x0b\x32\x19.omnivec.v1.LabelledQuery\x12\x0c\n\x04tune\x18\x03 \x01(\x08\x12\x0f\n\x07\x64ry_run\x18\x04 \x01(\x08\x12\r\n\x05\x66olds\x18\x05 \x01(\x05\x12\x11\n\tobjective\x18\x06 \x01(\t\x12\x1e\n\x11\x62ootstrap_samples\x18\x07 \x01(\x05H\x00\x88\x01\x01\x12\x11\n\x04seed\x18\x08 \x01(\x03H\x01\x88\x01\x01\x12\x10\n\x08\x62\x61seline\x18\t \x01(\t\x12\"\n\x06\x66usion\x18\n \x01(\x0b\x32\x12.omnivec.v1.FusionB\x14\n\x12_bootstrap_samplesB\x07\n\x05_seed\"x\n\rEvaluateEvent\x12\x30\n\x08progress\x18\x01 \x01(\x0b\x32\x1c.omnivec.v1.EvaluateProgressH\x00\x12,\n\x06report\x18\x02 \x01(\x0b\x32\x1a.omnivec.v1.EvaluateReportH\x00\x42\x07\n\x05\x65vent\">\n\x10\x45valuateProgress\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x0c\n\x04\x64one\x18\x02 \x01(\x03\x12\r\n\x05total\x18\x03 \x01(\x03\"4\n\x08\x45stimate\x12\r\n\x05value\x18\x01 \x01(\x01\x12\x0b\n\x03low\x18\x02 \x01(\x01\x12\x0c\n\x04high\x18\x03 \x01(\x01\"\xce\x01\n\x13\x43onfigurationResult\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12=\n\x07metrics\x18\x03 \x03(\x0b\x32,.omnivec.v1.ConfigurationResult.MetricsEntry\x12\x0f\n\x07queries\x18\x04 \x01(\x05\x1a\x44\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12#\n\x05value\x18\x02 \x01(\x0b\x32\x14.omnivec.v1.Estimate:\x02\x38\x01\"\x94\x01\n\x10PairedDifference\x12\x15\n\rconfiguration\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61seline\x18\x02 \x01(\t\x12\x0e\n\x06metric\x18\x03 \x01(\t\x12(\n\ndifference\x18\x04 \x01(\x0b\x32\x14.omnivec.v1.Estimate\x12\x0e\n\x06\x62\x65tter\x18\x05 \x01(\x05\x12\r\n\x05worse\x18\x06 \x01(\x05\"\x88\x01\n\x0cTuningResult\x12\"\n\x06\x66usion\x18\x01 \x01(\x0b\x32\x12.omnivec.v1.Fusion\x12\x11\n\tobjective\x18\x02 \x01(\t\x12\r\n\x05\x66olds\x18\x03 \x01(\x05\x12\x12\n\ncandidates\x18\x04 \x01(\x05\x12\x0e\n\x06stored\x18\x05 \x01(\x08\x12\x0e\n\x06reason\x18\x06 \x01(\t\"\xca\x02\n\x0e\x45valuateReport\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0f\n\x07queries\x18\x02 \x01(\x05\x12\x37\n\x0e\x63onfigurations\x18\x03 \x03(\x0b\x32\x1f.omnivec.v1.ConfigurationResult\x12\x10\n\x08\x62\x61seline\x18\x04 \x01(\t\x12\x31\n\x0b\x64ifferences\x18\x05 \x03(\x0b\x32\x1c.omnivec.v1.PairedDifference\x12(\n\x06tuning\x18\x06 \x01(\x0b\x32\x18.omnivec.v1.TuningResult\x12\"\n\x06\x66usion\x18\x07 \x01(\x0b\x32\x12.omnivec.v1.Fusion\x12\x19\n\x11\x62ootstrap_samples\x18\x08 \x01(\x05\x12\x0c\n\x04seed\x18\t \x01(\x03\x12\x0f\n\x07seconds\x18\n \x01(\x01\x12\r\n\x05notes\x18\x0b \x03(\t*r\n\nSearchMode\x12\x1b\n\x17SEARCH_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12SEARCH_MODE_VECTOR\x10\x01\x12\x17\n\x13SEARCH_MODE_KEYWORD\x10\x02\x12\x16\n\x12SEARCH_MODE_HYBRID\x10\x03\x32\x96\x01\n\rSearchService\x12?\n\x06Search\x12\x19.omnivec.v1.SearchRequest\x1a\x1a.omnivec.v1.SearchResponse\x12\x44\n\x08\x45valuate\x12\x1b.omnivec.v1.EvaluateRequest\x1a\x19.omnivec.v1.EvaluateEvent0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'omnivec.v1.search_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_LABELLEDQUERY_RELEVANTENTRY']._loaded_options = None
+  _globals['_LABELLEDQUERY_RELEVANTENTRY']._serialized_options = b'8\001'
+  _globals['_CONFIGURATIONRESULT_METRICSENTRY']._loaded_options = None
+  _globals['_CONFIGURATIONRESULT_METRICSENTRY']._serialized_options = b'8\001'
+  _globals['_SEARCHMODE']._serialized_start=2433
+  _globals['_SEARCHMODE']._serialized_end=2547
   _globals['_SEARCHREQUEST']._serialized_start=95
-  _globals['_SEARCHREQUEST']._serialized_end=293
-  _globals['_HIT']._serialized_start=296
-  _globals['_HIT']._serialized_end=528
-  _globals['_SPACETIMING']._serialized_start=530
-  _globals['_SPACETIMING']._serialized_end=595
-  _globals['_SEARCHRESPONSE']._serialized_start=597
-  _globals['_SEARCHRESPONSE']._serialized_end=712
-  _globals['_SEARCHSERVICE']._serialized_start=714
-  _globals['_SEARCHSERVICE']._serialized_end=794
+  _globals['_SEARCHREQUEST']._serialized_end=367
+  _globals['_MATCH']._serialized_start=369
+  _globals['_MATCH']._serialized_end=422
+  _globals['_HIT']._serialized_start=425
+  _globals['_HIT']._serialized_end=693
+  _globals['_SPACETIMING']._serialized_start=695
+  _globals['_SPACETIMING']._serialized_end=760
+  _globals['_SEARCHRESPONSE']._serialized_start=762
+  _globals['_SEARCHRESPONSE']._serialized_end=877
+  _globals['_LABELLEDQUERY']._serialized_start=880
+  _globals['_LABELLEDQUERY']._serialized_end=1074
+  _globals['_LABELLEDQUERY_RELEVANTENTRY']._serialized_start=1018
+  _globals['_LABELLEDQUERY_RELEVANTENTRY']._serialized_end=1065
+  _globals['_EVALUATEREQUEST']._serialized_start=1077
+  _globals['_EVALUATEREQUEST']._serialized_end=1359
+  _globals['_EVALUATEEVENT']._serialized_start=1361
+  _globals['_EVALUATEEVENT']._serialized_end=1481
+  _globals['_EVALUATEPROGRESS']._serialized_start=1483
+  _globals['_EVALUATEPROGRESS']._serialized_end=1545
+  _globals['_ESTIMATE']._serialized_start=1547
+  _globals['_ESTIMATE']._serialized_end=1599
+  _globals['_CONFIGURATIONRESULT']._serialized_start=1602
+  _globals['_CONFIGURATIONRESULT']._serialized_end=1808
+  _globals['_CONFIGURATIONRESULT_METRICSENTRY']._serialized_start=1740
+  _globals['_CONFIGURATIONRESULT_METRICSENTRY']._serialized_end=1808
+  _globals['_PAIREDDIFFERENCE']._serialized_start=1811
+  _globals['_PAIREDDIFFERENCE']._serialized_end=1959
+  _globals['_TUNINGRESULT']._serialized_start=1962
+  _globals['_TUNINGRESULT']._serialized_end=2098
+  _globals['_EVALUATEREPORT']._serialized_start=2101
+  _globals['_EVALUATEREPORT']._serialized_end=2431
+  _globals['_SEARCHSERVICE']._serialized_start=2550
+  _globals['_SEARCHSERVICE']._serialized_end=2700
 # @@protoc_insertion_point(module_scope)

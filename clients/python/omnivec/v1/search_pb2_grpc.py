@@ -40,6 +40,11 @@ class SearchServiceStub:
                 request_serializer=omnivec_dot_v1_dot_search__pb2.SearchRequest.SerializeToString,
                 response_deserializer=omnivec_dot_v1_dot_search__pb2.SearchResponse.FromString,
                 _registered_method=True)
+        self.Evaluate = channel.unary_stream(
+                '/omnivec.v1.SearchService/Evaluate',
+                request_serializer=omnivec_dot_v1_dot_search__pb2.EvaluateRequest.SerializeToString,
+                response_deserializer=omnivec_dot_v1_dot_search__pb2.EvaluateEvent.FromString,
+                _registered_method=True)
 
 
 class SearchServiceServicer:
@@ -47,8 +52,18 @@ class SearchServiceServicer:
     """
 
     def Search(self, request, context):
-        """Embeds the query in each requested space, searches each space, and fuses the per-space
-        results into one ranked list.
+        """Runs the query's rankings (each requested space's vector search, the keyword search, as the
+        mode says) and fuses them into one ranked list.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Evaluate(self, request, context):
+        """Measures retrieval on labelled queries: recall@1/5/10, MRR@10 and nDCG@10 per search
+        configuration with bootstrap intervals and paired differences; with tune, chooses fusion
+        weights by cross-validation and stores them with the collection. Streams progress; the last
+        event is the report.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -61,6 +76,11 @@ def add_SearchServiceServicer_to_server(servicer, server):
                     servicer.Search,
                     request_deserializer=omnivec_dot_v1_dot_search__pb2.SearchRequest.FromString,
                     response_serializer=omnivec_dot_v1_dot_search__pb2.SearchResponse.SerializeToString,
+            ),
+            'Evaluate': grpc.unary_stream_rpc_method_handler(
+                    servicer.Evaluate,
+                    request_deserializer=omnivec_dot_v1_dot_search__pb2.EvaluateRequest.FromString,
+                    response_serializer=omnivec_dot_v1_dot_search__pb2.EvaluateEvent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -91,6 +111,33 @@ class SearchService:
             '/omnivec.v1.SearchService/Search',
             omnivec_dot_v1_dot_search__pb2.SearchRequest.SerializeToString,
             omnivec_dot_v1_dot_search__pb2.SearchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Evaluate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/omnivec.v1.SearchService/Evaluate',
+            omnivec_dot_v1_dot_search__pb2.EvaluateRequest.SerializeToString,
+            omnivec_dot_v1_dot_search__pb2.EvaluateEvent.FromString,
             options,
             channel_credentials,
             insecure,
