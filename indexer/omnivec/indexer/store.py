@@ -692,6 +692,11 @@ class Collection:
         ``predicate``: LanceDB's full-text index over texts and transcripts."""
         return self._keyword.search(words, k, predicate)
 
+    def keyword_uncovered_rows(self) -> int:
+        """Rows the keyword index does not cover yet (added or deleted since it was built),
+        which LanceDB scans flat; for tests and diagnostics."""
+        return self._keyword.uncovered_rows()
+
     def _as_writer(self, write: Callable[[], None]) -> None:
         with self._write_lock:
             self._acquire_writer()
