@@ -55,8 +55,8 @@ def test_figures_are_those_of_real_searches(engine, debian) -> None:  # type: ig
     sample = queries[:12]
     report = engine.evaluate(collection, sample, EvalOptions(bootstrap_samples=200))
     searches = {
+        "vector:clip": {"mode": "vector", "spaces": ("clip",)},  # spaces in name order
         "vector:text": {"mode": "vector", "spaces": ("text",)},
-        "vector:clip": {"mode": "vector", "spaces": ("clip",)},
         "keyword": {"mode": "keyword"},
         "vector": {"mode": "vector"},
         "hybrid": {},
@@ -116,7 +116,7 @@ def test_a_dry_run_reports_weights_without_storing_them(engine, tmp_path: Path) 
     queries = [EvalQuery(text="football match", relevant={"d1": 1.0}), EvalQuery(text="bakery", relevant={"d0": 1.0})]
     report = engine.evaluate("dry", queries, EvalOptions(tune=True, dry_run=True, folds=2, bootstrap_samples=0))
     assert report.tuning is not None and not report.tuning.stored
-    assert not (engine.collection("dry").path / FUSION_FILE).exists()
+    assert not engine.collection("dry").root.objects.exists(FUSION_FILE)
     assert engine.describe_collection("dry").fusion is None
 
 
