@@ -16,7 +16,12 @@ documents fit one chunk ("short"), 800 take several ("long").
    test suite's seeded tiny CLIP beside MiniLM, text-to-text queries; every configuration, routing
    and tuned fusion against the better single space.
 
-    python scripts/bench_retrieval.py [--weak-docs 600] [--out benchmarks/results/retrieval]
+    python scripts/bench_retrieval.py [--docs 2800] [--weak-docs 600] [--work DIR]
+                                      [--out benchmarks/results/retrieval]
+
+``--docs N`` measures the first N documents of the set (it is shuffled: short and long ones
+alike) and their queries; ``--work DIR`` keeps the data directory there, so a run stopped while
+indexing resumes (indexing skips stored items) instead of starting over.
 
 Writes ``<out>.json`` (every figure) and ``<out>.txt`` (the tables), and prints the tables.
 """
@@ -98,7 +103,9 @@ def _tiny_clip(folder: Path) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--docs", type=int, default=None, help="Only the first N documents.")
     ap.add_argument("--weak-docs", type=int, default=600)
+    ap.add_argument("--work", type=Path, default=None, help="Data directory to keep (resumes).")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "retrieval")
     args = ap.parse_args()
 
@@ -107,14 +114,18 @@ def main() -> None:
     from omnivec.indexer.engine import Engine
     from omnivec.indexer.evaluation import load_queries
 
-    docs, raw_queries = _rows(DOCS), _rows(QUERIES)
+    docs, raw_queries = _rows(DOCS)[: args.docs], _rows(QUERIES)
     length_of = {d["id"]: d["length"] for d in docs}
-    queries = load_queries(QUERIES)
+    raw_queries = [q for q in raw_queries if q["relevant"][0] in length_of]
+    queries = [q for q in load_queries(QUERIES) if next(iter(q.relevant)) in length_of]
+    work = args.work or Path(tempfile.mkdtemp(prefix="omnivec-bench-retrieval-"))
+    work.mkdir(parents=True, exist_ok=True)
+    manifest = work / "docs.jsonl"
+    manifest.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
     groups = {
         g: [q for q in queries if length_of[next(iter(q.relevant))] == g] for g in ("short", "long")
     }
     results: dict[str, Any] = {"documents": len(docs), "queries": len(queries)}
-    work = Path(tempfile.mkdtemp(prefix="omnivec-bench-retrieval-"))
     checkpoint = _tiny_clip(work)
     os.environ.update({
         "OMNIVEC_CLIP__MODEL": TINY_ARCH_FILE.stem,
@@ -124,8 +135,9 @@ def main() -> None:
     engine = Engine(load_settings(data_dir=work / "data", offline=True))
 
     started = time.perf_counter()
-    engine.create_collection("debian", ["text"])
-    report = engine.index_paths("debian", [DOCS])
+    if not engine.store.exists("debian"):
+        engine.create_collection("debian", ["text"])
+    report = engine.index_paths("debian", [manifest])
     results["index_seconds"] = round(time.perf_counter() - started, 1)
     results["rows"] = engine.describe_collection("debian").row_count
     assert not report.failed, report.failed
@@ -149,7 +161,8 @@ def main() -> None:
     weak_docs = docs[: args.weak_docs]
     manifest = work / "weak_docs.jsonl"
     manifest.write_text("".join(json.dumps(d) + "\n" for d in weak_docs), encoding="utf-8")
-    engine.create_collection("debian-weak-clip", ["clip", "text"])
+    if not engine.store.exists("debian-weak-clip"):
+        engine.create_collection("debian-weak-clip", ["clip", "text"])
     engine.index_paths("debian-weak-clip", [manifest])
     kept = {d["id"] for d in weak_docs}
     weak_queries = [q for q in queries if next(iter(q.relevant)) in kept]

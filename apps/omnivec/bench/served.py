@@ -28,9 +28,12 @@ COLLECTION = "bench"
 _SERVING = re.compile(r"omnivec serving on (\S+)")
 
 
-def synth_table(start: int, count: int, dims: dict[str, int], *, seed: int) -> Any:
+def synth_table(
+    start: int, count: int, dims: dict[str, int], *, seed: int, texts: list[str] | None = None
+) -> Any:
     """Rows like the indexer writes for texts: one chunk per item, metadata JSON, one vector per
-    space (``dims``: space -> dimension)."""
+    space (``dims``: space -> dimension); ``texts`` (else ``synthetic row N``) for the keyword
+    index."""
     import pyarrow as pa
 
     from omnivec.indexer.store import vector_column
@@ -42,7 +45,7 @@ def synth_table(start: int, count: int, dims: dict[str, int], *, seed: int) -> A
         "modality": pa.array(["text"] * count),
         "source_uri": pa.array([None] * count, pa.string()),
         "content_hash": pa.array(ids),
-        "text": pa.array([f"synthetic row {start + i}" for i in range(count)]),
+        "text": pa.array(texts if texts is not None else [f"synthetic row {start + i}" for i in range(count)]),
         "start_s": pa.array([None] * count, pa.float64()),
         "end_s": pa.array([None] * count, pa.float64()),
         "metadata": pa.array([json.dumps({"n": start + i}) for i in range(count)], pa.json_(pa.utf8())),

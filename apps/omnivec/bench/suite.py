@@ -8,6 +8,7 @@ The same entry point backs ``omnivec bench`` and ``make bench BENCH_ARGS=--quick
   fig4  ANN recall@10 and QPS vs exact search on 1M x 512 clustered vectors, IVF-PQ option
   fig5  cold start: process start to first answered query
   fig6  probe training time and accuracy vs scikit-learn on the same embeddings
+  fig7  hybrid (keyword + vector) query latency vs vector-only
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ FIGURES: dict[str, str] = {
     "fig4": "omnivec.bench.fig4_ann",
     "fig5": "omnivec.bench.fig5_cold_start",
     "fig6": "omnivec.bench.fig6_probes",
+    "fig7": "omnivec.bench.fig7_hybrid",
 }
 DEFAULT_OUT = Path("benchmarks/results")
 
