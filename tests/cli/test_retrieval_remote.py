@@ -104,8 +104,10 @@ def test_eval_reports_the_same_figures_both_ways_and_tune_stores_weights(
     assert 0.0 < hybrid["recall@10"]["value"] <= 1.0
     assert hybrid["recall@10"]["low"] <= hybrid["recall@10"]["value"] <= hybrid["recall@10"]["high"]
 
-    table, _ = _both(server_target, local_env, "eval", queries, "-c", COLLECTION, "--bootstrap", "50")
-    assert table.returncode == 0 and "nDCG@10" in table.stdout and "minus vector" in table.stdout
+    local, remote = _both(server_target, local_env, "eval", queries, "-c", COLLECTION, "--bootstrap", "50", "-q")
+    assert local.returncode == remote.returncode == 0, (local.stderr, remote.stderr)
+    assert local.stdout == remote.stdout  # the table, printed alike both ways
+    assert "40 queries" in local.stdout and "queries that got better/worse" in local.stdout
 
     local, remote = _both(server_target, local_env, "eval", queries, "-c", COLLECTION, "--tune", "--folds", "2", "--bootstrap", "0", "--json")
     a, b = json.loads(local.stdout), json.loads(remote.stdout)

@@ -55,6 +55,7 @@ def _info(remote: RemoteCollection) -> CollectionInfo:
         size_bytes=remote.size_bytes,
         lance_version=remote.lance_version,
         snapshots=tuple(_snapshot(s) for s in remote.snapshots),
+        fusion=remote.fusion,
     )
 
 
