@@ -19,8 +19,8 @@ documents fit one chunk ("short"), 800 take several ("long").
     python scripts/bench_retrieval.py [--docs 2800] [--weak-docs 600] [--work DIR]
                                       [--out benchmarks/results/retrieval]
 
-``--docs N`` measures the first N documents of the set (it is shuffled: short and long ones
-alike) and their queries; ``--work DIR`` keeps the data directory there, so a run stopped while
+``--docs N`` measures the first N documents of the set (sorted by package name; short and long
+ones are interleaved) and their queries; ``--work DIR`` keeps the data directory there, so a run stopped while
 indexing resumes (indexing skips stored items) instead of starting over.
 
 Writes ``<out>.json`` (every figure) and ``<out>.txt`` (the tables), and prints the tables.
