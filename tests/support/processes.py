@@ -53,10 +53,22 @@ def serve_process(env: dict[str, str], data_dir: Path | str) -> Iterator[str]:
                 target = match.group(1)
                 break
         assert target, "server did not start"
+        _warm_text_encoder(target)
         yield target
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+def _warm_text_encoder(target: str) -> None:
+    """Loads the server's text encoder with a long deadline before any test call.
+
+    The first call that needs MiniLM loads it; on a loaded 2-core machine that alone can pass the
+    SDK's 30 s default deadline, which then fails whichever test happens to call first."""
+    from omnivec.client import Client
+
+    with Client(target, timeout=300) as client:
+        client.embed(texts=["warm-up"], space="text")
 
 
 def unshare_available() -> bool:
