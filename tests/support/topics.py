@@ -1,7 +1,9 @@
 """Short labelled sentences in six topics: real text for probe and classification tests.
 
-Six sentences per topic; tests that need fewer take a prefix (the CLI congruence tests use the
-first five of three topics), so every test trains on the same words.
+``TOPICS``: six sentences per topic; tests that need fewer take a prefix (the CLI congruence tests
+use the first five of three topics), so every test trains on the same words. ``TRAINING_TOPICS``:
+twelve per topic in six other topics, for the training math (few shots plus unlabelled rows);
+``tests/engine/conftest.py`` embeds them once with the bundled MiniLM.
 """
 
 from __future__ import annotations
@@ -54,5 +56,92 @@ TOPICS: dict[str, list[str]] = {
         "Plant the tulip bulbs in autumn, pointed end up.",
         "Pull the weeds from between the lettuce rows.",
         "Mulch around the shrubs to keep the soil moist.",
+    ],
+}
+
+TRAINING_TOPICS: dict[str, list[str]] = {
+    "sports": [
+        "The striker scored twice in the second half.",
+        "She won the marathon in record time.",
+        "The team lost the championship final on penalties.",
+        "He signed a three year contract with the club.",
+        "The referee showed a red card to the defender.",
+        "Our tennis coach makes us practise serves every morning.",
+        "The pitcher threw a perfect game last night.",
+        "They trained hard for the swimming relay.",
+        "The goalkeeper saved a penalty in extra time.",
+        "Cyclists climbed the mountain stage in heavy rain.",
+        "The basketball season starts next week.",
+        "He broke the national record in the high jump.",
+    ],
+    "cooking": [
+        "Simmer the onions until they turn golden.",
+        "Add a pinch of salt to the boiling pasta water.",
+        "This soup tastes better with fresh basil.",
+        "Knead the dough for ten minutes before it rises.",
+        "Preheat the oven to two hundred degrees.",
+        "She roasted the vegetables with garlic and olive oil.",
+        "Whisk the eggs and sugar until pale.",
+        "The recipe calls for a cup of flour.",
+        "Let the steak rest before slicing it.",
+        "He fried the rice with soy sauce and scallions.",
+        "Chop the herbs finely and sprinkle them on top.",
+        "The cake needs forty minutes in the oven.",
+    ],
+    "finance": [
+        "The central bank raised interest rates again.",
+        "Stocks fell sharply after the earnings report.",
+        "She moved her savings into an index fund.",
+        "Inflation eroded the value of their pensions.",
+        "The company issued new bonds to pay its debt.",
+        "Investors worry about the falling currency.",
+        "The quarterly revenue beat analyst expectations.",
+        "Mortgage payments went up this year.",
+        "He diversified his portfolio across several markets.",
+        "The startup raised ten million in venture capital.",
+        "Tax returns are due at the end of April.",
+        "The bank approved the small business loan.",
+    ],
+    "weather": [
+        "Heavy rain is expected throughout the weekend.",
+        "Temperatures will drop below freezing tonight.",
+        "A thunderstorm knocked out power in the valley.",
+        "It will be sunny with a light breeze tomorrow.",
+        "Snow is piling up on the mountain roads.",
+        "The forecast warns of strong winds on the coast.",
+        "Fog covered the city early this morning.",
+        "A heatwave is sweeping across the south.",
+        "The hurricane is moving slowly towards the islands.",
+        "Expect scattered showers in the afternoon.",
+        "The humidity made the day feel hotter.",
+        "Frost covered the fields at dawn.",
+    ],
+    "music": [
+        "The band released their new album on Friday.",
+        "She plays the violin in the city orchestra.",
+        "The concert sold out in minutes.",
+        "He is learning to play jazz piano.",
+        "The guitarist tuned his strings before the show.",
+        "Their latest single tops the charts.",
+        "The choir sang a beautiful hymn.",
+        "The drummer kept a steady beat all night.",
+        "She composed a symphony for a full orchestra.",
+        "We listened to vinyl records all evening.",
+        "The festival lineup includes three rock bands.",
+        "The singer hit the high note perfectly.",
+    ],
+    "medicine": [
+        "The doctor prescribed antibiotics for the infection.",
+        "The patient recovered quickly after surgery.",
+        "Vaccines protect children against measles.",
+        "The nurse checked his blood pressure.",
+        "Regular exercise lowers the risk of heart disease.",
+        "The clinical trial tested a new cancer drug.",
+        "She was admitted to the hospital with pneumonia.",
+        "Take two tablets after each meal.",
+        "The surgeon repaired the torn ligament.",
+        "Diabetes requires careful monitoring of blood sugar.",
+        "The pharmacist explained the side effects.",
+        "An x-ray showed a fracture in his wrist.",
     ],
 }

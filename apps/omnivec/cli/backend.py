@@ -35,7 +35,12 @@ from omnivec.indexer.ingest import IndexEvent, IndexReport
 from omnivec.indexer.media import MediaSource
 from omnivec.indexer.probes import ProgressCallback
 from omnivec.indexer.probes.examples import LabelledExample, ProbeInput
-from omnivec.indexer.probes.results import Classification, ClassifyCollectionResult, ProbeInfo
+from omnivec.indexer.probes.results import (
+    Classification,
+    ClassifyCollectionResult,
+    ProbeInfo,
+    Suggestions,
+)
 from omnivec.indexer.probes.storage import ProbeRecord
 from omnivec.indexer.store import CollectionInfo, SnapshotInfo
 
@@ -52,11 +57,13 @@ class ProbeBackend(Protocol):
         *,
         examples: Sequence[LabelledExample],
         space: str | None = None,
-        prompt_template: str | None = None,
+        prompt_template: str | Sequence[str] | None = None,
         class_names: Mapping[str, str] | None = None,
         abstain_threshold: float | None = None,
         seed: int = 0,
         progress: ProgressCallback | None = None,
+        prompt_set: str | None = None,
+        use_unlabeled: bool = True,
     ) -> ProbeRecord: ...
 
     def list(
@@ -88,6 +95,16 @@ class ProbeBackend(Protocol):
         column: str | None = None,
         progress: ProgressCallback | None = None,
     ) -> ClassifyCollectionResult: ...
+
+    def suggest(
+        self,
+        collection: str,
+        name: str,
+        *,
+        n: int = 20,
+        version: int | None = None,
+        strategy: str = "margin",
+    ) -> Suggestions: ...
 
 
 class Backend(Protocol):
@@ -161,9 +178,10 @@ class Backend(Protocol):
         audio: MediaSource | None = None,
         item_id: str | None = None,
         collection: str | None = None,
-        prompt_template: str = "{}",
+        prompt_template: str | Sequence[str] = "{}",
         space: str | None = None,
         top_k: int = 0,
+        class_names: Mapping[str, str] | None = None,
     ) -> list[tuple[str, float]]: ...
 
     def close(self) -> None: ...

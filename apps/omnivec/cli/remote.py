@@ -7,7 +7,7 @@ files are read here and uploaded; the server never needs to see this machine's p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -229,15 +229,17 @@ class RemoteBackend:
         audio: MediaSource | None = None,
         item_id: str | None = None,
         collection: str | None = None,
-        prompt_template: str = "{}",
+        prompt_template: str | Sequence[str] = "{}",
         space: str | None = None,
         top_k: int = 0,
+        class_names: Mapping[str, str] | None = None,
     ) -> list[tuple[str, float]]:
         scores = call_remote(
             self._client.zero_shot_classify, list(labels), text=text, image=_bytes(image),
             audio=_bytes(audio), item_id=item_id, collection=collection,
-            prompt_template=prompt_template, space=space or ("clip" if image is not None else "text"),
-            top_k=top_k,
+            prompt_template=prompt_template if isinstance(prompt_template, str) else list(prompt_template),
+            space=space or ("clip" if image is not None else "text"),
+            top_k=top_k, class_names=class_names,
         )
         return [(s.label, s.probability) for s in scores]
 

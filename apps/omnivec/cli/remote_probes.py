@@ -37,10 +37,18 @@ from omnivec.indexer.media import MediaKind, decode_text, read_media_bytes
 from omnivec.indexer.probes import ProbeReport as EngineReport
 from omnivec.indexer.probes import ProgressCallback, validate_abstain_threshold
 from omnivec.indexer.probes.examples import LabelledExample, ProbeInput
-from omnivec.indexer.probes.results import Classification, ClassifyCollectionResult, ProbeInfo
+from omnivec.indexer.probes.results import (
+    Classification,
+    ClassifyCollectionResult,
+    ProbeInfo,
+    Suggestion,
+    Suggestions,
+)
 from omnivec.indexer.probes.service import label_column_for
 from omnivec.indexer.probes.storage import ProbeRecord, validate_probe_version
+from omnivec.indexer.probes.suggestion import MAX_SUGGESTIONS
 from omnivec.indexer.probes.vectors import ITEM_POOLING
+from omnivec.indexer.prompt_sets import resolve_templates
 
 __all__ = ["RemoteProbes"]
 
@@ -98,6 +106,8 @@ def _record(report: ProbeReport, encoder: EncoderSpec) -> ProbeRecord:
         pooling=ITEM_POOLING,
         seed=report.seed,
         weights_sha256="",  # not on the wire
+        prompt_templates=tuple(report.prompt_templates),
+        prompt_set=report.prompt_set or None,
     )
 
 
@@ -130,11 +140,13 @@ class RemoteProbes:
         *,
         examples: Sequence[LabelledExample],
         space: str | None = None,
-        prompt_template: str | None = None,
+        prompt_template: str | Sequence[str] | None = None,
         class_names: Mapping[str, str] | None = None,
         abstain_threshold: float | None = None,
         seed: int = 0,
         progress: ProgressCallback | None = None,
+        prompt_set: str | None = None,
+        use_unlabeled: bool = True,
     ) -> ProbeRecord:
         """Upload the examples, relay TrainProbe's progress to ``progress``, return the record."""
         if isinstance(examples, (str, bytes)) or not isinstance(examples, Sequence):
@@ -142,6 +154,8 @@ class RemoteProbes:
         validate_abstain_threshold(abstain_threshold)
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise InvalidInputError(f"seed must be an integer, got {seed!r}")
+        # The engine's rules and messages for the templates, here; the set goes by name.
+        templates = resolve_templates(prompt_template)
         wire: list[RemoteExample] = []
         bad: list[str] = []
         for i, ex in enumerate(examples):
@@ -158,8 +172,9 @@ class RemoteProbes:
 
         def run() -> ProbeReport:
             events = self._client.train_probe_stream(
-                collection, name, wire, space=space or "", prompt_template=prompt_template,
+                collection, name, wire, space=space or "", prompt_template=templates or None,
                 class_names=class_names, abstain_threshold=abstain_threshold or 0.0, seed=seed,
+                prompt_set=prompt_set, use_unlabeled=use_unlabeled,
             )
             for event in events:
                 if isinstance(event, ProbeReport):
@@ -177,7 +192,8 @@ class RemoteProbes:
         return [
             ProbeInfo(
                 name=i.name, version=i.version, space=i.space, classes=tuple(i.classes),
-                heldout_accuracy=i.heldout_accuracy,  # the SDK reads NaN (older servers) as None
+                accuracy=i.accuracy,  # the SDK reads NaN (older servers) as None
+                estimate_method=i.estimate_method or ("held-out split" if i.accuracy is not None else "none"),
                 created_at=i.created_at.timestamp() if i.created_at else 0.0,
                 is_latest=i.is_latest,
             )
@@ -244,6 +260,39 @@ class RemoteProbes:
                     error=answer.error,
                 )
         return [r for r in results if r is not None]
+
+    def suggest(
+        self,
+        collection: str,
+        name: str,
+        *,
+        n: int = 20,
+        version: int | None = None,
+        strategy: str = "margin",
+    ) -> Suggestions:
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SUGGESTIONS:
+            raise InvalidInputError(f"n must be an integer in 1-{MAX_SUGGESTIONS}, got {n!r}")
+        if version is not None:
+            validate_probe_version(version)
+        answer = call_remote(
+            self._client.suggest_labels, collection, name, count=n, version=version or 0,
+            strategy=strategy,
+        )
+        return Suggestions(
+            collection=collection,
+            probe=name,
+            version=answer.version,
+            strategy=answer.strategy,
+            unlabeled_items=answer.unlabeled_items,
+            suggestions=tuple(
+                Suggestion(
+                    rank=s.rank, item_id=s.item_id, modality=s.modality, source_uri=s.source_uri,
+                    text=s.text, predicted=s.predicted, probability=s.probability,
+                    margin=s.margin, score=s.score,
+                )
+                for s in answer.suggestions
+            ),
+        )
 
     def classify_collection(
         self,

@@ -217,13 +217,28 @@ def embed_prompts(
     models: ModelHub,
     space: str,
     labels: Sequence[str],
-    prompt_template: str,
+    prompt_template: str | Sequence[str],
     class_names: Mapping[str, str] | None = None,
 ) -> np.ndarray:
-    """(n_labels, dim) unit prompt embeddings from the *same* space's text encoder."""
+    """(n_labels, dim) unit prompt embeddings from the *same* space's text encoder.
+
+    Several templates make an ensemble: each label's vector is the mean of its prompts' unit
+    embeddings, renormalised (CLIP's prompt ensembling); ``class_names`` maps a label to the words
+    put in its prompts."""
+    from omnivec.indexer.prompt_sets import resolve_templates
+
+    templates = resolve_templates(prompt_template)
+    if not templates:
+        raise InvalidInputError("give at least one prompt template, e.g. \"a photo of a {}\"")
     names = class_names or {}
-    prompts = [format_prompt(prompt_template, names.get(label, label)) for label in labels]
-    return np.asarray(models.embedder(_check_space(space)).encode_texts(prompts), dtype=np.float32)
+    prompts = [
+        format_prompt(template, names.get(label, label)) for label in labels for template in templates
+    ]
+    vectors = np.asarray(models.embedder(_check_space(space)).encode_texts(prompts), dtype=np.float64)
+    vectors = vectors.reshape(len(labels), len(templates), -1)
+    vectors /= np.linalg.norm(vectors, axis=2, keepdims=True)
+    mean = vectors.mean(axis=1)
+    return np.asarray(mean / np.linalg.norm(mean, axis=1, keepdims=True), dtype=np.float32)
 
 
 def _check_space(space: str) -> str:
@@ -257,12 +272,15 @@ def zero_shot_classify(
     image: Path | bytes | None = None,
     audio: Path | bytes | None = None,
     item_vector: np.ndarray | None = None,
-    prompt_template: str = "{}",
+    prompt_template: str | Sequence[str] = "{}",
+    class_names: Mapping[str, str] | None = None,
     space: str,
     top_k: int = 0,
 ) -> list[tuple[str, float]]:
     """(label, probability) best first; ``top_k`` 0 returns all labels. Probabilities over all
-    labels sum to 1 (``top_k`` only truncates the list)."""
+    labels sum to 1 (``top_k`` only truncates the list). Several templates are an ensemble
+    (:func:`embed_prompts`); ``class_names`` maps a label to the words its prompts use, and the
+    answer names the label, never the words."""
     labels = check_labels(labels)
     _check_space(space)
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
@@ -270,8 +288,10 @@ def zero_shot_classify(
     given = [x for x in (text, image, audio, item_vector) if x is not None]
     if len(given) != 1:
         raise InvalidInputError("give exactly one input: text, image, audio or an item vector")
-    template = prompt_template or "{}"
-    format_prompt(template, "x")  # validate before loading anything
+    from omnivec.indexer.prompt_sets import resolve_templates
+
+    templates = resolve_templates(prompt_template) or ["{}"]  # validated before loading anything
+    names = _check_class_names(class_names, labels)
     if item_vector is not None:
         vec = np.asarray(item_vector, dtype=np.float64).reshape(-1)
         norm = float(np.linalg.norm(vec))
@@ -296,7 +316,7 @@ def zero_shot_classify(
         if isinstance(result, OmnivecError):
             raise result
         query = result.astype(np.float64)
-    prompts = embed_prompts(models, space, labels, template).astype(np.float64)
+    prompts = embed_prompts(models, space, labels, templates, names).astype(np.float64)
     if prompts.shape[1] != query.shape[0]:
         raise InvalidInputError(
             f"the input vector has dimension {query.shape[0]} but the {space!r} encoder makes "
@@ -310,6 +330,21 @@ def zero_shot_classify(
     if top_k:
         order = order[:top_k]
     return [(labels[int(j)], float(proba[j])) for j in order]
+
+
+def _check_class_names(class_names: Mapping[str, str] | None, labels: Sequence[str]) -> dict[str, str]:
+    """``class_names`` as a dict whose keys are all labels and whose words are not empty."""
+    names = dict(class_names or {})
+    known = set(labels)
+    for label, words in names.items():
+        if label not in known:
+            raise InvalidInputError(
+                f"class name given for {label!r}, which is not one of the labels "
+                f"({', '.join(labels)}); write LABEL=WORDS for a listed label"
+            )
+        if not isinstance(words, str) or not words.strip():
+            raise InvalidInputError(f"the words for label {label!r} are empty")
+    return names
 
 
 def _media(source: Path | bytes, modality: str) -> MediaInput:

@@ -7,7 +7,7 @@ twin with the same methods when given ``--server``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -263,11 +263,13 @@ class Engine:
         audio: MediaSource | None = None,
         item_id: str | None = None,
         collection: str | None = None,
-        prompt_template: str = "{}",
+        prompt_template: str | Sequence[str] = "{}",
         space: str | None = None,
         top_k: int = 0,
+        class_names: Mapping[str, str] | None = None,
     ) -> list[tuple[str, float]]:
-        """Labels as text prompts, compared with the input in one space; (label, prob) best first."""
+        """Labels as text prompts, compared with the input in one space; (label, prob) best first.
+        Several templates are an ensemble; ``class_names`` maps a label to its prompts' words."""
         from omnivec.indexer.classify import zero_shot_classify
 
         given = [x for x in (text, image, audio, item_id) if x is not None]
@@ -286,7 +288,8 @@ class Engine:
             self.store.open(collection).check_encoder(chosen, self.models.embedder(chosen).spec)
         scores: list[tuple[str, float]] = zero_shot_classify(
             self.models, list(require_list(labels, "labels")), text=text, image=image, audio=audio,
-            item_vector=item_vector, prompt_template=prompt_template, space=chosen, top_k=top_k,
+            item_vector=item_vector, prompt_template=prompt_template, class_names=class_names,
+            space=chosen, top_k=top_k,
         )
         return scores
 

@@ -328,6 +328,8 @@ def probe_report_to_proto(record: Any) -> Any:
         prompt_template=record.prompt_template,
         class_names=dict(record.class_names),
         seed=record.seed,
+        prompt_templates=list(record.prompt_templates),
+        prompt_set=record.prompt_set or "",
         abstain_threshold=record.abstain_threshold or 0.0,  # the wire's 0 never abstains
         # Wire-only: how many examples, and the encoder's hash (the engine's fingerprint).
         n_examples=len(record.examples),
@@ -345,6 +347,21 @@ def probe_report_to_proto(record: Any) -> Any:
         cv_repetitions=report.cv_repetitions,
         estimate_method=report.estimate_method,
         heldout_accuracy=report.heldout_accuracy,
+        cv_accuracy=report.cv_accuracy,
+        loo_accuracy=report.loo_accuracy,
+        accuracy_interval=_interval_to_proto(report.accuracy_interval),
+        comparisons=[
+            probes_pb2.Comparison(
+                baseline=c.baseline, probe_accuracy=c.probe_accuracy,
+                baseline_accuracy=c.baseline_accuracy, difference=c.difference,
+                interval=_interval_to_proto(c.interval), rows=c.rows, verdict=c.verdict,
+            )
+            for c in report.comparisons
+        ],
+        c_rule=report.c_rule,
+        unlabeled_available=report.unlabeled_available,
+        unlabeled_rows=report.unlabeled_rows,
+        unlabeled_used=report.unlabeled_used,
         zero_shot_accuracy=report.zero_shot_accuracy,
         plain_probe_accuracy=report.plain_probe_accuracy,
         plain_probe_c=report.plain_probe_c,
@@ -359,7 +376,9 @@ def probe_report_to_proto(record: Any) -> Any:
             probes_pb2.ConfusionRow(label=label, counts=row)
             for label, row in zip(report.classes, report.confusion_matrix)
         ],
-        heldout_log_loss=report.heldout_log_loss,
+        log_loss=report.log_loss,
+        # The older field keeps its meaning: the log loss of a held-out split only.
+        heldout_log_loss=report.log_loss if report.estimate_method == "held-out split" else None,
         temperature=report.temperature,
         zero_shot_prior_used=report.zero_shot_prior_used,
         prior_scale=report.prior_scale,
@@ -374,14 +393,26 @@ def probe_report_to_proto(record: Any) -> Any:
     return message
 
 
+def _interval_to_proto(interval: Any) -> Any:
+    from omnivec.v1 import probes_pb2
+
+    if interval is None:
+        return None
+    return probes_pb2.Interval(
+        low=interval.low, high=interval.high, level=interval.level, method=interval.method
+    )
+
+
 def probe_info_to_proto(info: Any) -> Any:
     from omnivec.indexer.probes.results import ProbeInfo
     from omnivec.v1 import probes_pb2
 
     probe: ProbeInfo = info
+    held_out = probe.estimate_method == "held-out split"
     message = probes_pb2.ProbeInfo(
         name=probe.name, version=probe.version, space=probe.space, classes=list(probe.classes),
-        heldout_accuracy=probe.heldout_accuracy, is_latest=probe.is_latest,
+        heldout_accuracy=probe.accuracy if held_out else None, accuracy=probe.accuracy,
+        estimate_method=probe.estimate_method, is_latest=probe.is_latest,
     )
     created = wire.timestamp_to_proto(probe.created_at)
     if created is not None:
@@ -396,4 +427,25 @@ def classification_to_proto(result: Any) -> Any:
         labels=label_scores_to_proto(result.labels),
         abstained=result.abstained,
         error=result.error or "",
+    )
+
+
+def suggestions_to_proto(result: Any) -> Any:
+    """The engine's Suggestions as a SuggestLabelsResponse."""
+    from omnivec.indexer.probes.results import Suggestions
+    from omnivec.v1 import probes_pb2
+
+    answer: Suggestions = result
+    return probes_pb2.SuggestLabelsResponse(
+        suggestions=[
+            probes_pb2.Suggestion(
+                rank=s.rank, item_id=s.item_id, modality=s.modality, source_uri=s.source_uri,
+                text=s.text, predicted=s.predicted, probability=s.probability, margin=s.margin,
+                score=s.score,
+            )
+            for s in answer.suggestions
+        ],
+        version=answer.version,
+        unlabeled_items=answer.unlabeled_items,
+        strategy=answer.strategy,
     )

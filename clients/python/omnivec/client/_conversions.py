@@ -24,16 +24,20 @@ from omnivec.client.types import (
     ClassifyCollectionProgress,
     ClassMetrics,
     Collection,
+    Comparison,
     CScore,
     EncoderConfig,
     EvalEvent,
     FloatMatrix,
     IndexFailure,
     IndexProgress,
+    Interval,
     ItemRef,
     ItemStatus,
     LabelledExample,
     LabelScore,
+    LabelSuggestion,
+    LabelSuggestions,
     Media,
     MediaOrItem,
     Modality,
@@ -278,7 +282,18 @@ def _optional_double(message: Any, field: str) -> float | None:
     return None if math.isnan(value) else value
 
 
+def _interval_from_proto(message: Any) -> Interval:
+    return Interval(message.low, message.high, message.level, message.method)
+
+
 def probe_report_from_proto(message: probes_pb2.ProbeReport) -> ProbeReport:
+    held = _optional_double(message, "heldout_accuracy")
+    cv = _optional_double(message, "cv_accuracy")
+    loo = _optional_double(message, "loo_accuracy")
+    if held is not None and message.estimate_method in ("cross-validation", "leave-one-out"):
+        # Servers before cv_/loo_accuracy sent out-of-fold estimates as heldout_accuracy.
+        cv, loo = (held, loo) if message.estimate_method == "cross-validation" else (cv, held)
+        held = None
     return ProbeReport(
         collection=message.collection,
         name=message.name,
@@ -288,7 +303,7 @@ def probe_report_from_proto(message: probes_pb2.ProbeReport) -> ProbeReport:
         regularization_c=message.regularization_c,
         cv_method=message.cv_method,
         cv_folds=message.cv_folds,
-        heldout_accuracy=_optional_double(message, "heldout_accuracy"),
+        heldout_accuracy=held,
         zero_shot_accuracy=_optional_double(message, "zero_shot_accuracy"),
         plain_probe_accuracy=_optional_double(message, "plain_probe_accuracy"),
         class_metrics=tuple(
@@ -318,6 +333,35 @@ def probe_report_from_proto(message: probes_pb2.ProbeReport) -> ProbeReport:
         n_train=message.n_train,
         n_heldout=message.n_heldout,
         notes=tuple(message.notes),
+        cv_accuracy=cv,
+        loo_accuracy=loo,
+        accuracy_interval=(
+            _interval_from_proto(message.accuracy_interval)
+            if message.HasField("accuracy_interval")
+            else None
+        ),
+        comparisons=tuple(
+            Comparison(
+                baseline=c.baseline,
+                probe_accuracy=c.probe_accuracy,
+                baseline_accuracy=c.baseline_accuracy,
+                difference=c.difference,
+                interval=_interval_from_proto(c.interval),
+                rows=c.rows,
+                verdict=c.verdict,
+            )
+            for c in message.comparisons
+        ),
+        c_rule=message.c_rule,
+        unlabeled_available=message.unlabeled_available,
+        unlabeled_rows=message.unlabeled_rows,
+        unlabeled_used=message.unlabeled_used,
+        prompt_templates=tuple(message.prompt_templates),
+        prompt_set=message.prompt_set,
+        # Servers before log_loss sent it as heldout_log_loss whatever the estimate.
+        log_loss=_optional_double(message, "log_loss")
+        if message.HasField("log_loss")
+        else _optional_double(message, "heldout_log_loss"),
     )
 
 
@@ -330,6 +374,33 @@ def probe_info_from_proto(message: probes_pb2.ProbeInfo) -> ProbeInfo:
         heldout_accuracy=_optional_double(message, "heldout_accuracy"),
         created_at=wire.timestamp_from_proto(message),
         is_latest=message.is_latest,
+        # Servers before ProbeInfo.accuracy sent only heldout_accuracy.
+        accuracy=_optional_double(message, "accuracy")
+        if message.HasField("accuracy")
+        else _optional_double(message, "heldout_accuracy"),
+        estimate_method=message.estimate_method,
+    )
+
+
+def label_suggestions_from_proto(message: probes_pb2.SuggestLabelsResponse) -> LabelSuggestions:
+    return LabelSuggestions(
+        suggestions=tuple(
+            LabelSuggestion(
+                rank=s.rank,
+                item_id=s.item_id,
+                modality=s.modality,
+                source_uri=s.source_uri,
+                text=s.text,
+                predicted=s.predicted,
+                probability=s.probability,
+                margin=s.margin,
+                score=s.score,
+            )
+            for s in message.suggestions
+        ),
+        version=message.version,
+        unlabeled_items=message.unlabeled_items,
+        strategy=message.strategy,
     )
 
 

@@ -55,6 +55,14 @@ def string_list(value: Iterable[str] | None, name: str) -> list[str]:
     return items
 
 
+def prompt_fields(value: str | Sequence[str] | None) -> tuple[str, list[str]]:
+    """``prompt_template`` as the wire carries it: one template, or several (an ensemble) as
+    ``prompt_templates``."""
+    if value is None or isinstance(value, str):
+        return value or "", []
+    return "", string_list(value, "prompt_template")
+
+
 def read_bytes(value: BytesOrPath, name: str) -> bytes:
     """File content given as bytes or as a path to read."""
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -308,20 +316,26 @@ def zero_shot_classify(
     audio: BytesOrPath | None,
     item_id: str | None,
     collection: str | None,
-    prompt_template: str | None,
+    prompt_template: str | Sequence[str] | None,
     space: str,
     top_k: int,
+    class_names: Mapping[str, str] | None = None,
+    prompt_set: str | None = None,
 ) -> classify_pb2.ZeroShotClassifyRequest:
     label_list = string_list(labels, "labels")
     if len(label_list) < 2:
         raise InvalidArgument("zero-shot classification needs at least two labels")
     if item_id is not None and not collection:
         raise InvalidArgument("item_id needs collection=")
+    first, more = prompt_fields(prompt_template)
     return classify_pb2.ZeroShotClassifyRequest(
         input=conv.item_or_media_to_proto(_single_input(text, image, audio, item_id)),
         collection=collection or "",
         labels=label_list,
-        prompt_template=prompt_template or "",
+        prompt_template=first,
+        prompt_templates=more,
+        prompt_set=prompt_set or "",
+        class_names=dict(class_names or {}),
         space=space,
         top_k=_non_negative(top_k, "top_k"),
     )
@@ -336,25 +350,31 @@ def train_probe(
     examples: Iterable[LabelledExample],
     *,
     space: str,
-    prompt_template: str | None,
+    prompt_template: str | Sequence[str] | None,
     class_names: Mapping[str, str] | None,
     abstain_threshold: float,
     seed: int | None,
     cv_folds: int,
+    prompt_set: str | None = None,
+    use_unlabeled: bool = True,
 ) -> probes_pb2.TrainProbeRequest:
     if isinstance(examples, LabelledExample):
         raise TypeError("examples must be a list of LabelledExample; did you mean [example]?")
     if not 0.0 <= abstain_threshold <= 1.0:
         raise InvalidArgument(f"abstain_threshold must be in [0, 1], got {abstain_threshold}")
+    first, more = prompt_fields(prompt_template)
     request = probes_pb2.TrainProbeRequest(
         collection=_non_empty(collection, "collection"),
         name=_non_empty(name, "name"),
         space=space,
         examples=[conv.labelled_example_to_proto(e) for e in examples],
-        prompt_template=prompt_template or "",
+        prompt_template=first,
+        prompt_templates=more,
+        prompt_set=prompt_set or "",
         class_names=dict(class_names or {}),
         abstain_threshold=abstain_threshold,
         cv_folds=_non_negative(cv_folds, "cv_folds"),
+        no_unlabeled=not use_unlabeled,
     )
     if seed is not None:
         request.seed = seed
@@ -370,6 +390,20 @@ def delete_probe(
         raise InvalidArgument(f"version must be >= 1, got {version}")
     return probes_pb2.DeleteProbeRequest(
         collection=collection, name=name, version=version or 0, all_versions=all_versions
+    )
+
+
+def suggest_labels(
+    collection: str, probe: str, count: int, version: int, strategy: str
+) -> probes_pb2.SuggestLabelsRequest:
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
+        raise InvalidArgument(f"count must be an integer in 1-1000, got {count!r}")
+    return probes_pb2.SuggestLabelsRequest(
+        collection=_non_empty(collection, "collection"),
+        probe=_non_empty(probe, "probe"),
+        version=_non_negative(version, "version"),
+        count=count,
+        strategy=strategy,
     )
 
 

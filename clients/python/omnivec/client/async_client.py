@@ -46,6 +46,7 @@ from omnivec.client.types import (
     IndexProgress,
     LabelledExample,
     LabelScore,
+    LabelSuggestions,
     MediaOrItem,
     Modality,
     ProbeInfo,
@@ -411,12 +412,18 @@ class AsyncClient:
         audio: BytesOrPath | None = None,
         item_id: str | None = None,
         collection: str | None = None,
-        prompt_template: str | None = None,
+        prompt_template: str | Sequence[str] | None = None,
         space: str = "clip",
         top_k: int = 0,
+        class_names: Mapping[str, str] | None = None,
+        prompt_set: str | None = None,
         timeout: float | None = None,
     ) -> list[LabelScore]:
-        """Probabilities of ``labels`` for one input, best first (all labels when top_k=0)."""
+        """Probabilities of ``labels`` for one input, best first (all labels when top_k=0).
+
+        Several templates (a list) or a built-in ``prompt_set`` ("image", "text") make a prompt
+        ensemble; ``class_names`` maps a label to the words its prompts use (answers name the
+        label)."""
         request = req.zero_shot_classify(
             labels,
             text=text,
@@ -427,6 +434,8 @@ class AsyncClient:
             prompt_template=prompt_template,
             space=space,
             top_k=top_k,
+            class_names=class_names,
+            prompt_set=prompt_set,
         )
         response = await self._transport.unary(
             self._stubs.classify.ZeroShotClassify, request, timeout
@@ -440,14 +449,19 @@ class AsyncClient:
         examples: Iterable[LabelledExample],
         *,
         space: str = "clip",
-        prompt_template: str | None = None,
+        prompt_template: str | Sequence[str] | None = None,
         class_names: Mapping[str, str] | None = None,
         abstain_threshold: float = 0.0,
         seed: int | None = None,
         cv_folds: int = 0,
+        prompt_set: str | None = None,
+        use_unlabeled: bool = True,
         timeout: float | None = None,
     ) -> AsyncIterator[TrainEvent]:
-        """Trains a new probe version, yielding TrainProgress events and then the ProbeReport."""
+        """Trains a new probe version, yielding TrainProgress events and then the ProbeReport.
+
+        Several templates (a list) or a built-in ``prompt_set`` make a prompt ensemble;
+        ``use_unlabeled=False`` keeps the probe from learning from the collection's other items."""
         request = req.train_probe(
             collection,
             name,
@@ -458,6 +472,8 @@ class AsyncClient:
             abstain_threshold=abstain_threshold,
             seed=seed,
             cv_folds=cv_folds,
+            prompt_set=prompt_set,
+            use_unlabeled=use_unlabeled,
         )
         return self._transport.stream(
             self._stubs.probes.TrainProbe, request, timeout, conv.train_event_from_proto
@@ -470,12 +486,14 @@ class AsyncClient:
         examples: Iterable[LabelledExample],
         *,
         space: str = "clip",
-        prompt_template: str | None = None,
+        prompt_template: str | Sequence[str] | None = None,
         class_names: Mapping[str, str] | None = None,
         abstain_threshold: float = 0.0,
         seed: int | None = None,
         cv_folds: int = 0,
         on_progress: Callable[[TrainProgress], None] | None = None,
+        prompt_set: str | None = None,
+        use_unlabeled: bool = True,
         timeout: float | None = None,
     ) -> ProbeReport:
         """Trains a new probe version and returns its report; progress goes to on_progress."""
@@ -489,6 +507,8 @@ class AsyncClient:
             abstain_threshold=abstain_threshold,
             seed=seed,
             cv_folds=cv_folds,
+            prompt_set=prompt_set,
+            use_unlabeled=use_unlabeled,
             timeout=timeout,
         )
         return await self._transport.final_event(events, ProbeReport, on_progress)
@@ -544,6 +564,22 @@ class AsyncClient:
         request = req.classify(collection, probe, inputs, version, top_k)
         response = await self._transport.unary(self._stubs.probes.Classify, request, timeout)
         return [conv.classification_from_proto(c) for c in response.results]
+
+    async def suggest_labels(
+        self,
+        collection: str,
+        probe: str,
+        *,
+        count: int = 20,
+        version: int = 0,
+        strategy: str = "margin",
+        timeout: float | None = None,
+    ) -> LabelSuggestions:
+        """The unlabelled items whose labels would help the probe most, most useful first."""
+        request = req.suggest_labels(collection, probe, count, version, strategy)
+        return conv.label_suggestions_from_proto(
+            await self._transport.unary(self._stubs.probes.SuggestLabels, request, timeout)
+        )
 
     def classify_collection(
         self,

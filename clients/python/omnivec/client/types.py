@@ -410,11 +410,59 @@ class CScore:
 
 
 @dataclass(frozen=True)
+class Interval:
+    """``[low, high]`` at confidence ``level`` (0.9: a 90% interval); ``method`` says how it was
+    made ("wilson": Wilson score interval; "newcombe": Newcombe's interval of a paired
+    difference)."""
+
+    low: float
+    high: float
+    level: float
+    method: str
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The probe against a baseline, scored on the same rows (a paired comparison).
+
+    ``difference`` is probe minus baseline accuracy, ``interval`` its interval; ``verdict`` is
+    "better", "worse" or "cannot tell apart" (the interval spans 0: too few rows to decide).
+    ``baseline`` is "zero-shot", "plain probe" or "without unlabeled rows".
+    """
+
+    baseline: str
+    probe_accuracy: float
+    baseline_accuracy: float
+    difference: float
+    interval: Interval
+    rows: int
+    verdict: str
+
+    def describe(self) -> str:
+        """One line: "better than zero-shot by 6.2 points (90% interval +1.0 to +11.5, 40 rows)"
+        or "cannot tell apart from zero-shot on 8 rows (-12.5 points, 90% interval ...)"."""
+        level = f"{100 * self.interval.level:.0f}%"
+        span = f"{100 * self.interval.low:+.1f} to {100 * self.interval.high:+.1f}"
+        if self.verdict == "cannot tell apart":
+            return (
+                f"cannot tell apart from {self.baseline} on {self.rows} rows "
+                f"({100 * self.difference:+.1f} points, {level} interval {span})"
+            )
+        return (
+            f"{self.verdict} than {self.baseline} by {abs(100 * self.difference):.1f} points "
+            f"({level} interval {span}, {self.rows} rows)"
+        )
+
+
+@dataclass(frozen=True)
 class ProbeReport:
     """The training report of a probe version (see ``omnivec.v1.ProbeReport``).
 
-    Accuracies are None when they could not be estimated (``zero_shot_accuracy`` also without
-    prompts); ``estimate_method`` says how they were.
+    The probe's accuracy is in the field that says how it was estimated: ``heldout_accuracy``
+    (a held-out split), ``cv_accuracy`` or ``loo_accuracy`` (out-of-fold estimates when nothing
+    was held out); :attr:`accuracy` is whichever is set. Accuracies are None when they could not
+    be estimated (``zero_shot_accuracy`` also without prompts). ``accuracy_interval`` is its 90%
+    interval and ``comparisons`` the paired comparisons with the baselines on the same rows.
     """
 
     collection: str
@@ -454,6 +502,27 @@ class ProbeReport:
     n_train: int = 0
     n_heldout: int = 0
     notes: tuple[str, ...] = ()
+    cv_accuracy: float | None = None
+    loo_accuracy: float | None = None
+    accuracy_interval: Interval | None = None
+    comparisons: tuple[Comparison, ...] = ()
+    c_rule: str = ""
+    """How C was set: "cross-validation", "one standard error, trust region", "trust region" or
+    "fixed"."""
+    unlabeled_available: int = 0
+    unlabeled_rows: int = 0
+    unlabeled_used: bool = False
+    prompt_templates: tuple[str, ...] = ()
+    prompt_set: str = ""
+    log_loss: float | None = None
+
+    @property
+    def accuracy(self) -> float | None:
+        """The accuracy estimate, whichever way it was made (``estimate_method``)."""
+        for value in (self.heldout_accuracy, self.cv_accuracy, self.loo_accuracy):
+            if value is not None:
+                return value
+        return None
 
     def confusion_array(self) -> npt.NDArray[np.int64]:
         return np.array(self.confusion_matrix, dtype=np.int64).reshape(
@@ -467,9 +536,36 @@ class ProbeInfo:
     version: int
     space: str
     classes: tuple[str, ...]
-    heldout_accuracy: float | None  # None: no estimate (too few examples)
+    heldout_accuracy: float | None  # set only when estimated on a held-out split
     created_at: datetime | None
     is_latest: bool
+    accuracy: float | None = None  # the estimate however it was made; None without one
+    estimate_method: str = ""
+
+
+@dataclass(frozen=True)
+class LabelSuggestion:
+    """An unlabelled item worth labelling next, with the probe's best guess."""
+
+    rank: int
+    item_id: str
+    modality: str
+    source_uri: str
+    text: str
+    predicted: str
+    probability: float
+    margin: float
+    score: float
+
+
+@dataclass(frozen=True)
+class LabelSuggestions:
+    """What ``suggest_labels`` returns: the items to label, most useful first."""
+
+    suggestions: tuple[LabelSuggestion, ...]
+    version: int
+    unlabeled_items: int
+    strategy: str
 
 
 TrainEvent = TrainProgress | ProbeReport

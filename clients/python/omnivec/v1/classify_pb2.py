@@ -25,17 +25,21 @@ _sym_db = _symbol_database.Default()
 from omnivec.v1 import common_pb2 as omnivec_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19omnivec/v1/classify.proto\x12\nomnivec.v1\x1a\x17omnivec/v1/common.proto\"\x9c\x01\n\x17ZeroShotClassifyRequest\x12&\n\x05input\x18\x01 \x01(\x0b\x32\x17.omnivec.v1.ItemOrMedia\x12\x12\n\ncollection\x18\x02 \x01(\t\x12\x0e\n\x06labels\x18\x03 \x03(\t\x12\x17\n\x0fprompt_template\x18\x04 \x01(\t\x12\r\n\x05space\x18\x05 \x01(\t\x12\r\n\x05top_k\x18\x06 \x01(\x05\"Q\n\x18ZeroShotClassifyResponse\x12&\n\x06labels\x18\x01 \x03(\x0b\x32\x16.omnivec.v1.LabelScore\x12\r\n\x05space\x18\x02 \x01(\t2p\n\x0f\x43lassifyService\x12]\n\x10ZeroShotClassify\x12#.omnivec.v1.ZeroShotClassifyRequest\x1a$.omnivec.v1.ZeroShotClassifyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19omnivec/v1/classify.proto\x12\nomnivec.v1\x1a\x17omnivec/v1/common.proto\"\xc7\x02\n\x17ZeroShotClassifyRequest\x12&\n\x05input\x18\x01 \x01(\x0b\x32\x17.omnivec.v1.ItemOrMedia\x12\x12\n\ncollection\x18\x02 \x01(\t\x12\x0e\n\x06labels\x18\x03 \x03(\t\x12\x17\n\x0fprompt_template\x18\x04 \x01(\t\x12\r\n\x05space\x18\x05 \x01(\t\x12\r\n\x05top_k\x18\x06 \x01(\x05\x12\x18\n\x10prompt_templates\x18\x07 \x03(\t\x12H\n\x0b\x63lass_names\x18\x08 \x03(\x0b\x32\x33.omnivec.v1.ZeroShotClassifyRequest.ClassNamesEntry\x12\x12\n\nprompt_set\x18\t \x01(\t\x1a\x31\n\x0f\x43lassNamesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"Q\n\x18ZeroShotClassifyResponse\x12&\n\x06labels\x18\x01 \x03(\x0b\x32\x16.omnivec.v1.LabelScore\x12\r\n\x05space\x18\x02 \x01(\t2p\n\x0f\x43lassifyService\x12]\n\x10ZeroShotClassify\x12#.omnivec.v1.ZeroShotClassifyRequest\x1a$.omnivec.v1.ZeroShotClassifyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'omnivec.v1.classify_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_ZEROSHOTCLASSIFYREQUEST_CLASSNAMESENTRY']._loaded_options = None
+  _globals['_ZEROSHOTCLASSIFYREQUEST_CLASSNAMESENTRY']._serialized_options = b'8\001'
   _globals['_ZEROSHOTCLASSIFYREQUEST']._serialized_start=67
-  _globals['_ZEROSHOTCLASSIFYREQUEST']._serialized_end=223
-  _globals['_ZEROSHOTCLASSIFYRESPONSE']._serialized_start=225
-  _globals['_ZEROSHOTCLASSIFYRESPONSE']._serialized_end=306
-  _globals['_CLASSIFYSERVICE']._serialized_start=308
-  _globals['_CLASSIFYSERVICE']._serialized_end=420
+  _globals['_ZEROSHOTCLASSIFYREQUEST']._serialized_end=394
+  _globals['_ZEROSHOTCLASSIFYREQUEST_CLASSNAMESENTRY']._serialized_start=345
+  _globals['_ZEROSHOTCLASSIFYREQUEST_CLASSNAMESENTRY']._serialized_end=394
+  _globals['_ZEROSHOTCLASSIFYRESPONSE']._serialized_start=396
+  _globals['_ZEROSHOTCLASSIFYRESPONSE']._serialized_end=477
+  _globals['_CLASSIFYSERVICE']._serialized_start=479
+  _globals['_CLASSIFYSERVICE']._serialized_end=591
 # @@protoc_insertion_point(module_scope)

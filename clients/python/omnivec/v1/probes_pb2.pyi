@@ -19,7 +19,7 @@ class LabelledExample(_message.Message):
     def __init__(self, input: _Optional[_Union[_common_pb2.ItemOrMedia, _Mapping]] = ..., label: _Optional[str] = ...) -> None: ...
 
 class TrainProbeRequest(_message.Message):
-    __slots__ = ("collection", "name", "space", "examples", "prompt_template", "class_names", "abstain_threshold", "seed", "cv_folds")
+    __slots__ = ("collection", "name", "space", "examples", "prompt_template", "class_names", "abstain_threshold", "seed", "cv_folds", "prompt_templates", "prompt_set", "no_unlabeled")
     class ClassNamesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +36,9 @@ class TrainProbeRequest(_message.Message):
     ABSTAIN_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     CV_FOLDS_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_TEMPLATES_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_SET_FIELD_NUMBER: _ClassVar[int]
+    NO_UNLABELED_FIELD_NUMBER: _ClassVar[int]
     collection: str
     name: str
     space: str
@@ -45,7 +48,10 @@ class TrainProbeRequest(_message.Message):
     abstain_threshold: float
     seed: int
     cv_folds: int
-    def __init__(self, collection: _Optional[str] = ..., name: _Optional[str] = ..., space: _Optional[str] = ..., examples: _Optional[_Iterable[_Union[LabelledExample, _Mapping]]] = ..., prompt_template: _Optional[str] = ..., class_names: _Optional[_Mapping[str, str]] = ..., abstain_threshold: _Optional[float] = ..., seed: _Optional[int] = ..., cv_folds: _Optional[int] = ...) -> None: ...
+    prompt_templates: _containers.RepeatedScalarFieldContainer[str]
+    prompt_set: str
+    no_unlabeled: bool
+    def __init__(self, collection: _Optional[str] = ..., name: _Optional[str] = ..., space: _Optional[str] = ..., examples: _Optional[_Iterable[_Union[LabelledExample, _Mapping]]] = ..., prompt_template: _Optional[str] = ..., class_names: _Optional[_Mapping[str, str]] = ..., abstain_threshold: _Optional[float] = ..., seed: _Optional[int] = ..., cv_folds: _Optional[int] = ..., prompt_templates: _Optional[_Iterable[str]] = ..., prompt_set: _Optional[str] = ..., no_unlabeled: _Optional[bool] = ...) -> None: ...
 
 class TrainProbeEvent(_message.Message):
     __slots__ = ("progress", "report")
@@ -87,8 +93,38 @@ class ConfusionRow(_message.Message):
     counts: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, label: _Optional[str] = ..., counts: _Optional[_Iterable[int]] = ...) -> None: ...
 
+class Interval(_message.Message):
+    __slots__ = ("low", "high", "level", "method")
+    LOW_FIELD_NUMBER: _ClassVar[int]
+    HIGH_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    low: float
+    high: float
+    level: float
+    method: str
+    def __init__(self, low: _Optional[float] = ..., high: _Optional[float] = ..., level: _Optional[float] = ..., method: _Optional[str] = ...) -> None: ...
+
+class Comparison(_message.Message):
+    __slots__ = ("baseline", "probe_accuracy", "baseline_accuracy", "difference", "interval", "rows", "verdict")
+    BASELINE_FIELD_NUMBER: _ClassVar[int]
+    PROBE_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    DIFFERENCE_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    baseline: str
+    probe_accuracy: float
+    baseline_accuracy: float
+    difference: float
+    interval: Interval
+    rows: int
+    verdict: str
+    def __init__(self, baseline: _Optional[str] = ..., probe_accuracy: _Optional[float] = ..., baseline_accuracy: _Optional[float] = ..., difference: _Optional[float] = ..., interval: _Optional[_Union[Interval, _Mapping]] = ..., rows: _Optional[int] = ..., verdict: _Optional[str] = ...) -> None: ...
+
 class ProbeReport(_message.Message):
-    __slots__ = ("collection", "name", "version", "space", "classes", "regularization_c", "cv_method", "cv_folds", "heldout_accuracy", "zero_shot_accuracy", "plain_probe_accuracy", "class_metrics", "confusion_matrix", "temperature", "train_seconds", "n_examples", "encoder_config_hash", "created_at", "abstain_threshold", "prompt_template", "class_names", "seed", "selection_method", "estimate_method", "cv_repetitions", "cv_scores", "plain_probe_c", "heldout_log_loss", "zero_shot_prior_used", "prior_scale", "n_train", "n_heldout", "notes")
+    __slots__ = ("collection", "name", "version", "space", "classes", "regularization_c", "cv_method", "cv_folds", "heldout_accuracy", "zero_shot_accuracy", "plain_probe_accuracy", "class_metrics", "confusion_matrix", "temperature", "train_seconds", "n_examples", "encoder_config_hash", "created_at", "abstain_threshold", "prompt_template", "class_names", "seed", "selection_method", "estimate_method", "cv_repetitions", "cv_scores", "plain_probe_c", "heldout_log_loss", "zero_shot_prior_used", "prior_scale", "n_train", "n_heldout", "notes", "cv_accuracy", "loo_accuracy", "accuracy_interval", "comparisons", "c_rule", "unlabeled_available", "unlabeled_rows", "unlabeled_used", "prompt_templates", "prompt_set", "log_loss")
     class ClassNamesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -129,6 +165,17 @@ class ProbeReport(_message.Message):
     N_TRAIN_FIELD_NUMBER: _ClassVar[int]
     N_HELDOUT_FIELD_NUMBER: _ClassVar[int]
     NOTES_FIELD_NUMBER: _ClassVar[int]
+    CV_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    LOO_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    ACCURACY_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    COMPARISONS_FIELD_NUMBER: _ClassVar[int]
+    C_RULE_FIELD_NUMBER: _ClassVar[int]
+    UNLABELED_AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    UNLABELED_ROWS_FIELD_NUMBER: _ClassVar[int]
+    UNLABELED_USED_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_TEMPLATES_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_SET_FIELD_NUMBER: _ClassVar[int]
+    LOG_LOSS_FIELD_NUMBER: _ClassVar[int]
     collection: str
     name: str
     version: int
@@ -162,7 +209,18 @@ class ProbeReport(_message.Message):
     n_train: int
     n_heldout: int
     notes: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, collection: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[int] = ..., space: _Optional[str] = ..., classes: _Optional[_Iterable[str]] = ..., regularization_c: _Optional[float] = ..., cv_method: _Optional[str] = ..., cv_folds: _Optional[int] = ..., heldout_accuracy: _Optional[float] = ..., zero_shot_accuracy: _Optional[float] = ..., plain_probe_accuracy: _Optional[float] = ..., class_metrics: _Optional[_Iterable[_Union[ClassMetrics, _Mapping]]] = ..., confusion_matrix: _Optional[_Iterable[_Union[ConfusionRow, _Mapping]]] = ..., temperature: _Optional[float] = ..., train_seconds: _Optional[float] = ..., n_examples: _Optional[int] = ..., encoder_config_hash: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., abstain_threshold: _Optional[float] = ..., prompt_template: _Optional[str] = ..., class_names: _Optional[_Mapping[str, str]] = ..., seed: _Optional[int] = ..., selection_method: _Optional[str] = ..., estimate_method: _Optional[str] = ..., cv_repetitions: _Optional[int] = ..., cv_scores: _Optional[_Iterable[_Union[CScore, _Mapping]]] = ..., plain_probe_c: _Optional[float] = ..., heldout_log_loss: _Optional[float] = ..., zero_shot_prior_used: _Optional[bool] = ..., prior_scale: _Optional[float] = ..., n_train: _Optional[int] = ..., n_heldout: _Optional[int] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...
+    cv_accuracy: float
+    loo_accuracy: float
+    accuracy_interval: Interval
+    comparisons: _containers.RepeatedCompositeFieldContainer[Comparison]
+    c_rule: str
+    unlabeled_available: int
+    unlabeled_rows: int
+    unlabeled_used: bool
+    prompt_templates: _containers.RepeatedScalarFieldContainer[str]
+    prompt_set: str
+    log_loss: float
+    def __init__(self, collection: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[int] = ..., space: _Optional[str] = ..., classes: _Optional[_Iterable[str]] = ..., regularization_c: _Optional[float] = ..., cv_method: _Optional[str] = ..., cv_folds: _Optional[int] = ..., heldout_accuracy: _Optional[float] = ..., zero_shot_accuracy: _Optional[float] = ..., plain_probe_accuracy: _Optional[float] = ..., class_metrics: _Optional[_Iterable[_Union[ClassMetrics, _Mapping]]] = ..., confusion_matrix: _Optional[_Iterable[_Union[ConfusionRow, _Mapping]]] = ..., temperature: _Optional[float] = ..., train_seconds: _Optional[float] = ..., n_examples: _Optional[int] = ..., encoder_config_hash: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., abstain_threshold: _Optional[float] = ..., prompt_template: _Optional[str] = ..., class_names: _Optional[_Mapping[str, str]] = ..., seed: _Optional[int] = ..., selection_method: _Optional[str] = ..., estimate_method: _Optional[str] = ..., cv_repetitions: _Optional[int] = ..., cv_scores: _Optional[_Iterable[_Union[CScore, _Mapping]]] = ..., plain_probe_c: _Optional[float] = ..., heldout_log_loss: _Optional[float] = ..., zero_shot_prior_used: _Optional[bool] = ..., prior_scale: _Optional[float] = ..., n_train: _Optional[int] = ..., n_heldout: _Optional[int] = ..., notes: _Optional[_Iterable[str]] = ..., cv_accuracy: _Optional[float] = ..., loo_accuracy: _Optional[float] = ..., accuracy_interval: _Optional[_Union[Interval, _Mapping]] = ..., comparisons: _Optional[_Iterable[_Union[Comparison, _Mapping]]] = ..., c_rule: _Optional[str] = ..., unlabeled_available: _Optional[int] = ..., unlabeled_rows: _Optional[int] = ..., unlabeled_used: _Optional[bool] = ..., prompt_templates: _Optional[_Iterable[str]] = ..., prompt_set: _Optional[str] = ..., log_loss: _Optional[float] = ...) -> None: ...
 
 class CScore(_message.Message):
     __slots__ = ("c", "accuracy", "log_loss")
@@ -175,7 +233,7 @@ class CScore(_message.Message):
     def __init__(self, c: _Optional[float] = ..., accuracy: _Optional[float] = ..., log_loss: _Optional[float] = ...) -> None: ...
 
 class ProbeInfo(_message.Message):
-    __slots__ = ("name", "version", "space", "classes", "heldout_accuracy", "created_at", "is_latest")
+    __slots__ = ("name", "version", "space", "classes", "heldout_accuracy", "created_at", "is_latest", "accuracy", "estimate_method")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     SPACE_FIELD_NUMBER: _ClassVar[int]
@@ -183,6 +241,8 @@ class ProbeInfo(_message.Message):
     HELDOUT_ACCURACY_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     IS_LATEST_FIELD_NUMBER: _ClassVar[int]
+    ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATE_METHOD_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     space: str
@@ -190,7 +250,9 @@ class ProbeInfo(_message.Message):
     heldout_accuracy: float
     created_at: _timestamp_pb2.Timestamp
     is_latest: bool
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., space: _Optional[str] = ..., classes: _Optional[_Iterable[str]] = ..., heldout_accuracy: _Optional[float] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., is_latest: _Optional[bool] = ...) -> None: ...
+    accuracy: float
+    estimate_method: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., space: _Optional[str] = ..., classes: _Optional[_Iterable[str]] = ..., heldout_accuracy: _Optional[float] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., is_latest: _Optional[bool] = ..., accuracy: _Optional[float] = ..., estimate_method: _Optional[str] = ...) -> None: ...
 
 class ListProbesRequest(_message.Message):
     __slots__ = ("collection", "name", "all_versions")
@@ -295,3 +357,51 @@ class ClassifyCollectionProgress(_message.Message):
     version: int
     is_final: bool
     def __init__(self, done: _Optional[int] = ..., total: _Optional[int] = ..., abstained: _Optional[int] = ..., column: _Optional[str] = ..., version: _Optional[int] = ..., is_final: _Optional[bool] = ...) -> None: ...
+
+class SuggestLabelsRequest(_message.Message):
+    __slots__ = ("collection", "probe", "version", "count", "strategy")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    PROBE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    probe: str
+    version: int
+    count: int
+    strategy: str
+    def __init__(self, collection: _Optional[str] = ..., probe: _Optional[str] = ..., version: _Optional[int] = ..., count: _Optional[int] = ..., strategy: _Optional[str] = ...) -> None: ...
+
+class Suggestion(_message.Message):
+    __slots__ = ("rank", "item_id", "modality", "source_uri", "text", "predicted", "probability", "margin", "score")
+    RANK_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_URI_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    PREDICTED_FIELD_NUMBER: _ClassVar[int]
+    PROBABILITY_FIELD_NUMBER: _ClassVar[int]
+    MARGIN_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    rank: int
+    item_id: str
+    modality: str
+    source_uri: str
+    text: str
+    predicted: str
+    probability: float
+    margin: float
+    score: float
+    def __init__(self, rank: _Optional[int] = ..., item_id: _Optional[str] = ..., modality: _Optional[str] = ..., source_uri: _Optional[str] = ..., text: _Optional[str] = ..., predicted: _Optional[str] = ..., probability: _Optional[float] = ..., margin: _Optional[float] = ..., score: _Optional[float] = ...) -> None: ...
+
+class SuggestLabelsResponse(_message.Message):
+    __slots__ = ("suggestions", "version", "unlabeled_items", "strategy")
+    SUGGESTIONS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    UNLABELED_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    suggestions: _containers.RepeatedCompositeFieldContainer[Suggestion]
+    version: int
+    unlabeled_items: int
+    strategy: str
+    def __init__(self, suggestions: _Optional[_Iterable[_Union[Suggestion, _Mapping]]] = ..., version: _Optional[int] = ..., unlabeled_items: _Optional[int] = ..., strategy: _Optional[str] = ...) -> None: ...

@@ -66,6 +66,11 @@ class ProbeServiceStub:
                 request_serializer=omnivec_dot_v1_dot_probes__pb2.ClassifyCollectionRequest.SerializeToString,
                 response_deserializer=omnivec_dot_v1_dot_probes__pb2.ClassifyCollectionProgress.FromString,
                 _registered_method=True)
+        self.SuggestLabels = channel.unary_unary(
+                '/omnivec.v1.ProbeService/SuggestLabels',
+                request_serializer=omnivec_dot_v1_dot_probes__pb2.SuggestLabelsRequest.SerializeToString,
+                response_deserializer=omnivec_dot_v1_dot_probes__pb2.SuggestLabelsResponse.FromString,
+                _registered_method=True)
 
 
 class ProbeServiceServicer:
@@ -117,6 +122,15 @@ class ProbeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SuggestLabels(self, request, context):
+        """Lists the unlabelled items whose labels would help the probe most: the ones it is least
+        sure about, weighted by how typical they are, diversified along a kNN graph of the
+        embeddings so they are not near-duplicates. The probe's training examples are never listed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProbeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -149,6 +163,11 @@ def add_ProbeServiceServicer_to_server(servicer, server):
                     servicer.ClassifyCollection,
                     request_deserializer=omnivec_dot_v1_dot_probes__pb2.ClassifyCollectionRequest.FromString,
                     response_serializer=omnivec_dot_v1_dot_probes__pb2.ClassifyCollectionProgress.SerializeToString,
+            ),
+            'SuggestLabels': grpc.unary_unary_rpc_method_handler(
+                    servicer.SuggestLabels,
+                    request_deserializer=omnivec_dot_v1_dot_probes__pb2.SuggestLabelsRequest.FromString,
+                    response_serializer=omnivec_dot_v1_dot_probes__pb2.SuggestLabelsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -315,6 +334,33 @@ class ProbeService:
             '/omnivec.v1.ProbeService/ClassifyCollection',
             omnivec_dot_v1_dot_probes__pb2.ClassifyCollectionRequest.SerializeToString,
             omnivec_dot_v1_dot_probes__pb2.ClassifyCollectionProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SuggestLabels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/omnivec.v1.ProbeService/SuggestLabels',
+            omnivec_dot_v1_dot_probes__pb2.SuggestLabelsRequest.SerializeToString,
+            omnivec_dot_v1_dot_probes__pb2.SuggestLabelsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -33,6 +33,9 @@ class ProbeTrainingConfig:
     tol: float = 1e-4
     seed: int = 0
     zero_shot_prior: bool = True
+    # Learn from the unlabelled rows given to train_probe (when there are enough of them, see
+    # omnivec.indexer.probes.unlabeled); the same folds decide whether what they taught is kept.
+    use_unlabeled: bool = True
     holdout_fraction: float = 0.25
     # A held-out split is made only when every class has at least this many examples. Below it the
     # split would take the examples model selection needs most (2 shots would leave 1 per class for

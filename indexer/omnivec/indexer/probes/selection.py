@@ -21,7 +21,7 @@ folds for scikit-learn.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +33,7 @@ from omnivec.indexer.probes.report import CScore
 from omnivec.indexer.probes.solver import SoftmaxFit, fit_prior_scale, fit_softmax
 
 __all__ = [
+    "C_RULES",
     "FEW_SHOT_MAX_PER_CLASS",
     "FEW_SHOT_TRUST_RADIUS",
     "Selection",
@@ -70,6 +71,12 @@ _SELECTION_TOL_FACTOR = 10.0
 # close to them and lost to the plain probe at 4 shots by 2-4 points, while 0.5 kept both gains.
 FEW_SHOT_MAX_PER_CLASS = 3
 FEW_SHOT_TRUST_RADIUS = 0.5
+
+# How C was set, as the report names it: the argmax of cross-validated accuracy (refined); the
+# weakest regularisation within one standard error of the best inside the trust region (2-3
+# examples per class with a prior); the trust region alone (one example per class with a prior:
+# leave-one-out cannot rank C); the centre of the grid (one example per class, no prior).
+C_RULES = ("cross-validation", "one standard error, trust region", "trust region", "fixed")
 
 
 def _holdout_split(y: IntArr, fraction: float, rng: np.random.Generator) -> tuple[IntArr, IntArr]:
@@ -125,6 +132,9 @@ class Selection:
     fit_intercept: bool
     # Per training row at the chosen C: the fraction of its out-of-fold predictions that are right.
     oof_correct: F64 | None = None
+    # The rule that set C (see C_RULES): what the report says instead of "chosen by CV" when CV
+    # did not choose it.
+    c_rule: str = "cross-validation"
 
 
 @dataclass
@@ -167,14 +177,19 @@ def select_c(
     X: F64,
     y: IntArr,
     n_classes: int,
-    prompts: F64 | None,
+    prompts: F64 | Sequence[F64] | None,
     config: ProbeTrainingConfig,
     splits: Splits,
     progress: ProgressCallback | None,
     stage: str,
+    trust_radius: float = FEW_SHOT_TRUST_RADIUS,
 ) -> Selection:
-    """Choose C for one family (``prompts`` None: the plain probe) on ``splits``, reporting each
-    fit to ``progress`` under ``stage``."""
+    """Choose C for one family on ``splits``, reporting each fit to ``progress`` under ``stage``.
+
+    ``prompts`` None is the plain probe; one (classes, dim) matrix is the zero-shot prior of every
+    fold; a sequence of them, one per fold of ``splits``, is a prior that depends on the fold's
+    labels (the classifier re-estimated on the unlabelled rows, :mod:`.unlabeled`).
+    ``trust_radius`` is the few-shot rule's relative distance from the prior."""
     counts = np.bincount(y, minlength=n_classes)
     # With a single example of some class the intercept cannot be estimated (and in a fold without
     # that class it would run off to -inf), so such probes are fitted without one.
@@ -186,7 +201,7 @@ def select_c(
         # Every leave-one-out fold would ask for a class with no example and no prior: there is
         # nothing to select on, so use the geometric centre of the grid.
         centre = float(math.exp(0.5 * (math.log(grid[0]) + math.log(grid[-1]))))
-        return Selection("fixed", centre, (), None, None, None, fit_intercept)
+        return Selection("fixed", centre, (), None, None, None, fit_intercept, c_rule="fixed")
 
     method = splits.method
     flat = splits.folds
@@ -196,12 +211,15 @@ def select_c(
     X_tr = [X[tr] for _, tr, _ in flat]
     y_tr = [y[tr] for _, tr, _ in flat]
     X_va = [X[va] for _, _, va in flat]
+    if prompts is None or isinstance(prompts, np.ndarray):
+        fold_prompts: list[F64 | None] = [prompts] * len(flat)
+    else:
+        fold_prompts = list(prompts)
+        if len(fold_prompts) != len(flat):
+            raise ValueError(f"{len(fold_prompts)} fold priors for {len(flat)} folds")
     priors: list[F64 | None] = []
-    for Xf, yf in zip(X_tr, y_tr):
-        if prompts is None:
-            priors.append(None)
-        else:
-            priors.append(fit_prior_scale(Xf @ prompts.T, yf) * prompts)
+    for Xf, yf, P in zip(X_tr, y_tr, fold_prompts):
+        priors.append(None if P is None else fit_prior_scale(Xf @ P.T, yf) * P)
     solved: list[dict[float, SoftmaxFit]] = [{} for _ in flat]
     val_logits: dict[float, list[F64]] = {}
     # ||W - W0|| / ||W0|| per C, averaged over folds (prior family only).
@@ -268,7 +286,7 @@ def select_c(
             # all (it fell with C even where held-out accuracy rose by 10 points, with poor
             # prompts): the trust region alone decides, as the plain probe's C is fixed here.
             tied = list(grid)
-        inside = [c for c in tied if float(np.mean(distance[c])) <= FEW_SHOT_TRUST_RADIUS]
+        inside = [c for c in tied if float(np.mean(distance[c])) <= trust_radius]
         # When every C tied with the best is outside the trust region (many classes move the
         # weights further), the closest of them to the prior is the conservative choice.
         chosen_few_shot = (
@@ -291,6 +309,9 @@ def select_c(
     prog.finish()
 
     chosen = chosen_few_shot if few_shot_prior else best_of(scores)
+    rule = "cross-validation"
+    if few_shot_prior:
+        rule = "trust region" if int(counts.max()) == 1 else "one standard error, trust region"
     chosen_correct = correct(chosen)
     oof_y = np.concatenate([y[va] for _, _, va in flat])
     oof_logits = np.concatenate(val_logits[chosen])
@@ -309,6 +330,7 @@ def select_c(
         first,
         fit_intercept,
         chosen_correct,
+        rule,
     )
 
 

@@ -23,16 +23,16 @@ versions on disk :mod:`.storage`, the math :mod:`.training`.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from omnivec.indexer.classify import MediaInput, embed_prompts, format_prompt
+from omnivec.indexer.classify import MediaInput, embed_prompts
 from omnivec.indexer.config import Settings
 from omnivec.indexer.errors import (
     EncoderMismatchError,
@@ -44,22 +44,31 @@ from omnivec.indexer.filters import LABEL_COLUMN_PREFIX
 from omnivec.indexer.models import ModelHub
 from omnivec.indexer.probes import ProbeModel, ProbeTrainingConfig, ProgressCallback, train_probe
 from omnivec.indexer.probes.examples import LabelledExample, ProbeInput
-from omnivec.indexer.probes.results import Classification, ClassifyCollectionResult, ProbeInfo
+from omnivec.indexer.probes.item_pool import unlabeled_items
+from omnivec.indexer.probes.results import (
+    Classification,
+    ClassifyCollectionResult,
+    ProbeInfo,
+    Suggestion,
+    Suggestions,
+)
 from omnivec.indexer.probes.storage import ProbeRecord, ProbeStorage, validate_probe_name
+from omnivec.indexer.probes.suggestion import MAX_SUGGESTIONS, SUGGEST_STRATEGIES, suggest_rows
+from omnivec.indexer.probes.training_set import training_set
+from omnivec.indexer.probes.unlabeled import MAX_UNLABELED_ROWS
 from omnivec.indexer.probes.vectors import (
     ITEM_POOLING,
-    content_hash,
     input_vectors,
     mean_pool,
     training_space,
 )
+from omnivec.indexer.prompt_sets import resolve_templates
 from omnivec.indexer.store import Collection, Store, validate_collection_name
 
 __all__ = ["ProbeService", "label_column_for"]
 
 _CLASSIFY_BATCH = 4096
 _COLUMN = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
-_MAX_LISTED = 20
 
 
 def label_column_for(probe_name: str, column: str | None = None) -> str:
@@ -80,12 +89,6 @@ def label_column_for(probe_name: str, column: str | None = None) -> str:
 # --------------------------------------------------------------------------------------------
 # The service
 # --------------------------------------------------------------------------------------------
-
-
-def _listed(values: Sequence[str]) -> str:
-    shown = ", ".join(repr(v) for v in values[:_MAX_LISTED])
-    more = len(values) - _MAX_LISTED
-    return shown + (f" and {more} more" if more > 0 else "")
 
 
 class ProbeService:
@@ -150,19 +153,23 @@ class ProbeService:
         *,
         examples: Sequence[LabelledExample],
         space: str | None = None,
-        prompt_template: str | None = None,
+        prompt_template: str | Sequence[str] | None = None,
         class_names: Mapping[str, str] | None = None,
         abstain_threshold: float | None = None,
         seed: int = 0,
         config: ProbeTrainingConfig | None = None,
         progress: ProgressCallback | None = None,
+        prompt_set: str | None = None,
+        use_unlabeled: bool = True,
     ) -> ProbeRecord:
         """Train and store a new version of probe ``name``; returns its record (with the report).
 
         ``space`` None picks the collection's only space, else ``clip`` when any example is an
-        image, else ``text``. The zero-shot prior is used when ``prompt_template`` or
-        ``class_names`` is given (template default ``"{}"``; ``class_names`` maps a label to the
-        words put in the prompt).
+        image, else ``text``. The zero-shot prior is used when a prompt template (one or several:
+        an ensemble), a built-in ``prompt_set`` ("image", "text") or ``class_names`` is given
+        (template default ``"{}"``; ``class_names`` maps a label to the words put in the prompt).
+        ``use_unlabeled``: learn from the collection's other items in the space too (kept only
+        when cross-validation says it helps; the report says how many were read and whether).
         """
         validate_probe_name(name)
         target = self._collection(collection)
@@ -192,86 +199,55 @@ class ProbeService:
             )
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise InvalidInputError(f"seed must be an integer, got {seed!r}")
+        if not isinstance(use_unlabeled, bool):
+            raise InvalidInputError(f"use_unlabeled must be true or false, got {use_unlabeled!r}")
         base_config = config or ProbeTrainingConfig()
-        cfg = ProbeTrainingConfig(
-            c_grid=base_config.c_grid,
-            refine_steps=base_config.refine_steps,
-            max_iter=base_config.max_iter,
-            tol=base_config.tol,
+        cfg = dataclasses.replace(
+            base_config,
             seed=seed,
-            zero_shot_prior=base_config.zero_shot_prior,
-            holdout_fraction=base_config.holdout_fraction,
             abstain_threshold=abstain_threshold,
+            use_unlabeled=base_config.use_unlabeled and use_unlabeled,
         )
-        use_prompts = prompt_template is not None or bool(names)
-        template = prompt_template or "{}"
-        if use_prompts:
-            format_prompt(template, "x")
+        templates = resolve_templates(prompt_template, prompt_set)
+        use_prompts = bool(templates) or bool(names)
+        if use_prompts and not templates:
+            templates = ["{}"]
         space_name = training_space(target, space, examples)
         self._check_configured(target, space_name)
 
-        vectors, resolved = input_vectors(self.models, target, space_name, [ex.input for ex in examples], progress)
-        unknown = [ex.input.item_id for ex, v in zip(examples, vectors)
-                   if isinstance(v, NotFoundError) and ex.input.item_id is not None]
-        if unknown:
-            raise NotFoundError(
-                f"{len(unknown)} training item id(s) are not in collection {target.name!r}: "
-                f"{_listed(list(dict.fromkeys(unknown)))}"
-            )
-        bad = [(ex, v) for ex, v in zip(examples, vectors) if isinstance(v, OmnivecError)]
-        if bad:
-            details = "; ".join(str(v) for _, v in bad[:_MAX_LISTED])
-            more = f" (and {len(bad) - _MAX_LISTED} more)" if len(bad) > _MAX_LISTED else ""
-            raise InvalidInputError(f"{len(bad)} training example(s) cannot be used: {details}{more}")
-
-        # One vector per distinct example: duplicates are dropped, contradictions are errors.
-        keys: dict[str, int] = {}
-        rows: list[int] = []
-        for i, ex in enumerate(examples):
-            key = f"item:{resolved[i]}" if resolved[i] is not None else f"media:{ex.input.describe()}:{i}"
-            if ex.input.media is not None and resolved[i] is None:
-                digest = content_hash(ex.input.media)
-                key = f"sha:{digest}" if digest else key
-            if key in keys:
-                first = keys[key]
-                if examples[first].label != ex.label:
-                    raise InvalidInputError(
-                        f"{ex.input.describe()} is labelled both {examples[first].label!r} and "
-                        f"{ex.label!r}; give each example one label"
-                    )
-                continue
-            keys[key] = i
-            rows.append(i)
-        X = np.stack([vectors[i] for i in rows]).astype(np.float32)  # type: ignore[misc]
-        y = [examples[i].label for i in rows]
-        if len(set(y)) < 2:  # duplicates removed can only shrink classes, never empty one
-            raise InvalidInputError("a probe needs at least 2 classes")
+        examples_set = training_set(self.models, target, space_name, examples, progress)
+        X, y = examples_set.X, examples_set.labels
 
         prompt_embeddings = None
         if use_prompts:
-            prompt_matrix = embed_prompts(self.models, space_name, classes, template, names)
+            prompt_matrix = embed_prompts(self.models, space_name, classes, templates, names)
             prompt_embeddings = {c: prompt_matrix[j] for j, c in enumerate(classes)}
+        unlabeled: np.ndarray | None = None
+        unlabeled_count = 0
+        if cfg.use_unlabeled:
+            if progress is not None:
+                progress("read unlabeled rows", 0, 1)
+            pool = unlabeled_items(
+                target, space_name, examples_set.item_ids, cap=MAX_UNLABELED_ROWS, seed=seed
+            )
+            unlabeled, unlabeled_count = pool.vectors, pool.total
+            if progress is not None:
+                progress("read unlabeled rows", 1, 1)
         model, report = train_probe(
-            X, y, prompt_embeddings=prompt_embeddings, config=cfg, progress=progress
+            X, y, prompt_embeddings=prompt_embeddings, unlabeled=unlabeled, config=cfg,
+            progress=progress,
         )
+        if unlabeled is not None and unlabeled_count > len(unlabeled):
+            report = dataclasses.replace(
+                report,
+                unlabeled_available=unlabeled_count,
+                notes=(
+                    *report.notes,
+                    f"{len(unlabeled)} of the collection's {unlabeled_count} unlabeled items "
+                    "were read (a seeded random sample)",
+                ),
+            )
         spec = target.specs[space_name]
-        example_refs: list[dict[str, Any]] = []
-        for i in rows:
-            ex = examples[i]
-            ref: dict[str, Any] = {"label": ex.label}
-            if resolved[i] is not None:
-                ref["item_id"] = resolved[i]
-            media = ex.input.media
-            if media is not None:
-                if media.path is not None:
-                    ref["source"] = str(media.path)
-                elif media.text is not None:
-                    ref["text"] = media.text[:500]
-                else:
-                    ref["source"] = media.name or "<bytes>"
-                if "item_id" not in ref:
-                    ref["content_hash"] = content_hash(media)
-            example_refs.append(ref)
         record = self.storage(target).save(
             name,
             model,
@@ -280,9 +256,11 @@ class ProbeService:
                 "encoder": spec.to_dict(),
                 "encoder_fingerprint": spec.fingerprint,
                 "report": report.to_dict(),
-                "examples": example_refs,
+                "examples": examples_set.refs,
                 "created_at": time.time(),
-                "prompt_template": template if use_prompts else None,
+                "prompt_template": templates[0] if use_prompts else None,
+                "prompt_templates": templates if use_prompts else [],
+                "prompt_set": prompt_set or None,
                 "class_names": names,
                 "pooling": ITEM_POOLING,
                 "seed": seed,
@@ -318,7 +296,8 @@ class ProbeService:
                         version=number,
                         space=record.space,
                         classes=record.classes,
-                        heldout_accuracy=record.heldout_accuracy,
+                        accuracy=record.accuracy,
+                        estimate_method=record.report.estimate_method or "none",
                         created_at=record.created_at,
                         is_latest=number == versions[-1],
                     )
@@ -392,6 +371,59 @@ class ProbeService:
                     version=record.version, error=str(v),
                 )
         return [r for r in results if r is not None]
+
+    def suggest(
+        self,
+        collection: str,
+        name: str,
+        *,
+        n: int = 20,
+        version: int | None = None,
+        strategy: str = "margin",
+    ) -> Suggestions:
+        """The ``n`` unlabelled items whose labels would help probe ``name`` most, best first:
+        the items it is least sure about, weighted by how typical they are, diversified along a
+        kNN graph so they are not near-duplicates (:mod:`.suggestion`). Items among the probe's
+        training examples are never suggested."""
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SUGGESTIONS:
+            raise InvalidInputError(f"n must be an integer in 1-{MAX_SUGGESTIONS}, got {n!r}")
+        if strategy not in SUGGEST_STRATEGIES:
+            raise InvalidInputError(
+                f"unknown strategy {strategy!r}; use one of: {', '.join(SUGGEST_STRATEGIES)}"
+            )
+        target = self._collection(collection)
+        record, model = self._load(target, name, version)
+        labelled = {str(e["item_id"]) for e in record.examples if e.get("item_id")}
+        pool = unlabeled_items(target, record.space, labelled)
+        if not len(pool.item_ids):
+            return Suggestions(target.name, name, record.version, strategy, 0, ())
+        proba = np.concatenate([
+            model.predict_proba(pool.vectors[start : start + _CLASSIFY_BATCH])
+            for start in range(0, len(pool.vectors), _CLASSIFY_BATCH)
+        ])
+        picked = suggest_rows(proba, pool.vectors, n, strategy=strategy)
+        # Each item is shown by its first row: source, modality, the text of its first chunk.
+        shown = target.fetch_rows(
+            [int(pool.first_rowids[p.row]) for p in picked],
+            ("rowid", "item_id", "modality", "source_uri", "text"),
+        )
+        suggestions = []
+        for rank, p in enumerate(picked, 1):
+            row = shown.get(int(pool.first_rowids[p.row]), {})
+            suggestions.append(Suggestion(
+                rank=rank,
+                item_id=str(pool.item_ids[p.row]),
+                modality=str(row.get("modality") or ""),
+                source_uri=str(row.get("source_uri") or ""),
+                text=str(row.get("text") or ""),
+                predicted=model.classes[p.predicted],
+                probability=p.probability,
+                margin=p.margin,
+                score=p.score,
+            ))
+        return Suggestions(
+            target.name, name, record.version, strategy, len(pool.item_ids), tuple(suggestions)
+        )
 
     def classify_collection(
         self,

@@ -103,11 +103,16 @@ class ProbeRecord:
     pooling: str  # how an item's chunk vectors become one vector: "mean"
     seed: int
     weights_sha256: str
+    # Every prompt template of the zero-shot prior's ensemble (``prompt_template`` is the first),
+    # and the built-in set they came from, if any (omnivec.indexer.prompt_sets).
+    prompt_templates: tuple[str, ...] = ()
+    prompt_set: str | None = None
     path: Path = field(repr=False, compare=False, default=Path())
 
     @property
-    def heldout_accuracy(self) -> float | None:
-        return self.report.heldout_accuracy
+    def accuracy(self) -> float | None:
+        """The report's accuracy estimate, however it was made (``report.estimate_method``)."""
+        return self.report.accuracy
 
     @property
     def created_at_iso(self) -> str:
@@ -130,6 +135,8 @@ class ProbeRecord:
             "created_at": self.created_at,
             "created_at_iso": self.created_at_iso,
             "prompt_template": self.prompt_template,
+            "prompt_templates": list(self.prompt_templates),
+            "prompt_set": self.prompt_set,
             "class_names": dict(self.class_names),
             "pooling": self.pooling,
             "seed": self.seed,
@@ -158,6 +165,13 @@ class ProbeRecord:
                 examples=tuple(dict(e) for e in data["examples"]),
                 created_at=float(data["created_at"]),
                 prompt_template=data.get("prompt_template"),
+                # Before ensembles a record held one template.
+                prompt_templates=tuple(
+                    str(t)
+                    for t in data.get("prompt_templates")
+                    or ([data["prompt_template"]] if data.get("prompt_template") else [])
+                ),
+                prompt_set=data.get("prompt_set"),
                 class_names={str(k): str(v) for k, v in dict(data.get("class_names") or {}).items()},
                 pooling=str(data.get("pooling", "mean")),
                 seed=int(data.get("seed", 0)),

@@ -17,10 +17,8 @@ Numpy in, numpy out: no storage, no encoders (those are :mod:`.service` and :mod
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -28,21 +26,22 @@ from numpy.typing import NDArray
 
 from omnivec.indexer.errors import InvalidInputError
 from omnivec.indexer.probes.config import ProbeTrainingConfig
+from omnivec.indexer.probes.estimates import ScoredRows, measure
+from omnivec.indexer.probes.families import (
+    PLAIN,
+    PRIOR,
+    UNLABELED,
+    FamilyChoice,
+    Transduction,
+    choose_family,
+)
 from omnivec.indexer.probes.model import ProbeModel
 from omnivec.indexer.probes.numerics import F64, IntArr, as_unit_rows, log_loss
-from omnivec.indexer.probes.progress import ProgressCallback, StageProgress, locked_progress
-from omnivec.indexer.probes.report import ProbeReport, confusion_counts, metrics_per_class
-from omnivec.indexer.probes.selection import (
-    FEW_SHOT_MAX_PER_CLASS,
-    FEW_SHOT_TRUST_RADIUS,
-    Selection,
-    best_score,
-    make_splits,
-    report_split,
-    select_c,
-    within_one_se,
-)
+from omnivec.indexer.probes.progress import ProgressCallback, StageProgress
+from omnivec.indexer.probes.report import ProbeReport
+from omnivec.indexer.probes.selection import FEW_SHOT_TRUST_RADIUS, make_splits, report_split
 from omnivec.indexer.probes.solver import SoftmaxFit, fit_prior_scale, fit_softmax, fit_temperature
+from omnivec.indexer.probes.unlabeled import min_unlabeled_rows
 
 __all__ = ["train_probe"]
 
@@ -127,6 +126,7 @@ def train_probe(
     *,
     class_names: Sequence[str] | None = None,
     prompt_embeddings: Mapping[str, NDArray[Any]] | None = None,
+    unlabeled: NDArray[Any] | None = None,
     config: ProbeTrainingConfig = ProbeTrainingConfig(),
     progress: ProgressCallback | None = None,
 ) -> tuple[ProbeModel, ProbeReport]:
@@ -136,7 +136,10 @@ def train_probe(
     examples an error instead of silently disappearing. ``prompt_embeddings`` maps each class to
     the embedding of its text prompt (or a (k, dim) ensemble); with ``config.zero_shot_prior`` the
     probe is regularised towards and started from the zero-shot classifier, and the same CV decides
-    between that and a plain probe.
+    between that and a plain probe. ``unlabeled`` (m, dim) are rows of the same space without
+    labels (the rest of the collection): with ``config.use_unlabeled`` and at least
+    :func:`~.unlabeled.min_unlabeled_rows` of them, a third family learns the class means from
+    them (:mod:`.unlabeled`) and is kept only when it wins on the same folds (:mod:`.families`).
     """
     # The matrices here are a few hundred rows by a few hundred columns: multi-threaded BLAS costs
     # more in hand-offs than it saves, and on a busy 2-core machine it was measured 4-25x slower
@@ -145,9 +148,9 @@ def train_probe(
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - optional
-        return _train_probe(X, labels, class_names, prompt_embeddings, config, progress)
+        return _train_probe(X, labels, class_names, prompt_embeddings, unlabeled, config, progress)
     with threadpool_limits(limits=1, user_api="blas"):
-        return _train_probe(X, labels, class_names, prompt_embeddings, config, progress)
+        return _train_probe(X, labels, class_names, prompt_embeddings, unlabeled, config, progress)
 
 
 def _train_probe(
@@ -155,6 +158,7 @@ def _train_probe(
     labels: Sequence[str],
     class_names: Sequence[str] | None,
     prompt_embeddings: Mapping[str, NDArray[Any]] | None,
+    unlabeled: NDArray[Any] | None,
     config: ProbeTrainingConfig,
     progress: ProgressCallback | None,
 ) -> tuple[ProbeModel, ProbeReport]:
@@ -176,9 +180,10 @@ def _train_probe(
     prompts = None
     if prompt_embeddings is not None:
         prompts = _prepare_prompts(prompt_embeddings, classes, dim)
-    use_prior = prompts is not None and config.zero_shot_prior
-    rng = np.random.default_rng(config.seed)
+    prior_prompts = prompts if config.zero_shot_prior else None
     notes: list[str] = []
+    transduction = _transduction(unlabeled, dim, n_classes, prior_prompts, config, notes)
+    rng = np.random.default_rng(config.seed)
 
     train_idx, held_idx = report_split(y, n_classes, config, rng)
     if not len(held_idx) and config.holdout_fraction > 0:
@@ -188,46 +193,16 @@ def _train_probe(
             "estimates from the C-selection cross-validation"
         )
     Xtr, ytr = Xn[train_idx], y[train_idx]
+    Xh, yh = Xn[held_idx], y[held_idx]
     splits = make_splits(ytr, n_classes, rng)
-
-    # The two families are independent searches over the same folds: with prompts they run on
-    # two threads (BLAS and NumPy's loops release the GIL; each BLAS call is single-threaded, see
-    # train_probe), which is what keeps 16 shots x 50 classes under two seconds on two cores.
-    safe_progress = locked_progress(progress)
-
-    def select(family_prompts: F64 | None, stage: str) -> Selection:
-        return select_c(Xtr, ytr, n_classes, family_prompts, config, splits, safe_progress, stage)
-
-    prior_sel: Selection | None = None
-    if use_prior and (os.cpu_count() or 1) >= 2:
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="probe-cv") as pool:
-            prior_future = pool.submit(select, prompts, "select C (zero-shot prior)")
-            plain = select(None, "select C (plain probe)")
-            prior_sel = prior_future.result()
-    else:
-        plain = select(None, "select C (plain probe)")
-        if use_prior:
-            prior_sel = select(prompts, "select C (zero-shot prior)")
-    sel = plain
-    if prior_sel is not None:
-        # The prior is a choice the same CV makes: a strong but partly wrong zero-shot classifier
-        # keeps pulling W at every C (the penalty is ||W - W0||^2, not ||W||^2), so with enough
-        # shots the plain probe can be better. The prior is the design default: the plain probe
-        # must win by more than one standard error of the CV accuracy (paired by validated row),
-        # or a few lucky folds would throw the prompts away.
-        if (
-            plain.method == "fixed"
-            or plain.oof_correct is None
-            or prior_sel.oof_correct is None
-            or within_one_se(plain.oof_correct, prior_sel.oof_correct)
-        ):
-            sel = prior_sel
-        else:
-            notes.append(
-                "cross-validation preferred the plain probe to the zero-shot prior "
-                f"({best_score(plain).accuracy:.3f} vs {best_score(prior_sel).accuracy:.3f})"
-            )
-    prior_used = sel is prior_sel
+    # The held-out rows are unlabelled inputs of every fit on the training part.
+    if transduction is not None and len(held_idx):
+        transduction.cv_rows = np.vstack([transduction.cv_rows, Xh])
+    choice = choose_family(
+        Xtr, ytr, n_classes, prior_prompts, transduction, config, splits, progress
+    )
+    notes.extend(choice.notes)
+    sel = choice.chosen
     if sel.method == "fixed":
         notes.append(
             "one example per class and no prompts: C fixed at the centre of the grid "
@@ -243,21 +218,38 @@ def _train_probe(
             "leave-one-out with one example per class removes the only example of the left-out "
             "class, so its estimates (and the temperature) are pessimistic"
         )
-    if prior_used and int(np.bincount(ytr).min()) <= FEW_SHOT_MAX_PER_CLASS:
+    if sel.c_rule == "trust region":
+        notes.append(
+            "one example per class: leave-one-out cannot rank C (it never sees what a class's own "
+            f"example adds), so C is set by the trust region alone: the weakest regularisation "
+            f"that keeps the probe within {FEW_SHOT_TRUST_RADIUS:g} (relative) of its prior"
+        )
+    elif sel.c_rule == "one standard error, trust region":
         notes.append(
             "few examples per class: C is the weakest regularisation within one standard error "
             "of the best cross-validated accuracy that keeps the probe within "
-            f"{FEW_SHOT_TRUST_RADIUS:g} (relative) of the zero-shot classifier"
+            f"{FEW_SHOT_TRUST_RADIUS:g} (relative) of its prior"
         )
 
+    def directions(family: str, Xf: F64, yf: IntArr, extra: F64 | None) -> F64 | None:
+        """The prior of ``family`` for a fit on ``Xf``/``yf`` (None: plain)."""
+        if family == PRIOR:
+            return prior_prompts
+        if family == UNLABELED:
+            assert transduction is not None
+            return transduction.directions(Xf, yf, n_classes, extra, cv=False)
+        return None
+
     def fit_on(
-        Xf: F64, yf: IntArr, s: Selection, prior: bool, init: tuple[F64, F64] | None = None
+        Xf: F64, yf: IntArr, family: str, prior: F64 | None, init: tuple[F64, F64] | None = None
     ) -> tuple[SoftmaxFit, float | None]:
+        s = choice.selection(family)
+        assert s is not None
         scale = None
         W0 = None
-        if prior and prompts is not None:
-            scale = fit_prior_scale(Xf @ prompts.T, yf)
-            W0 = scale * prompts
+        if prior is not None:
+            scale = fit_prior_scale(Xf @ prior.T, yf)
+            W0 = scale * prior
         fit = fit_softmax(
             Xf,
             yf,
@@ -272,52 +264,50 @@ def _train_probe(
         )
         return fit, scale
 
-    # Held-out evaluation (or out-of-fold estimates when nothing was held out).
-    heldout_accuracy: float | None = None
-    heldout_log_loss: float | None = None
-    zero_shot_accuracy: float | None = None
-    plain_accuracy: float | None = None
-    cm: NDArray[np.int64] | None = None
-    rows: IntArr = np.empty(0, dtype=np.intp)
-    preds: IntArr = np.empty(0, dtype=np.intp)
+    # The rows the report scores, and what each baseline predicts on the same rows.
+    baselines = _baseline_families(choice, prompts is not None)
+    scored: ScoredRows | None = None
     init: tuple[F64, F64] | None = None
     if len(held_idx):
-        estimate_method = "held-out split"
-        Xh, yh = Xn[held_idx], y[held_idx]
-        fit, _ = fit_on(Xtr, ytr, sel, prior_used)
-        init = (fit.W, fit.b)
-        Zh = Xh @ fit.W.T + fit.b
-        pred = np.argmax(Zh, axis=1)
-        heldout_accuracy = float(np.mean(pred == yh))
-        heldout_log_loss = log_loss(Zh / temperature, yh)
-        cm = confusion_counts(yh, pred, n_classes)
-        rows, preds = held_idx, pred
-        if prompts is not None:
-            zero_shot_accuracy = float(np.mean(np.argmax(Xh @ prompts.T, axis=1) == yh))
-        if prior_used:
-            plain_fit, _ = fit_on(Xtr, ytr, plain, False)
-            plain_pred = np.argmax(Xh @ plain_fit.W.T + plain_fit.b, axis=1)
-            plain_accuracy = float(np.mean(plain_pred == yh))
-        else:
-            plain_accuracy = heldout_accuracy
+        fits: dict[str, SoftmaxFit] = {}
+        for family in dict.fromkeys([choice.chosen_family, *baselines.values()]):
+            if family == "zero-shot":
+                continue
+            fits[family], _ = fit_on(Xtr, ytr, family, directions(family, Xtr, ytr, Xh))
+        chosen_fit = fits[choice.chosen_family]
+        init = (chosen_fit.W, chosen_fit.b)
+        Zh = Xh @ chosen_fit.W.T + chosen_fit.b
+        scored = ScoredRows(
+            "held-out split", held_idx, yh, np.argmax(Zh, axis=1), log_loss(Zh / temperature, yh)
+        )
+        for name, family in baselines.items():
+            if family == "zero-shot":
+                assert prompts is not None
+                scored.baselines[name] = np.argmax(Xh @ prompts.T, axis=1)
+            else:
+                scored.baselines[name] = np.argmax(Xh @ fits[family].W.T + fits[family].b, axis=1)
     elif sel.oof_pred_first is not None and sel.oof_logits is not None and sel.oof_y is not None:
-        estimate_method = "leave-one-out" if sel.method == "leave-one-out" else "cross-validation"
-        heldout_accuracy = float(np.mean(sel.oof_pred_first == ytr))
-        heldout_log_loss = log_loss(sel.oof_logits / temperature, sel.oof_y)
-        cm = confusion_counts(ytr, sel.oof_pred_first, n_classes)
-        rows, preds = train_idx, sel.oof_pred_first
-        if prompts is not None:
-            zero_shot_accuracy = float(np.mean(np.argmax(Xtr @ prompts.T, axis=1) == ytr))
-        if plain.oof_pred_first is not None:
-            plain_accuracy = float(np.mean(plain.oof_pred_first == ytr))
-    else:
-        estimate_method = "none"
-        if prompts is not None:
-            zero_shot_accuracy = float(np.mean(np.argmax(Xtr @ prompts.T, axis=1) == ytr))
+        scored = ScoredRows(
+            "leave-one-out" if sel.method == "leave-one-out" else "cross-validation",
+            train_idx,
+            ytr,
+            sel.oof_pred_first,
+            log_loss(sel.oof_logits / temperature, sel.oof_y),
+        )
+        for name, family in baselines.items():
+            if family == "zero-shot":
+                assert prompts is not None
+                scored.baselines[name] = np.argmax(Xtr @ prompts.T, axis=1)
+                continue
+            other = choice.selection(family)
+            if other is not None and other.oof_pred_first is not None:
+                scored.baselines[name] = other.oof_pred_first
+    measured = measure(scored, classes) if scored is not None else None
 
     # Final model: all data, chosen C, warm-started from the train-part fit when there is one.
     final_prog = StageProgress(progress, "fit final model", 1)
-    final, scale = fit_on(Xn, y, sel, prior_used, init)
+    final_prior = directions(choice.chosen_family, Xn, y, None)
+    final, scale = fit_on(Xn, y, choice.chosen_family, final_prior, init)
     final_prog.finish()
 
     model = ProbeModel(
@@ -327,6 +317,20 @@ def _train_probe(
         temperature=temperature,
         abstain_threshold=config.abstain_threshold,
     )
+    method = scored.method if scored is not None else "none"
+    accuracy = measured.accuracy if measured is not None else None
+    zero_shot_accuracy = None
+    if prompts is not None:
+        zs_rows = Xh if len(held_idx) else Xtr
+        zs_y = yh if len(held_idx) else ytr
+        zero_shot_accuracy = float(np.mean(np.argmax(zs_rows @ prompts.T, axis=1) == zs_y))
+    plain_accuracy = None
+    if measured is not None:
+        plain_accuracy = (
+            measured.accuracy
+            if choice.chosen_family == PLAIN
+            else measured.baseline_accuracy.get("plain probe")
+        )
     report = ProbeReport(
         classes=classes,
         regularization_c=sel.chosen_c,
@@ -334,22 +338,80 @@ def _train_probe(
         cv_scores=sel.scores,
         cv_folds=0 if sel.method == "fixed" else sum(1 for r, _, _ in splits.folds if r == 0),
         cv_repetitions=0 if sel.method == "fixed" else 1 + max(r for r, _, _ in splits.folds),
-        estimate_method=estimate_method,
-        heldout_accuracy=heldout_accuracy,
+        estimate_method=method,
+        heldout_accuracy=accuracy if method == "held-out split" else None,
+        cv_accuracy=accuracy if method == "cross-validation" else None,
+        loo_accuracy=accuracy if method == "leave-one-out" else None,
+        accuracy_interval=measured.interval if measured is not None else None,
+        comparisons=measured.comparisons if measured is not None else (),
         zero_shot_accuracy=zero_shot_accuracy,
         plain_probe_accuracy=plain_accuracy,
-        plain_probe_c=plain.chosen_c,
-        class_metrics=() if cm is None else metrics_per_class(cm, classes),
-        confusion_matrix=() if cm is None else tuple(tuple(int(v) for v in r) for r in cm),
-        heldout_log_loss=heldout_log_loss,
+        plain_probe_c=choice.plain.chosen_c,
+        class_metrics=() if measured is None else measured.class_metrics,
+        confusion_matrix=()
+        if measured is None
+        else tuple(tuple(int(v) for v in r) for r in measured.confusion),
+        log_loss=measured.log_loss if measured is not None else None,
         temperature=temperature,
-        zero_shot_prior_used=prior_used,
+        zero_shot_prior_used=choice.chosen_family == PRIOR
+        or (choice.chosen_family == UNLABELED and prior_prompts is not None),
         prior_scale=scale,
+        c_rule=sel.c_rule,
+        unlabeled_available=0 if unlabeled is None else int(np.asarray(unlabeled).shape[0]),
+        unlabeled_rows=len(transduction.rows)
+        if transduction is not None and choice.chosen_family == UNLABELED
+        else 0,
+        unlabeled_used=choice.chosen_family == UNLABELED,
         train_seconds=time.perf_counter() - started,
         n_train=int(len(train_idx)),
         n_heldout=int(len(held_idx)),
-        evaluated_rows=tuple(int(i) for i in rows),
-        evaluated_predictions=tuple(classes[int(j)] for j in preds),
+        evaluated_rows=() if scored is None else tuple(int(i) for i in scored.rows),
+        evaluated_predictions=()
+        if scored is None
+        else tuple(classes[int(j)] for j in scored.predictions),
         notes=tuple(notes),
     )
     return model, report
+
+
+def _transduction(
+    unlabeled: NDArray[Any] | None,
+    dim: int,
+    n_classes: int,
+    prompts: F64 | None,
+    config: ProbeTrainingConfig,
+    notes: list[str],
+) -> Transduction | None:
+    """The unlabelled rows to learn from, or None (not given, turned off, or too few)."""
+    if unlabeled is None:
+        return None
+    U = np.asarray(unlabeled)
+    if U.ndim != 2 or (U.shape[0] and U.shape[1] != dim):
+        raise InvalidInputError(
+            f"unlabeled must be a 2-D array (m, {dim}) in the space of X, got shape {U.shape}"
+        )
+    if not config.use_unlabeled:
+        notes.append(f"the {len(U)} unlabeled rows were not used (turned off)")
+        return None
+    needed = min_unlabeled_rows(n_classes)
+    if len(U) < needed:
+        notes.append(
+            f"only {len(U)} unlabeled rows (at least {needed} are needed for {n_classes} "
+            "classes), so none were used"
+        )
+        return None
+    return Transduction.of(as_unit_rows(U, dim, what="unlabeled"), prompts, config.seed)
+
+
+def _baseline_families(choice: FamilyChoice, has_prompts: bool) -> dict[str, str]:
+    """Comparison name -> the family (or "zero-shot") whose predictions it pairs with."""
+    out: dict[str, str] = {}
+    if has_prompts:
+        out["zero-shot"] = "zero-shot"
+    if choice.chosen_family == UNLABELED:
+        out["without unlabeled rows"] = choice.base_family
+        if choice.base_family != PLAIN and choice.plain.method != "fixed":
+            out["plain probe"] = PLAIN
+    elif choice.chosen_family != PLAIN and choice.plain.method != "fixed":
+        out["plain probe"] = PLAIN
+    return out

@@ -1,10 +1,11 @@
-"""ClassifyService: zero-shot classification with one text prompt per label."""
+"""ClassifyService: zero-shot classification with text prompts per label (one, or an ensemble)."""
 
 from __future__ import annotations
 
 import grpc
 
 from omnivec.indexer.errors import InvalidInputError
+from omnivec.indexer.prompt_sets import request_templates
 from omnivec.server import conversions as conv
 from omnivec.server.limits import check_item_count
 from omnivec.server.servicers import ServerDeps
@@ -53,7 +54,10 @@ class ClassifyServicer(classify_pb2_grpc.ClassifyServiceServicer):
             audio=audio,
             item_id=item_id,
             collection=request.collection or None,
-            prompt_template=request.prompt_template or "{}",
+            prompt_template=request_templates(
+                request.prompt_template, request.prompt_templates, request.prompt_set
+            ) or "{}",
+            class_names=dict(request.class_names) or None,
             space=space,
             top_k=request.top_k,
         )

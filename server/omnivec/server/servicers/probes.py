@@ -10,6 +10,7 @@ from typing import Any
 import grpc
 
 from omnivec.indexer.errors import InvalidInputError
+from omnivec.indexer.prompt_sets import request_templates
 from omnivec.server import conversions as conv
 from omnivec.server.limits import check_item_count
 from omnivec.server.servicers import ServerDeps, relay, run_in_thread
@@ -43,6 +44,8 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
             LabelledExample(conv.probe_input_from_proto(e.input, f"examples[{i}]"), e.label)
             for i, e in enumerate(request.examples)
         ]
+        # The set is resolved by the engine (it records its name); the templates are checked here.
+        templates = request_templates(request.prompt_template, request.prompt_templates, "")
         out: queue.Queue[Any] = queue.Queue()
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -54,11 +57,13 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
             record = self._probes.train(
                 request.collection, request.name, examples=examples,
                 space=request.space or None,
-                prompt_template=request.prompt_template or None,
+                prompt_template=templates or None,
                 class_names=dict(request.class_names) or None,
                 abstain_threshold=request.abstain_threshold or None,
                 seed=request.seed if request.HasField("seed") else 0,
                 progress=progress,
+                prompt_set=request.prompt_set or None,
+                use_unlabeled=not request.no_unlabeled,
             )
             out.put(probes_pb2.TrainProbeEvent(report=conv.probe_report_to_proto(record)))
 
@@ -109,6 +114,19 @@ class ProbeServicer(probes_pb2_grpc.ProbeServiceServicer):
         return probes_pb2.ClassifyResponse(
             results=[conv.classification_to_proto(r) for r in results], version=version
         )
+
+    @rpc_method
+    def SuggestLabels(
+        self, request: probes_pb2.SuggestLabelsRequest, context: grpc.ServicerContext
+    ) -> probes_pb2.SuggestLabelsResponse:
+        if request.count < 0:
+            raise InvalidInputError(f"count must be 1-1000 (0 means 20), got {request.count}")
+        result = self._probes.suggest(
+            request.collection, request.probe, n=request.count or 20,
+            version=_version(request.version), strategy=request.strategy or "margin",
+        )
+        response: probes_pb2.SuggestLabelsResponse = conv.suggestions_to_proto(result)
+        return response
 
     @rpc_method
     def ClassifyCollection(
