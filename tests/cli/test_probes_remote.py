@@ -28,6 +28,7 @@ TOPICS = {t: SENTENCES[t][:5] for t in ("astronomy", "cooking", "football")}
 TRAIN = range(4)  # the first four of each topic train; the fifth is classified by item id
 COLLECTION = "docs"
 PROMPT = "a sentence about {}"
+PROMPT2 = "a text about {}"  # the probe trains on the ensemble of both
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +67,8 @@ def trained(server_target: str, local_env: dict[str, str], workdir: Path) -> dic
     assert local.returncode == remote.returncode == 0, (local.stderr, remote.stderr)
     assert json.loads(local.stdout)["indexed"] == json.loads(remote.stdout)["indexed"] == 15
     local, remote = _both(server_target, local_env, "probe", "train", "topic", "--collection", COLLECTION,
-                          "--labels", str(workdir / "labels.csv"), "--prompt", PROMPT, "--json")
+                          "--labels", str(workdir / "labels.csv"), "--prompt", PROMPT, "--prompt", PROMPT2,
+                          "--json")
     assert local.returncode == remote.returncode == 0, (local.stderr, remote.stderr)
     return {"local": json.loads(local.stdout), "remote": json.loads(remote.stdout)}
 
@@ -92,16 +94,27 @@ class _Cli:
 def test_training_reports_are_congruent(trained: dict[str, Any]) -> None:
     a, b = trained["local"], trained["remote"]
     for key in ("collection", "name", "version", "space", "classes", "encoder_fingerprint",
-                "temperature", "abstain_threshold", "prompt_template", "class_names", "seed", "pooling"):
+                "temperature", "abstain_threshold", "prompt_template", "prompt_templates", "class_names", "seed",
+                "pooling"):
         assert a[key] == b[key], key
+    assert a["prompt_templates"] == [PROMPT, PROMPT2]
     assert a["encoder"]["model"] == b["encoder"]["model"] and a["encoder"]["dim"] == b["encoder"]["dim"]
     ra, rb = a["report"], b["report"]
     assert ra["classes"] == rb["classes"] == sorted(TOPICS)
     assert ra["regularization_c"] == pytest.approx(rb["regularization_c"])
     assert ra["heldout_accuracy"] == pytest.approx(rb["heldout_accuracy"])
     for key in ("selection_method", "estimate_method", "n_train", "n_heldout", "class_metrics",
-                "confusion_matrix", "zero_shot_accuracy", "plain_probe_accuracy", "zero_shot_prior_used"):
+                "confusion_matrix", "zero_shot_accuracy", "plain_probe_accuracy", "zero_shot_prior_used",
+                "accuracy_interval", "comparisons", "c_rule", "unlabeled_available", "unlabeled_rows",
+                "unlabeled_used"):
         assert ra[key] == rb[key], key  # the same numbers: doubles travel exactly
+    # The collection's 3 untrained items were offered but are too few to learn from (3 classes
+    # need 50): the report says so, both ways.
+    assert ra["unlabeled_available"] == 3 and ra["unlabeled_rows"] == 0 and not ra["unlabeled_used"]
+    assert any("unlabeled rows" in note for note in ra["notes"])
+    interval = ra["accuracy_interval"]
+    assert interval["level"] == 0.9 and interval["low"] <= ra["heldout_accuracy"] <= interval["high"]
+    assert {c["baseline"] for c in ra["comparisons"]} >= {"zero-shot"}
     assert rb["temperature"] == pytest.approx(ra["temperature"])
 
 
@@ -145,6 +158,7 @@ def _assert_report_travels(local: Any, wire: Any, remote: Any) -> None:
           [(s.c, s.accuracy, s.log_loss) for s in lr.cv_scores], "cv_scores")
     assert wire.zero_shot_prior_used is lr.zero_shot_prior_used
     assert wire.prompt_template == local.prompt_template
+    assert tuple(wire.prompt_templates) == tuple(local.prompt_templates)
     assert dict(wire.class_names) == local.class_names
     assert wire.seed == local.seed
     assert list(wire.notes) == list(lr.notes)
@@ -161,8 +175,9 @@ def _assert_report_travels(local: Any, wire: Any, remote: Any) -> None:
     _same({k: v for k, v in a.items() if k not in skip}, {k: v for k, v in b.items() if k not in skip}, "report")
     assert remote.report.evaluated_rows == remote.report.evaluated_predictions == ()
     for key in ("prompt_template", "class_names", "seed", "classes", "encoder_fingerprint",
-                "abstain_threshold", "pooling"):
+                "abstain_threshold", "pooling", "prompt_set"):
         assert getattr(remote, key) == getattr(local, key), key
+    assert tuple(remote.prompt_templates) == tuple(local.prompt_templates)
     _same(remote.temperature, local.temperature, "temperature")
 
 
@@ -184,6 +199,7 @@ def test_report_travels_in_full(server_target: str, local_env: dict[str, str], t
     try:
         local = engine.probes.get(COLLECTION, "topic", 1)
         assert local.prompt_template == PROMPT and local.report.zero_shot_prior_used
+        assert tuple(local.prompt_templates) == (PROMPT, PROMPT2)
         with Client(server_target) as client:
             _assert_report_travels(local, client.get_probe(COLLECTION, "topic", 1),
                                    RemoteProbes(client).get(COLLECTION, "topic", 1))
@@ -216,7 +232,8 @@ def test_report_travels_in_full(server_target: str, local_env: dict[str, str], t
     assert out[0].exit_code == out[1].exit_code == 0, (out[0].output, out[1].output)
     text = [re.sub(r"training time: [0-9.]+ s", "training time: T s", r.stdout) for r in out]
     assert text[0] == text[1]
-    assert "prompt 'a sentence about {}'" in text[1] and "folds" in text[1]
+    assert "2 prompts 'a sentence about {}', 'a text about {}'" in text[1] and "folds" in text[1]
+    assert "90%" in text[1] and "unlabeled" in text[1]
 
 
 def test_classify_is_congruent(server_target: str, local_env: dict[str, str], workdir: Path,
@@ -239,6 +256,74 @@ def test_classify_is_congruent(server_target: str, local_env: dict[str, str], wo
     assert "does not exist" in a["results"][1]["error"]
     for ra, rb in zip(a["results"], b["results"]):
         assert [x["label"] for x in ra["labels"]] == [x["label"] for x in rb["labels"]]
+        assert [x["probability"] for x in ra["labels"]] == pytest.approx(
+            [x["probability"] for x in rb["labels"]], abs=1e-5
+        )
+
+
+def test_suggest_is_congruent(server_target: str, local_env: dict[str, str], trained: dict[str, Any],
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """`probe suggest` lists the same unlabelled items both ways: only the three fifth sentences
+    (the twelve training items are never suggested), as JSON and as text."""
+    from omnivec.indexer.ingest import content_id
+
+    cli = _Cli(server_target, local_env, monkeypatch)
+    local, remote = cli.both("probe", "suggest", "topic", "-c", COLLECTION, "-n", "2", "--json")
+    assert local.exit_code == remote.exit_code == 0, (local.output, remote.output)
+    a, b = json.loads(local.stdout), json.loads(remote.stdout)
+    _same(a, b, "suggest")
+    assert (a["probe"], a["version"], a["strategy"], a["unlabeled_items"]) == ("topic", 1, "margin", 3)
+    unlabelled = {content_id(TOPICS[t][4].encode()) for t in TOPICS}
+    picked = [s["item_id"] for s in a["suggestions"]]
+    assert [s["rank"] for s in a["suggestions"]] == [1, 2] and len(set(picked)) == 2
+    assert set(picked) <= unlabelled
+    assert all(s["predicted"] in TOPICS and 0 < s["probability"] <= 1 for s in a["suggestions"])
+
+    local, remote = cli.both("probe", "suggest", "topic", "-c", COLLECTION, "-n", "5", "--strategy", "entropy")
+    assert local.exit_code == remote.exit_code == 0, (local.output, remote.output)
+    assert local.stdout == remote.stdout and "3 of 3 unlabelled items" in local.stdout
+
+    # Bad input: the same precise message both ways.
+    for args, needle in ((("-n", "0"), "1-1000"), (("--strategy", "random"), "unknown strategy 'random'")):
+        local, remote = cli.both("probe", "suggest", "topic", "-c", COLLECTION, *args)
+        assert local.exit_code == remote.exit_code == 2 and local.output == remote.output
+        assert needle in local.output, local.output
+
+
+def test_no_unlabeled_and_zero_shot_class_names_are_congruent(
+    server_target: str, local_env: dict[str, str], workdir: Path, trained: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`--no-unlabeled` reaches the training both ways (nothing offered), and zero-shot with
+    several prompts and `--class-name` answers with the label, in input order, like a probe."""
+    try:
+        local, remote = _both(server_target, local_env, "probe", "train", "bare-rows", "--collection",
+                              COLLECTION, "--labels", str(workdir / "labels.csv"), "--prompt", PROMPT,
+                              "--no-unlabeled", "--json")
+        assert local.returncode == remote.returncode == 0, (local.stderr, remote.stderr)
+        for record in (json.loads(local.stdout), json.loads(remote.stdout)):
+            report = record["report"]
+            assert (report["unlabeled_available"], report["unlabeled_rows"], report["unlabeled_used"]) == (0, 0, False)
+    finally:
+        cli = _Cli(server_target, local_env, monkeypatch)
+        cli.both("probe", "delete", "bare-rows", "--collection", COLLECTION, "--all", "--yes")
+
+    args = ("classify", "--labels", "astro,cook", "--class-name", "astro=astronomy", "--class-name",
+            "cook=cooking", "--prompt", PROMPT, "--prompt", PROMPT2, "--space", "text", "--top-k", "0",
+            "--text", TOPICS["cooking"][4], str(workdir / "new.txt"), "--text", TOPICS["astronomy"][4],
+            "--json")
+    local, remote = _both(server_target, local_env, *args)
+    assert local.returncode == remote.returncode == 0, (local.stderr, remote.stderr)
+    a, b = json.loads(local.stdout), json.loads(remote.stdout)
+    assert a["prompts"] == b["prompts"] == [PROMPT, PROMPT2]
+    for out in (a, b):
+        # Files first, then the texts, each in the order given; the answer names the label.
+        assert [r["index"] for r in out["results"]] == [0, 1, 2]
+        assert [r["kind"] for r in out["results"]] == ["file", "text", "text"]
+        assert [r["label"] for r in out["results"]] == ["cook", "cook", "astro"]
+        assert all({x["label"] for x in r["labels"]} == {"astro", "cook"} for r in out["results"])
+    for ra, rb in zip(a["results"], b["results"]):
+        assert ra["input"] == rb["input"]
         assert [x["probability"] for x in ra["labels"]] == pytest.approx(
             [x["probability"] for x in rb["labels"]], abs=1e-5
         )
@@ -268,7 +353,7 @@ def test_list_show_delete_and_errors_are_congruent(
     # The text report prints either way (the same tables).
     local, remote = cli.both("probe", "show", "topic", "--collection", COLLECTION)
     assert local.exit_code == remote.exit_code == 0, (local.output, remote.output)
-    for needle in ("chosen C", "held-out accuracy", "per class", "confusion matrix"):
+    for needle in ("C: ", "held-out accuracy", "per class", "confusion matrix"):
         assert needle in local.stdout and needle in remote.stdout, needle
 
     # An unknown probe: the same message both ways (exit 2, no traceback).

@@ -197,3 +197,37 @@ def test_reports_stored_before_the_names_were_split_read_under_the_true_name() -
     assert report.cv_accuracy == 0.75 and report.heldout_accuracy is None
     assert report.log_loss == 0.4 and report.accuracy_title == "cross-validated accuracy"
     assert "heldout_accuracy" not in report.to_dict()
+
+
+# -- what to label next ----------------------------------------------------------------------------
+
+
+def test_suggestions_are_unsure_and_not_near_duplicates(minilm_topics: Topics) -> None:
+    """From a one-shot probe: the picks are rows the probe is less sure about than the average
+    row, and copies of the most unsure row are suggested once, not five times."""
+    from omnivec.indexer.probes.suggestion import suggest_rows
+
+    X, labels, prompts = minilm_topics
+    train, rest = _draw(labels, 1, 0)
+    model, _ = train_probe(X[train], [labels[i] for i in train], prompt_embeddings=prompts)
+    U = _unit(X[rest])
+    proba = np.asarray(model.predict_proba(U), dtype=np.float64)
+    margin = -np.diff(-np.sort(-proba, axis=1)[:, :2], axis=1)[:, 0]
+    unsure = int(np.argmin(margin))
+    # Five exact copies of the most unsure row join the pool.
+    U2 = np.vstack([U, np.repeat(U[unsure : unsure + 1], 5, axis=0)])
+    P2 = np.vstack([proba, np.repeat(proba[unsure : unsure + 1], 5, axis=0)])
+    picked = suggest_rows(P2, U2, 8)
+    rows = [p.row for p in picked]
+    assert len(rows) == len(set(rows)) == 8
+    copies = {unsure, *range(len(U), len(U2))}
+    assert len(copies & set(rows)) == 1  # the copies are one suggestion, not six
+    assert np.mean([1 - p.margin for p in picked]) > np.mean(1 - margin)
+    assert [p.predicted for p in picked] == [int(np.argmax(P2[r])) for r in rows]
+    entropy = suggest_rows(P2, U2, 8, strategy="entropy")
+    assert len({p.row for p in entropy}) == 8
+
+    with pytest.raises(InvalidInputError, match="1-1000"):
+        suggest_rows(P2, U2, 0)
+    with pytest.raises(InvalidInputError, match="unknown strategy 'random'"):
+        suggest_rows(P2, U2, 3, strategy="random")

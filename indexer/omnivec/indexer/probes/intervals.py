@@ -56,7 +56,8 @@ def wilson_interval(successes: float, n: float, level: float = REPORT_LEVEL) -> 
     denom = 1.0 + z * z / n
     centre = (p + z * z / (2.0 * n)) / denom
     half = z * math.sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # The interval always holds p itself: rounding can leave centre + half a hair below 1 at p = 1.
+    return min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half))
 
 
 @dataclass(frozen=True)
