@@ -234,6 +234,8 @@ def test_report_travels_in_full(server_target: str, local_env: dict[str, str], t
     assert text[0] == text[1]
     assert "2 prompts 'a sentence about {}', 'a text about {}'" in text[1] and "folds" in text[1]
     assert "90%" in text[1] and "unlabeled" in text[1]
+    # Three held-out rows cannot decide between the probe and zero-shot: the report says so.
+    assert "vs zero-shot" in text[1] and "cannot tell apart on 3 rows" in text[1], text[1]
 
 
 def test_classify_is_congruent(server_target: str, local_env: dict[str, str], workdir: Path,

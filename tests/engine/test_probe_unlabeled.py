@@ -231,3 +231,38 @@ def test_suggestions_are_unsure_and_not_near_duplicates(minilm_topics: Topics) -
         suggest_rows(P2, U2, 0)
     with pytest.raises(InvalidInputError, match="unknown strategy 'random'"):
         suggest_rows(P2, U2, 3, strategy="random")
+
+
+# -- intervals -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("hits", "n"), [(6, 8), (0, 5), (5, 5), (180, 240)])
+def test_wilson_interval_matches_scipy(hits: int, n: int) -> None:
+    from scipy.stats import binomtest
+
+    from omnivec.indexer.probes.intervals import wilson_interval
+
+    reference = binomtest(hits, n).proportion_ci(confidence_level=0.9, method="wilson")
+    low, high = wilson_interval(hits, n)
+    assert (low, high) == pytest.approx((reference.low, reference.high), abs=1e-12)
+    assert low <= hits / n <= high
+
+
+def test_eight_rows_cannot_tell_apart_what_240_rows_can() -> None:
+    """The issue's case: probe 75.0% vs zero-shot 87.5% on 8 held-out rows is no verdict; the same
+    kind of gap on 240 rows is one."""
+    from omnivec.indexer.probes.intervals import paired_difference, verdict
+
+    probe = np.array([1, 1, 1, 1, 1, 1, 0, 0], dtype=np.float64)
+    zero_shot = np.array([1, 1, 1, 1, 1, 1, 1, 0], dtype=np.float64)
+    small = paired_difference(probe, zero_shot)
+    assert (small.first, small.second, small.rows) == (0.75, 0.875, 8)
+    assert small.low < small.difference < small.high and small.low < 0 < small.high
+    assert verdict(small.low, small.high) == "cannot tell apart"
+
+    # 240 rows: the probe right on 24 rows zero-shot misses, wrong on 6 it gets.
+    first = np.r_[np.ones(180), np.ones(24), np.zeros(6), np.zeros(30)]
+    second = np.r_[np.ones(180), np.zeros(24), np.ones(6), np.zeros(30)]
+    large = paired_difference(first, second)
+    assert large.difference == pytest.approx(18 / 240)
+    assert verdict(large.low, large.high) == "better" and verdict(-large.high, -large.low) == "worse"

@@ -444,7 +444,11 @@ def test_zero_shot_images_use_clip(models: Any, photos: dict[str, Path]) -> None
 
 
 FORMAT1 = Path(__file__).resolve().parents[1] / "fixtures" / "probe_format1"
-_RENAMED = {"chosen_c": "regularization_c", "per_class": "class_metrics"}
+_RENAMED = {"chosen_c": "regularization_c", "per_class": "class_metrics", "heldout_log_loss": "log_loss"}
+# Fields added after format 1 (issue 14's honest report and unlabelled rows), with the values a
+# format-1 report reads as: nothing measured.
+_ADDED = {"accuracy_interval": None, "comparisons": [], "c_rule": "", "unlabeled_available": 0,
+          "unlabeled_rows": 0, "unlabeled_used": False}
 
 
 def test_probe_stored_in_format_1_still_loads(tmp_path: Path) -> None:
@@ -460,11 +464,13 @@ def test_probe_stored_in_format_1_still_loads(tmp_path: Path) -> None:
     report = record.report
     assert report.regularization_c == raw["report"]["chosen_c"] == 0.1
     assert report.class_metrics[1] == ClassMetrics("dog", 0.0, 0.0, 0.0, 2)
-    assert report.heldout_accuracy == record.heldout_accuracy == pytest.approx(1 / 3)
+    assert report.heldout_accuracy == record.accuracy == pytest.approx(1 / 3)
     assert report.confusion_matrix == ((1, 0, 1), (1, 0, 1), (1, 0, 1))
     # Every stored value, under its new name, in the same order.
-    assert report.to_dict() == {_RENAMED.get(k, k): v for k, v in raw["report"].items()}
-    assert list(record.to_dict()["report"]) == [_RENAMED.get(k, k) for k in raw["report"]]
+    assert report.to_dict() == {_RENAMED.get(k, k): v for k, v in raw["report"].items()} | _ADDED
+    # The stored keys keep their order among the new ones.
+    keys = [k for k in record.to_dict()["report"] if k not in _ADDED]
+    assert keys == [_RENAMED.get(k, k) for k in raw["report"]]
     assert model.classes == ("cat", "dog", "fish") and model.abstain_threshold == 0.4
     assert model.predict_proba(np.eye(3, 8)).shape == (3, 3)
 
@@ -534,7 +540,7 @@ def test_cli_train_list_show_classify_apply(
     train = omnivec("probe", "train", "topic", "--collection", "docs", "--labels", str(labels),
                     "--prompt", "a sentence about {}", env=cli_env)
     assert train.returncode == 0, train.stderr
-    for needle in ("trained", "chosen C", "held-out accuracy", "zero-shot:", "plain probe",
+    for needle in ("trained", "C: ", "held-out accuracy", "90% interval", "vs zero-shot", "plain probe",
                    "per class", "confusion matrix", "training time"):
         assert needle in train.stdout, (needle, train.stdout)
 
