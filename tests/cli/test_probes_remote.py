@@ -232,10 +232,11 @@ def test_report_travels_in_full(server_target: str, local_env: dict[str, str], t
     assert out[0].exit_code == out[1].exit_code == 0, (out[0].output, out[1].output)
     text = [re.sub(r"training time: [0-9.]+ s", "training time: T s", r.stdout) for r in out]
     assert text[0] == text[1]
-    assert "2 prompts 'a sentence about {}', 'a text about {}'" in text[1] and "folds" in text[1]
-    assert "90%" in text[1] and "unlabeled" in text[1]
+    shown = " ".join(text[1].split())  # the console wraps long lines
+    assert "2 prompts 'a sentence about {}', 'a text about {}'" in shown and "folds" in shown
+    assert "90%" in shown and "unlabeled" in shown
     # Three held-out rows cannot decide between the probe and zero-shot: the report says so.
-    assert "vs zero-shot" in text[1] and "cannot tell apart on 3 rows" in text[1], text[1]
+    assert "vs zero-shot" in shown and "cannot tell apart on 3 rows" in shown, shown
 
 
 def test_classify_is_congruent(server_target: str, local_env: dict[str, str], workdir: Path,

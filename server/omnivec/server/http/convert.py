@@ -148,7 +148,9 @@ def _finite(value: float) -> float:
 def probe_info(info: ProbeInfo) -> s.ProbeInfoOut:
     return s.ProbeInfoOut(
         name=info.name, version=info.version, space=info.space, classes=list(info.classes),
-        heldout_accuracy=info.heldout_accuracy, created_at=info.created_at,
+        # Only a held-out estimate is called held out (ProbeInfo.accuracy may be out-of-fold).
+        heldout_accuracy=info.accuracy if info.estimate_method == "held-out split" else None,
+        created_at=info.created_at,
         is_latest=info.is_latest,
     )
 
