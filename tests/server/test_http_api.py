@@ -128,13 +128,15 @@ def test_thumbnails_and_audio_are_served_with_ranges(loaded: dict[str, Any], htt
     assert item["modality"] == "audio" and item["chunks"][0]["start_s"] is not None
 
 
-def test_errors_have_the_grpc_meaning_and_a_json_body(loaded: dict[str, Any], http: httpx.Client, tmp_path: Path) -> None:
-    def error(response: httpx.Response, code: int, status: str) -> str:
-        assert response.status_code == code, response.text
-        body = response.json()["error"]
-        assert body["code"] == code and body["status"] == status
-        return str(body["message"])
+def error(response: httpx.Response, code: int, status: str) -> str:
+    """Asserts an HTTP error with its gRPC status name; its message."""
+    assert response.status_code == code, response.text
+    body = response.json()["error"]
+    assert body["code"] == code and body["status"] == status
+    return str(body["message"])
 
+
+def test_errors_have_the_grpc_meaning_and_a_json_body(loaded: dict[str, Any], http: httpx.Client, tmp_path: Path) -> None:
     assert "nope" in error(http.get("/api/collections/nope"), 404, "NOT_FOUND")
     error(http.post("/api/collections/nope/search", json={"text": "x"}), 404, "NOT_FOUND")
     error(http.post("/api/collections/nope/items", data={"text": ["x"]}), 404, "NOT_FOUND")
@@ -158,7 +160,11 @@ def test_errors_have_the_grpc_meaning_and_a_json_body(loaded: dict[str, Any], ht
           400, "INVALID_ARGUMENT")
 
 
-def test_probe_train_show_classify_apply_filter_delete(loaded: dict[str, Any], http: httpx.Client) -> None:
+def test_probe_train_show_classify_apply_filter_delete(
+    loaded: dict[str, Any], http: httpx.Client, server: Any
+) -> None:
+    from omnivec.client import Client
+
     base = f"/api/collections/{COLLECTION}/probes/kind"
     texts = {"photo": ["a photo of a cat", "a photo of a rocket"],
              "talk": ["someone talking about cooking", "a weather forecast read aloud"]}
@@ -180,6 +186,16 @@ def test_probe_train_show_classify_apply_filter_delete(loaded: dict[str, Any], h
     hits = http.post(f"/api/collections/{COLLECTION}/search",
                      json={"text": "anything", "where": f"label_kind = '{label}'", "k": 20}).json()["hits"]
     assert len(hits) == applied["counts"][label]
+    # What to label next: the same items as gRPC's SuggestLabels, never a training example.
+    suggested = http.post(base + "/suggest", json={"n": 3}).json()
+    assert suggested["version"] == 1 and 1 <= len(suggested["suggestions"]) <= 3
+    assert [x["rank"] for x in suggested["suggestions"]] == list(range(1, len(suggested["suggestions"]) + 1))
+    with Client(f"127.0.0.1:{server.port}", timeout=120) as client:
+        over_grpc = client.suggest_labels(COLLECTION, "kind", count=3)
+    assert [x["item_id"] for x in suggested["suggestions"]] == [x.item_id for x in over_grpc.suggestions]
+    assert suggested["unlabeled_items"] == over_grpc.unlabeled_items
+    assert "n must be" in error(http.post(base + "/suggest", json={"n": 0}), 400, "INVALID_ARGUMENT")
+    assert "guess" in error(http.post(base + "/suggest", json={"strategy": "guess"}), 400, "INVALID_ARGUMENT")
     assert http.delete(base, params={"all_versions": "true"}).json() == {"deleted_versions": 1}
     assert http.get(base).status_code == 404
 
@@ -187,7 +203,8 @@ def test_probe_train_show_classify_apply_filter_delete(loaded: dict[str, Any], h
 def test_openapi_and_offline_docs(http: httpx.Client) -> None:
     spec = http.get("/openapi.json").json()
     for path in ("/api/collections", "/api/collections/{name}/search", "/api/collections/{name}/items",
-                 "/api/collections/{collection}/probes/{name}/train", "/api/classify"):
+                 "/api/collections/{collection}/probes/{name}/train",
+                 "/api/collections/{collection}/probes/{name}/suggest", "/api/classify"):
         assert path in spec["paths"]
     docs = http.get("/docs").text
     assert "/openapi.json" in docs and "/docs-static/swagger-ui-bundle.js" in docs

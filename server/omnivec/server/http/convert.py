@@ -10,10 +10,23 @@ import math
 from typing import Any
 from urllib.parse import quote
 
-from omnivec.client.types import ClassMetrics, EncoderConfig, Hit, LabelScore, SearchResult
+from omnivec.client.types import (
+    ClassMetrics,
+    EncoderConfig,
+    Hit,
+    LabelScore,
+    LabelSuggestion,
+    LabelSuggestions,
+    SearchResult,
+)
 from omnivec.indexer.encoders.base import EncoderSpec
 from omnivec.indexer.item_media import ItemView
-from omnivec.indexer.probes.results import Classification, ClassifyCollectionResult, ProbeInfo
+from omnivec.indexer.probes.results import (
+    Classification,
+    ClassifyCollectionResult,
+    ProbeInfo,
+    Suggestions,
+)
 from omnivec.indexer.probes.service import label_column_for
 from omnivec.indexer.probes.storage import ProbeRecord
 from omnivec.indexer.store import CollectionInfo, SnapshotInfo
@@ -168,6 +181,21 @@ def apply_result(result: ClassifyCollectionResult) -> s.ApplyProbeOut:
         column=result.column, confidence_column=result.confidence_column,
         version=result.version, items=result.items, rows=result.rows,
         abstained=result.abstained, skipped=result.skipped, counts=dict(result.counts),
+    )
+
+
+def suggestions(result: Suggestions) -> LabelSuggestions:
+    """The engine's suggestions as the SDK's type (the gRPC answer converts to the same)."""
+    return LabelSuggestions(
+        suggestions=tuple(
+            LabelSuggestion(
+                rank=x.rank, item_id=x.item_id, modality=x.modality, source_uri=x.source_uri,
+                text=x.text, predicted=x.predicted, probability=x.probability, margin=x.margin,
+                score=x.score,
+            )
+            for x in result.suggestions
+        ),
+        version=result.version, unlabeled_items=result.unlabeled_items, strategy=result.strategy,
     )
 
 

@@ -312,6 +312,12 @@ class ProbeClassifyOut(BaseModel):
     version: int
 
 
+class SuggestIn(_In):
+    n: int = Field(20, description="how many items to suggest (1-1000)")
+    version: int = Field(0, ge=0, description="0: the latest")
+    strategy: str = Field("margin", description="margin, entropy or random")
+
+
 class ApplyProbeIn(_In):
     version: int = Field(0, ge=0, description="0: the latest")
     column: str | None = None

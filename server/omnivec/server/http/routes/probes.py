@@ -1,4 +1,5 @@
-"""Few-shot probes (ProbeService): train, list, show, classify, apply to the collection, delete.
+"""Few-shot probes (ProbeService): train, list, show, classify, apply to the collection, suggest
+what to label next, delete.
 
 Training answers when the probe is stored, with its report (gRPC streams progress first; a web
 page waits a second or two instead).
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from omnivec.client.types import LabelSuggestions
 from omnivec.indexer.classify import MediaInput
 from omnivec.indexer.errors import InvalidInputError
 from omnivec.indexer.probes.examples import LabelledExample, ProbeInput
@@ -92,3 +94,13 @@ def apply_probe(request: Request, collection: str, name: str, body: s.ApplyProbe
         collection, name, version=body.version or None, column=body.column
     )
     return convert.apply_result(result)
+
+
+@router.post("/collections/{collection}/probes/{name}/suggest", response_model=LabelSuggestions)
+def suggest_labels(request: Request, collection: str, name: str, body: s.SuggestIn) -> LabelSuggestions:
+    """The unlabelled items whose labels would help the probe most, most useful first (what the
+    gRPC SuggestLabels and ``omnivec probe suggest`` answer)."""
+    result = engine(request).probes.suggest(
+        collection, name, n=body.n, version=body.version or None, strategy=body.strategy
+    )
+    return convert.suggestions(result)
