@@ -65,28 +65,38 @@ def fsync_table_commit(table_dir: Path, since: float) -> int:
     missing or torn. This is called after each commit and before the write is acknowledged."""
     flushed = 0
     for name in _TABLE_FOLDERS:
-        folder = table_dir / name
-        try:
-            # Adding or renaming an entry updates the folder's mtime: an older folder holds no
-            # new file and needs no flush (each fsync costs milliseconds on a real disk).
-            if folder.stat().st_mtime < since:
-                continue
-            entries = list(os.scandir(folder))
-        except FileNotFoundError:
-            continue
-        for entry in entries:
-            try:
-                if not entry.is_file() or entry.stat().st_mtime < since:
-                    continue
-                fd = os.open(entry.path, os.O_RDONLY)
-            except FileNotFoundError:
-                continue  # a temp file renamed meanwhile
-            try:
-                os.fsync(fd)
-                flushed += 1
-            finally:
-                os.close(fd)
-        fsync_dir(folder)
+        flushed += _fsync_folder_since(table_dir / name, since, subfolders=name == "_indices")
     if table_dir.stat().st_mtime >= since:  # a folder was created (e.g. the first _deletions)
         fsync_dir(table_dir)
+    return flushed
+
+
+def _fsync_folder_since(folder: Path, since: float, *, subfolders: bool) -> int:
+    """Flush the files of ``folder`` written since ``since``, then the folder; with
+    ``subfolders``, also each new subfolder's files (an index is ``_indices/<uuid>/*``)."""
+    flushed = 0
+    try:
+        # Adding or renaming an entry updates the folder's mtime: an older folder holds no
+        # new file and needs no flush (each fsync costs milliseconds on a real disk).
+        if folder.stat().st_mtime < since:
+            return 0
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        try:
+            if subfolders and entry.is_dir():
+                flushed += _fsync_folder_since(Path(entry.path), since, subfolders=False)
+                continue
+            if not entry.is_file() or entry.stat().st_mtime < since:
+                continue
+            fd = os.open(entry.path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue  # a temp file renamed meanwhile
+        try:
+            os.fsync(fd)
+            flushed += 1
+        finally:
+            os.close(fd)
+    fsync_dir(folder)
     return flushed

@@ -708,12 +708,16 @@ class Collection:
         """Bring the keyword index up to date after a write (the caller holds the write lock).
         A failure only logs: LanceDB still answers from a flat scan of what the index misses."""
         before = self.version
+        started = time.time()
         try:
             built = self._keyword.refresh(force=force)
         except Exception as exc:  # the index is an accelerator; the write is already committed
             log.warning("%s: keyword index not updated: %s", self.name, exc)
             return
         if built:
+            # The index files and the version that names them are flushed like any commit: a
+            # manifest pointing at index files lost in a power cut would not open.
+            self._committed(started, self.version)
             self._rows_unchanged(before, self.version)
 
     def _rows_unchanged(self, before: int, after: int) -> None:
