@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The distributed extra (Ray, lance-ray) is tested by `make test` but not needed to serve.
+DIST_STAMP := $(VENV)/.installed-distributed
 
 .PHONY: serve test test-fast demo bench generate proto proto-check lint clean screenshots browser-deps system-deps
 
@@ -16,6 +18,10 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(BIN)/pip install -q -e clients/python -e '.[test]'
 	touch $(STAMP)
 
+$(DIST_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e '.[test,distributed]'
+	touch $(DIST_STAMP)
+
 venv: $(STAMP)
 
 # gRPC on 50051; the web app and the HTTP/JSON API on $(HTTP_PORT) (the URL is printed). The
@@ -23,12 +29,12 @@ venv: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/omnivec serve --host 127.0.0.1 --port 50051 --http-port $(HTTP_PORT) --index-root samples
 
-test: $(STAMP)
+test: $(STAMP) $(DIST_STAMP)
 	$(BIN)/python scripts/generate_proto.py --check
 	$(BIN)/python scripts/generate_async_client.py --check
 	$(BIN)/python -m pytest
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(DIST_STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
 demo: $(STAMP)

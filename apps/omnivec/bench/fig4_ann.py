@@ -10,6 +10,8 @@ draws from the same mixture (not in the index). Ground truth is exact inner-prod
   same HNSW structure (the wrapper's overhead), build time and bytes/vector.
 * fig4.ivfpq: the IVF-PQ option (``choose_params(kind=IVFPQ)``): bytes/vector (target < 100),
   recall@10 and QPS reported.
+* fig4.lance: a space over the ANN memory budget, served by LanceDB's own index stored with the
+  table (:mod:`omnivec.bench.fig4_lance`): recall@10 (target >= 0.95) and QPS against exact.
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ K = 10
 
 def sizes(quick: bool) -> dict[str, int]:
     if quick:
-        return {"n": 50_000, "n_ivfpq": 20_000, "centres": 1_000, "queries": 200, "exact_queries": 40}
-    return {"n": 1_000_000, "n_ivfpq": 1_000_000, "centres": 4_000, "queries": 500, "exact_queries": 30}
+        return {"n": 50_000, "n_ivfpq": 20_000, "n_lance": 20_000, "centres": 1_000, "queries": 200,
+                "exact_queries": 40}
+    return {"n": 1_000_000, "n_ivfpq": 1_000_000, "n_lance": 1_000_000, "centres": 4_000,
+            "queries": 500, "exact_queries": 30}
 
 
 def run(ctx: BenchContext, *, override: dict[str, int] | None = None) -> list[FigureResult]:
@@ -46,7 +50,7 @@ def run(ctx: BenchContext, *, override: dict[str, int] | None = None) -> list[Fi
     n, n_q = cfg["n"], cfg["queries"]
     started = time.perf_counter()
     set_faiss_threads(ctx.faiss_threads)
-    X, centres = clustered_vectors(max(n, cfg["n_ivfpq"]), DIM, centres=cfg["centres"], seed=0)
+    X, centres = clustered_vectors(max(n, cfg["n_ivfpq"], cfg["n_lance"]), DIM, centres=cfg["centres"], seed=0)
     Q, _ = clustered_vectors(n_q, DIM, centres=0, centre_matrix=centres, seed=1)
     data_note = (f"{n:,} x {DIM} clustered vectors: normalised Gaussian mixture around "
                  f"{cfg['centres']:,} random unit centres (noise norm 0.75, intra-cluster cosine "
@@ -60,38 +64,57 @@ def run(ctx: BenchContext, *, override: dict[str, int] | None = None) -> list[Fi
         _, gt = index.search(Q, K)
         return np.asarray(gt)
 
-    exact = _flat(X[:n])
-    gt = ground_truth(exact)
-    results = []
+    truths: dict[int, tuple[Any, np.ndarray]] = {}
 
+    def truth(size: int) -> tuple[Any, np.ndarray]:
+        """Exact search over the first ``size`` vectors and its answers, made once per size."""
+        if size not in truths:
+            exact = _flat(X[:size])
+            truths[size] = (exact, ground_truth(exact))
+        return truths[size]
+
+    def note(size: int) -> str:
+        return data_note if size == n else data_note.replace(f"{n:,} x", f"{size:,} x")
+
+    results = []
     # -- HNSW (auto) --------------------------------------------------------------------------
-    params = choose_params(n, DIM, recall_target=0.95)
-    set_faiss_threads(ctx.faiss_threads)
-    t0 = time.perf_counter()
-    ann = AnnIndex.build(X[:n], np.arange(n, dtype=np.int64), params)
-    # As the store does: lower ef_search to what the recall target needs on this data.
-    ann.tune_search(0.95)
-    build_s = time.perf_counter() - t0
-    results.append(_figure(
-        ctx, "fig4.hnsw", f"ANN ({params.kind.value}, auto params) vs exact search", ann, exact,
-        Q, gt, cfg, build_s, data_note, n,
-    ))
-    del ann
+    if ctx.wants("fig4.hnsw"):
+        exact, gt = truth(n)
+        params = choose_params(n, DIM, recall_target=0.95)
+        set_faiss_threads(ctx.faiss_threads)
+        t0 = time.perf_counter()
+        ann = AnnIndex.build(X[:n], np.arange(n, dtype=np.int64), params)
+        # As the store does: lower ef_search to what the recall target needs on this data.
+        ann.tune_search(0.95)
+        build_s = time.perf_counter() - t0
+        results.append(_figure(
+            ctx, "fig4.hnsw", f"ANN ({params.kind.value}, auto params) vs exact search", ann,
+            exact, Q, gt, cfg, build_s, data_note, n,
+        ))
+        del ann
 
     # -- IVF-PQ option ------------------------------------------------------------------------
-    n_pq = cfg["n_ivfpq"]
-    pq_params = choose_params(n_pq, DIM, kind=AnnKind.IVFPQ, recall_target=0.95)
-    exact_pq = exact if n_pq == n else _flat(X[:n_pq])
-    gt_pq = gt if n_pq == n else ground_truth(exact_pq)
-    set_faiss_threads(ctx.faiss_threads)
-    t0 = time.perf_counter()
-    ivf = AnnIndex.build(X[:n_pq], np.arange(n_pq, dtype=np.int64), pq_params)
-    build_pq = time.perf_counter() - t0
-    pq_note = data_note if n_pq == n else data_note.replace(f"{n:,} x", f"{n_pq:,} x")
-    results.append(_figure(
-        ctx, "fig4.ivfpq", "ANN IVF-PQ option (auto params) vs exact search", ivf, exact_pq,
-        Q, gt_pq, cfg, build_pq, pq_note, n_pq, ivfpq=True,
-    ))
+    if ctx.wants("fig4.ivfpq"):
+        n_pq = cfg["n_ivfpq"]
+        exact_pq, gt_pq = truth(n_pq)
+        pq_params = choose_params(n_pq, DIM, kind=AnnKind.IVFPQ, recall_target=0.95)
+        set_faiss_threads(ctx.faiss_threads)
+        t0 = time.perf_counter()
+        ivf = AnnIndex.build(X[:n_pq], np.arange(n_pq, dtype=np.int64), pq_params)
+        build_pq = time.perf_counter() - t0
+        results.append(_figure(
+            ctx, "fig4.ivfpq", "ANN IVF-PQ option (auto params) vs exact search", ivf, exact_pq,
+            Q, gt_pq, cfg, build_pq, note(n_pq), n_pq, ivfpq=True,
+        ))
+        del ivf
+
+    # -- LanceDB's index, for a space over the memory budget ---------------------------------
+    if ctx.wants("fig4.lance"):
+        from omnivec.bench.fig4_lance import lance_figure
+
+        n_lance = cfg["n_lance"]
+        exact_lance, gt_lance = truth(n_lance)
+        results.append(lance_figure(ctx, X[:n_lance], Q, gt_lance, exact_lance, note(n_lance)))
     set_faiss_threads(ctx.faiss_threads)
     total = time.perf_counter() - started
     for r in results:

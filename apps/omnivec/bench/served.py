@@ -29,11 +29,12 @@ _SERVING = re.compile(r"omnivec serving on (\S+)")
 
 
 def synth_table(
-    start: int, count: int, dims: dict[str, int], *, seed: int, texts: list[str] | None = None
+    start: int, count: int, dims: dict[str, int], *, seed: int, texts: list[str] | None = None,
+    vectors: dict[str, np.ndarray] | None = None,
 ) -> Any:
     """Rows like the indexer writes for texts: one chunk per item, metadata JSON, one vector per
-    space (``dims``: space -> dimension); ``texts`` (else ``synthetic row N``) for the keyword
-    index."""
+    space (``dims``: space -> dimension; random unit vectors unless ``vectors`` gives them);
+    ``texts`` (else ``synthetic row N``) for the keyword index."""
     import pyarrow as pa
 
     from omnivec.indexer.store import vector_column
@@ -51,8 +52,9 @@ def synth_table(
         "metadata": pa.array([json.dumps({"n": start + i}) for i in range(count)], pa.json_(pa.utf8())),
     }
     for k, (space, dim) in enumerate(sorted(dims.items())):
-        vectors = random_unit_vectors(count, dim, seed=seed * 7 + k)
-        flat = pa.array(vectors.reshape(-1), pa.float32())
+        given = (vectors or {}).get(space)
+        matrix = given if given is not None else random_unit_vectors(count, dim, seed=seed * 7 + k)
+        flat = pa.array(np.ascontiguousarray(matrix, dtype=np.float32).reshape(-1), pa.float32())
         arrays[vector_column(space)] = pa.FixedSizeListArray.from_arrays(flat, dim)
     return pa.table(arrays)
 

@@ -29,6 +29,7 @@ from omnivec.client.types import (
 )
 from omnivec.indexer.backup import ExportInfo
 from omnivec.indexer.classify import MediaInput
+from omnivec.indexer.distributed import RayJob
 from omnivec.indexer.encoders.speech import Transcript
 from omnivec.indexer.engine import Embedding
 from omnivec.indexer.ingest import IndexEvent, IndexReport
@@ -145,6 +146,7 @@ class Backend(Protocol):
         metadata: dict[str, dict[str, Any]] | None = None,
         on_event: Callable[[IndexEvent], None] | None = None,
         on_total: Callable[[int], None] | None = None,
+        ray: RayJob | None = None,
     ) -> IndexReport: ...
 
     def delete_items(

@@ -170,10 +170,26 @@ def index(
     metadata: Annotated[Path | None, typer.Option("--metadata", help="JSON {path: {key: value}}; \"*\" for all.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    ray: Annotated[str | None, typer.Option(
+        "--ray", metavar="ADDRESS",
+        help="Index on Ray: 'local' (start Ray here), 'auto', 'ray://HOST:PORT' or 'HOST:PORT' "
+        "(the distributed extra).")] = None,
+    ray_actors: Annotated[int | None, typer.Option(
+        "--ray-actors", help="Encoder actors (default: what the cluster holds).")] = None,
+    ray_actor_cpus: Annotated[float | None, typer.Option(
+        "--ray-actor-cpus", help="CPUs per encoder actor (default 1).")] = None,
+    ray_actor_gpus: Annotated[float | None, typer.Option(
+        "--ray-actor-gpus", help="GPUs per encoder actor (default 0: encode on CPU).")] = None,
 ) -> None:
     """Index images, texts and audio; re-running skips unchanged files and resumes."""
+    from omnivec.indexer.distributed import RayJob
     from omnivec.indexer.ingest import load_metadata_file
 
+    job = None
+    if ray is not None:
+        job = RayJob(ray, actors=ray_actors, actor_cpus=ray_actor_cpus, actor_gpus=ray_actor_gpus)
+    elif (ray_actors, ray_actor_cpus, ray_actor_gpus) != (None, None, None):
+        raise InvalidInputError("--ray-actors, --ray-actor-cpus and --ray-actor-gpus need --ray")
     engine = backend(ctx)
     meta = load_metadata_file(metadata) if metadata else None
     progress = Progress(
@@ -196,6 +212,10 @@ def index(
         done += 1
         elapsed = max(time.perf_counter() - started, 1e-6)
         progress.update(task, advance=1, rate=f"{done / elapsed:.1f}", current=Path(event.item.label).name[:40])
+        if event.status == "failed" and not progress.disable:
+            # Shown as they happen (a long run's summary comes only at its end).
+            progress.console.print(f"  [red]failed[/] {event.item.label}: {event.reason}",
+                                   highlight=False, soft_wrap=True)
         # Machine-readable acknowledgement, one line per committed item (used for resumption checks).
         if event.status == "indexed" and not as_json and quiet:
             print(f"indexed {event.item_id} {event.item.label}", flush=True)
@@ -203,7 +223,7 @@ def index(
     with progress:
         report = engine.index_paths(
             collection, paths, recursive=recursive, spaces=_spaces(space), metadata=meta,
-            on_event=on_event, on_total=on_total,
+            on_event=on_event, on_total=on_total, ray=job,
         )
     if as_json:
         print_json(report.to_dict())

@@ -31,6 +31,7 @@ from omnivec.client.types import (
 from omnivec.client.types import Snapshot as RemoteSnapshot
 from omnivec.indexer import errors
 from omnivec.indexer.backup import ExportInfo
+from omnivec.indexer.distributed import RayJob
 from omnivec.indexer.encoders.speech import Segment, Transcript
 from omnivec.indexer.engine import Embedding
 from omnivec.indexer.ingest import IndexEvent, IndexReport, IngestItem, discover
@@ -120,9 +121,16 @@ class RemoteBackend:
         metadata: dict[str, dict[str, Any]] | None = None,
         on_event: Callable[[IndexEvent], None] | None = None,
         on_total: Callable[[int], None] | None = None,
+        ray: RayJob | None = None,
     ) -> IndexReport:
         """Discover locally (same rules as the engine), upload each item with Upsert."""
         import time
+
+        if ray is not None:
+            raise errors.InvalidInputError(
+                "--ray indexes into a data directory (--data) from this machine; with --server "
+                "the server indexes what is uploaded to it: drop one of the two options"
+            )
 
         started = time.perf_counter()
         if collection not in self.list_collections():

@@ -13,6 +13,10 @@ forward in place (:meth:`SpaceIndexes.added`); when other processes commit to th
 (server replicas on one object store, ``follow=True``), every use compares it with the table's
 version, which LanceDB refreshes at most every ``read_consistency_interval``, and catches the
 index up with what they added or removed.
+
+A space whose FAISS index would not fit ``index.ann_memory_budget_mb`` gets no FAISS index at all:
+:meth:`SpaceIndexes.lance_index` hands out the LanceDB index that serves it
+(:mod:`omnivec.indexer.lance_ann`), decided at first use and again at every flush.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -28,6 +32,7 @@ import pyarrow as pa
 from omnivec.indexer.ann import AnnIndex, AnnIndexUnreadable, AnnKind, AnnParams, choose_params
 from omnivec.indexer.config import IndexSettings
 from omnivec.indexer.errors import InvalidInputError, ResourceExhaustedError
+from omnivec.indexer.lance_ann import LanceVectorIndex, over_memory_budget
 from omnivec.indexer.storage import Objects, storage_fault
 from omnivec.indexer.table_schema import column_to_matrix, vector_column
 
@@ -48,6 +53,11 @@ class VectorTable(Protocol):
     def column(self, name: str, where: str | None = None) -> np.ndarray: ...
 
     def vectors(self, space: str, where: str | None = None) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def count_rows(self, where: str | None = None) -> int: ...
+
+    @property
+    def lance_table(self) -> Any: ...
 
 
 class SpaceIndexes:
@@ -78,6 +88,7 @@ class SpaceIndexes:
         self._lock = threading.Lock()
         self._open: dict[str, AnnIndex] = {}
         self._reflects: dict[str, int] = {}  # space -> the table version its index reflects
+        self._lance: dict[str, LanceVectorIndex | None] = {}  # decided per space; None: FAISS
 
     def get(self, space: str) -> AnnIndex:
         """The live index of ``space``: loaded and caught up, or built, on first use; caught up
@@ -100,6 +111,25 @@ class SpaceIndexes:
         caught = self._catch_up(space, self._open[space])
         self._open[space] = caught if caught is not None else self._build(space)
         self._reflects[space] = version
+
+    def lance_index(self, space: str) -> LanceVectorIndex | None:
+        """The LanceDB index serving ``space`` when its FAISS index would not fit the memory
+        budget; None when FAISS serves it (then use :meth:`get`)."""
+        if space not in self._lance:
+            with self._lock:
+                if space not in self._lance:
+                    self._lance[space] = self._choose_lance(space)
+        return self._lance[space]
+
+    def _choose_lance(self, space: str) -> LanceVectorIndex | None:
+        n = self._table.count_rows(f"{vector_column(space)} IS NOT NULL")
+        dim = self._dims[space]
+        if not over_memory_budget(n, dim, self._params(space, n), self._settings):
+            return None
+        log.info("%s: space %s (%d vectors) is over the ANN memory budget; LanceDB's index "
+                 "serves it", self._name, space, n)
+        self._open.pop(space, None)
+        return LanceVectorIndex(self._table, space, dim, self._settings)
 
     # -- the collection's writes ----------------------------------------------------------------
     def added(self, rows: pa.Table, rowids: np.ndarray, before: int, after: int) -> None:
@@ -130,13 +160,21 @@ class SpaceIndexes:
         with self._lock:
             self._open.clear()
             self._reflects.clear()
+            self._lance.clear()
 
     def flush(self) -> None:
         """Save every space's index at the current version; rebuild ones that outgrew their kind
         or carry too many tombstones. Indexes not open yet are opened first, so the next search
-        starts warm."""
+        starts warm. Whether FAISS or LanceDB serves a space is decided again here (it grew);
+        LanceDB's index is built or brought up to date instead of a FAISS save."""
+        with self._lock:
+            self._lance = {space: self._choose_lance(space) for space in self._dims}
         for space in self._dims:
-            self.get(space)
+            lance = self._lance[space]
+            if lance is not None:
+                lance.maintain()
+            else:
+                self.get(space)
         with self._lock:
             version = self._table.version
             for space, index in list(self._open.items()):

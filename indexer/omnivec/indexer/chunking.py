@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from omnivec.indexer.encoders.speech import Segment
+if TYPE_CHECKING:  # a type only: importing the encoders costs a torch import (Ray tasks chunk)
+    from omnivec.indexer.encoders.speech import Segment
 
 __all__ = ["Chunk", "chunk_text", "chunk_transcript"]
 

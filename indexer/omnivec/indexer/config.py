@@ -41,6 +41,7 @@ from omnivec.indexer.errors import ConfigError
 __all__ = [
     "ClipSettings",
     "IndexSettings",
+    "RaySettings",
     "ServerSettings",
     "Settings",
     "SpeechSettings",
@@ -116,11 +117,46 @@ class IndexSettings(BaseModel):
     ann_kind: Literal["auto", "flat", "hnsw", "ivfpq"] = "auto"
     ann_exact_threshold: int = Field(20_000, ge=1)
     ann_recall_target: float = Field(0.95, gt=0.0, le=1.0)
+    ann_memory_budget_mb: float = Field(
+        4096, gt=0, description="Per space: when its FAISS index would hold more RAM than this, "
+        "LanceDB's own vector index, stored with the table, serves the space instead.",
+    )
+    lance_index_type: Literal["ivf_hnsw_sq", "ivf_pq"] = Field(
+        "ivf_hnsw_sq", description="LanceDB's index for spaces over the memory budget.",
+    )
     payload_cache_mb: int = Field(
         256,
         ge=0,
         description="Per open collection, keep the display columns of search hits in memory up to "
         "this many MiB (0 = off): a hit then costs no LanceDB query (5-11 ms each on 2 cores).",
+    )
+
+
+class RaySettings(BaseModel):
+    """Indexing on a Ray cluster (``omnivec index ... --ray ADDRESS``, the ``distributed`` extra).
+
+    Reading, hashing, decoding and writing run as Ray tasks of ``task_cpus`` each; encoding runs in
+    a pool of actors, each holding its own encoders. Stages get fractional CPUs on purpose: when
+    the actor pool holds every CPU, Ray Data's read and write stages never get one and the job
+    hangs (seen on 2 cores).
+    """
+
+    actors: int = Field(
+        0, ge=0, description="Encoder actors; 0 = as many as the cluster's CPUs (or GPUs, with "
+        "actor_gpus) hold after one CPU is left to the tasks, at least one.",
+    )
+    actor_cpus: float = Field(1.0, gt=0, description="CPUs per encoder actor (its torch threads).")
+    actor_gpus: float = Field(0.0, ge=0, description="GPUs per encoder actor; > 0 runs the "
+                              "encoders on CUDA (fractions share a GPU).")
+    task_cpus: float = Field(0.25, gt=0, le=64, description="CPUs per read/decode/write task.")
+    batch_items: int = Field(32, ge=1, description="Items per encoder call.")
+    commit_rows: int = Field(
+        4096, ge=1, description="Commit the written fragments once this many rows wait (one "
+        "LanceDB version each; a driver killed before a commit loses only uncommitted work).",
+    )
+    commit_seconds: float = Field(10.0, gt=0, description="...or once this long has passed.")
+    local_cpus: int = Field(
+        0, ge=0, description="Logical CPUs of the Ray started by --ray local; 0 = this machine's.",
     )
 
 
@@ -231,6 +267,7 @@ class Settings(BaseSettings):
     text: TextSettings = TextSettings()
     speech: SpeechSettings = SpeechSettings()
     index: IndexSettings = IndexSettings()
+    ray: RaySettings = RaySettings()
     server: ServerSettings = ServerSettings()
     storage: StorageSettings = StorageSettings()
 

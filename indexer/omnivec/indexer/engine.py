@@ -25,6 +25,7 @@ from omnivec.client.types import (
 from omnivec.indexer.backup import ExportInfo, export_collection, import_collection
 from omnivec.indexer.config import Settings
 from omnivec.indexer.discovery import IngestItem, discover
+from omnivec.indexer.distributed.job import RayJob
 from omnivec.indexer.encoders.base import EncoderSpec, require_list
 from omnivec.indexer.encoders.registry import embedding_spaces, space_entry
 from omnivec.indexer.encoders.speech import Transcript
@@ -167,18 +168,30 @@ class Engine:
         on_event: Callable[[IndexEvent], None] | None = None,
         on_total: Callable[[int], None] | None = None,
         confine_to: Path | None = None,
+        ray: RayJob | None = None,
     ) -> IndexReport:
         """Index files, folders and manifests; one bad file never stops the run. With
-        ``confine_to`` (a resolved folder) nothing outside it is read (see ``discover``)."""
+        ``confine_to`` (a resolved folder) nothing outside it is read (see ``discover``). With
+        ``ray`` the work runs on a Ray cluster (:mod:`omnivec.indexer.distributed`), with the same
+        ids, rows, vectors, events and report."""
         target = self._target(collection, spaces)
         items, problems = discover(
             list(paths), recursive=recursive, metadata=metadata, confine_to=confine_to
         )
+        total = len(items) + len(problems)
         if on_total is not None:
-            on_total(len(items) + len(problems))
-        report = Ingestor(target, self.models, self.settings).run(
-            items, on_event=on_event, total=len(items) + len(problems)
-        )
+            on_total(total)
+        if ray is not None:
+            from omnivec.indexer.distributed.pipeline import index_with_ray
+
+            report = index_with_ray(
+                target, items, models=self.models, settings=self.settings, job=ray,
+                on_event=on_event, total=total,
+            )
+        else:
+            report = Ingestor(target, self.models, self.settings).run(
+                items, on_event=on_event, total=total
+            )
         report.failed[:0] = problems
         target.flush_ann()
         return report

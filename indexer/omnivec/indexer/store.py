@@ -80,9 +80,10 @@ from omnivec.indexer.table_schema import (
     TABLE_NAME,
     blob_fields,
     column_to_matrix,
-    json_type,
+    complete_rows,
     table_schema,
     vector_column,
+    write_schema,
 )
 
 __all__ = [
@@ -276,6 +277,13 @@ class Collection:
         self._next_rowid += count
         return start
 
+    def _failed_write(self, exc: Exception, disk_full_message: str) -> Exception | None:
+        """What a failed LanceDB write raises: disk full, or a store fault naming the bucket;
+        None when it is neither (then the original error is re-raised)."""
+        if _disk_full(exc):
+            return StorageFullError(disk_full_message)
+        return storage_fault(exc, self.location)
+
     def add_rows(self, rows: pa.Table) -> int:
         """Append rows (whole items) in one LanceDB commit, then index them. Returns the version.
 
@@ -283,36 +291,26 @@ class Collection:
         """
         if rows.num_rows == 0:
             return self.version
-        # Columns the batch does not carry get nulls: the probes' label_* columns (set again
-        # when the probe is applied again) and blobs an item has none of (a text's thumbnail).
-        for column in self._table.schema:
-            if column.name not in rows.column_names and (
-                column.name.startswith(LABEL_COLUMN_PREFIX) or column.name in BLOB_COLUMNS
-            ):
-                rows = rows.append_column(column, pa.nulls(rows.num_rows, column.type))
         with self._write_lock:
             self._acquire_writer()
             start = self._rowid_start(rows.num_rows)
             rowids = np.arange(start, start + rows.num_rows, dtype=np.int64)
-            now = pa.array(
-                [int(time.time() * 1000)] * rows.num_rows, pa.timestamp("ms", tz="UTC")
-            )
-            table = rows.append_column("rowid", pa.array(rowids)).append_column("indexed_at", now)
-            table = table.select(self._table.schema.names).cast(self._write_schema())
+            # Columns written by probes (label_*) are not produced by the indexer: new rows get
+            # nulls there until the probe is applied again.
+            table = complete_rows(rows, self.write_schema(), rowids, int(time.time() * 1000))
             before = self.version
             started = time.time()
             try:
                 self._table.add(table)
             except Exception as exc:
                 self._next_rowid = None  # re-derive from disk: the commit may not have happened
-                if _disk_full(exc):
-                    raise StorageFullError(
-                        f"disk full while writing collection {self.name!r}; free space under "
-                        f"{self.location} and retry (nothing from this batch was stored)"
-                    ) from exc
-                fault = storage_fault(exc, self.location)
-                if fault is not None:
-                    raise fault from exc
+                failure = self._failed_write(
+                    exc,
+                    f"disk full while writing collection {self.name!r}; free space under "
+                    f"{self.location} and retry (nothing from this batch was stored)",
+                )
+                if failure is not None:
+                    raise failure from exc
                 raise
             after = self.version
             self._committed(started, after)
@@ -331,12 +329,58 @@ class Collection:
             fsync_table_commit(self.root.local_path / f"{self.table_name}.lance", started - 2.0)
         self.checksums.record_after_commit(version, self.name)
 
-    def _write_schema(self) -> pa.Schema:
-        # LanceDB reports the JSON column as large_binary; casting text into that would store
-        # raw bytes that its json_* filter functions cannot read, so write it as arrow JSON.
-        schema = self._table.schema
-        index = schema.get_field_index("metadata")
-        return schema.set(index, pa.field("metadata", json_type()))
+
+    def write_schema(self) -> pa.Schema:
+        """The schema new rows are written with (see :func:`table_schema.write_schema`)."""
+        return write_schema(self._table.schema)
+
+    def next_rowid(self) -> int:
+        """The first row id of the rows this process writes next. Claims the collection's writer
+        lock, so a run that writes Lance fragments itself (the Ray indexer, whose rows take ids
+        from here up) fails before any work when another process writes the collection."""
+        with self._write_lock:
+            self._acquire_writer()
+            return self._rowid_start(0)
+
+    def commit_fragments(self, fragments: Sequence[Any], *, written_since: float) -> int:
+        """Commit Lance fragments written elsewhere as one append; returns the new version.
+
+        The fragments' rows must be :func:`table_schema.complete_rows` rows of whole items, with
+        row ids from :meth:`next_rowid` up that no stored row has. The ANN indexes and the
+        payload copy did not see these rows, so they are re-derived from the table on their next
+        use. ``written_since`` (wall clock) is when the fragments' writers started: their files
+        are flushed with the commit's own before it returns (a local table; see _committed).
+        """
+        import lance
+
+        with self._write_lock:
+            self._acquire_writer()
+            if not fragments:
+                return self.version
+            started = min(written_since, time.time())
+            try:
+                lance.LanceDataset.commit(
+                    self.table_uri, lance.LanceOperation.Append(list(fragments)),
+                    read_version=self.version,
+                    storage_options=self.root.storage_options or None,
+                )
+            except Exception as exc:
+                failure = self._failed_write(
+                    exc,
+                    f"disk full while committing to collection {self.name!r}; free space "
+                    f"under {self.location} and retry (nothing from this commit was stored)",
+                )
+                if failure is not None:
+                    raise failure from exc
+                raise
+            finally:
+                self._table.checkout_latest()
+                self._next_rowid = None
+                self._indexes.forget()
+                self._payload.clear()
+            self._committed(started, self.version)
+            self._refresh_keyword_index()
+            return self.version
 
     def delete_where(self, predicate: str) -> int:
         """Delete rows matching a LanceDB predicate (internal callers only). Returns rows removed."""
@@ -350,13 +394,12 @@ class Collection:
             try:
                 self._table.delete(predicate)
             except Exception as exc:
-                if _disk_full(exc):
-                    raise StorageFullError(
-                        f"disk full while deleting from {self.name!r}; free space and retry"
-                    ) from exc
-                fault = storage_fault(exc, self.location)
-                if fault is not None:
-                    raise fault from exc
+                failure = self._failed_write(
+                    exc,
+                    f"disk full while deleting from {self.name!r}; free space and retry",
+                )
+                if failure is not None:
+                    raise failure from exc
                 raise
             after = self.version
             self._committed(started, after)
@@ -677,6 +720,9 @@ class Collection:
         self, space: str, query: np.ndarray, k: int, predicate: str | None = None
     ) -> list[tuple[int, float]]:
         """Top-k (rowid, raw cosine score) in one space, pre-filtered by ``predicate``."""
+        lance = self._indexes.lance_index(space)
+        if lance is not None:  # a space over the memory budget (omnivec.indexer.lance_ann)
+            return lance.search(query, k, predicate)
         index = self.ann(space)
         allowed = self.allowed_rowids(predicate, space)
         if allowed is not None and len(allowed) == 0:
@@ -729,7 +775,9 @@ class Collection:
 
     # -- ANN (see omnivec.indexer.ann_lifecycle) ----------------------------------------------
     def ann(self, space: str) -> AnnIndex:
-        """The live ANN index of ``space``, never stale with respect to the table."""
+        """The live FAISS index of ``space``, never stale with respect to the table (a space
+        over ``index.ann_memory_budget_mb`` is searched through LanceDB's index instead; asked
+        for here, its FAISS index is built anyway)."""
         return self._indexes.get(space)
 
     def flush_ann(self) -> None:
@@ -744,6 +792,10 @@ class Collection:
         """Per space: the live index (loaded, caught up or rebuilt as needed) and its version."""
         out = {}
         for space, spec in self.specs.items():
+            lance = self._indexes.lance_index(space)
+            if lance is not None:
+                out[space] = SpaceStatus(space, spec, lance.kind, lance.ntotal, self.version)
+                continue
             index = self.ann(space)
             out[space] = SpaceStatus(space, spec, index.kind.value, index.ntotal, self.version)
         return out

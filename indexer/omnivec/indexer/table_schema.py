@@ -6,12 +6,15 @@ null where a row has no vector in that space (an image has none in the text spac
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
-from omnivec.indexer.encoders.base import EncoderSpec
+from omnivec.indexer.filters import LABEL_COLUMN_PREFIX
+
+if TYPE_CHECKING:  # a type only: importing the encoders costs a torch import (Ray tasks write rows)
+    from omnivec.indexer.encoders.base import EncoderSpec
 
 __all__ = [
     "BLOB_COLUMNS",
@@ -20,9 +23,11 @@ __all__ = [
     "TABLE_NAME",
     "blob_fields",
     "column_to_matrix",
+    "complete_rows",
     "json_type",
     "table_schema",
     "vector_column",
+    "write_schema",
 ]
 
 TABLE_NAME = "rows"
@@ -77,6 +82,32 @@ def table_schema(specs: dict[str, EncoderSpec]) -> pa.Schema:
     for space, spec in sorted(specs.items()):
         fields.append(pa.field(vector_column(space), pa.list_(pa.float32(), spec.dim)))
     return pa.schema(fields)
+
+
+def write_schema(schema: pa.Schema) -> pa.Schema:
+    """The schema rows are written with, from the one LanceDB reports for the table.
+
+    LanceDB reports the JSON column as large_binary; casting text into that would store raw
+    bytes that its json_* filter functions cannot read, so it is written as arrow JSON."""
+    index = schema.get_field_index("metadata")
+    return schema.set(index, pa.field("metadata", json_type()))
+
+
+def complete_rows(
+    rows: pa.Table, schema: pa.Schema, rowids: np.ndarray, indexed_at_ms: int
+) -> pa.Table:
+    """Indexed rows (every column but ``rowid`` and ``indexed_at``) as the table stores them:
+    with their row ids, the time of the write, nulls in the columns the rows do not carry (the
+    probes' label columns, set when a probe is applied again, and blobs an item has none of),
+    and the columns in the order and types of ``schema`` (a :func:`write_schema`)."""
+    for column in schema:
+        if column.name not in rows.column_names and (
+            column.name.startswith(LABEL_COLUMN_PREFIX) or column.name in BLOB_COLUMNS
+        ):
+            rows = rows.append_column(column, pa.nulls(rows.num_rows, column.type))
+    now = pa.array([indexed_at_ms] * rows.num_rows, pa.timestamp("ms", tz="UTC"))
+    table = rows.append_column("rowid", pa.array(rowids, pa.int64())).append_column("indexed_at", now)
+    return table.select(schema.names).cast(schema)
 
 
 def column_to_matrix(column: Any, dim: int) -> np.ndarray:
