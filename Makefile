@@ -53,7 +53,8 @@ proto: $(STAMP)
 proto-check: $(STAMP)
 	$(BIN)/python scripts/generate_proto.py --check
 
-lint: $(STAMP)
+# The distributed extra too: mypy checks the Ray pipeline against the installed ray and lance-ray.
+lint: $(STAMP) $(DIST_STAMP)
 	$(BIN)/ruff check indexer server apps clients tests scripts
 	$(BIN)/mypy indexer/omnivec server/omnivec apps/omnivec clients/python/omnivec
 
