@@ -176,6 +176,14 @@ def test_probe_train_show_classify_apply_filter_delete(
     if report["heldout_accuracy"] is not None:
         low, high = report["heldout_accuracy_interval"]
         assert 0 <= low <= report["heldout_accuracy"] <= high <= 1
+    # The accuracy is named by how it was estimated (4 examples: out of fold), with the engine's
+    # interval and paired comparisons, as over gRPC.
+    estimates = [report[key] for key in ("heldout_accuracy", "cv_accuracy", "loo_accuracy")]
+    assert report["accuracy"] is not None and report["accuracy"] in estimates
+    assert report["accuracy_title"].endswith("accuracy")
+    interval = report["accuracy_interval"]
+    assert interval["low"] <= report["accuracy"] <= interval["high"] and 0 < interval["level"] < 1
+    assert {c["baseline"] for c in report["comparisons"]} <= {"zero-shot", "plain probe", "without unlabeled rows"}
     assert http.get(base).json()["version"] == 1
     assert [p["name"] for p in http.get(f"/api/collections/{COLLECTION}/probes").json()] == ["kind"]
     answer = http.post(base + "/classify", json={"texts": ["a photo of a dog"], "item_ids": ["missing"]}).json()

@@ -140,7 +140,11 @@ def fused_order(
     weights = np.array([fusion.weight(r) for r in candidates.rankings], np.float64)
     weighted = candidates.contributions(fusion.route_by_modality) * weights
     fused = weighted.sum(axis=1)
-    best = np.argmax(weighted, axis=1)
+    # The ranking whose row the hit shows. Ties are common (few candidates rank alike in every
+    # ranking); they go to the keyword ranking first, whose best chunk holds the query's words,
+    # so a long transcript shows the passage that matched rather than a weak space's pick.
+    columns = np.argsort([name != KEYWORD_RANKING for name in candidates.rankings], kind="stable")
+    best = columns[np.argmax(weighted[:, columns], axis=1)]
     rows = np.arange(len(candidates.items))
     best_rank = candidates.ranks[rows, best]
     best_score = candidates.scores[rows, best]

@@ -34,7 +34,7 @@ from omnivec.server.http import schemas as s
 
 __all__ = [
     "apply_result", "audio_url", "classification", "collection", "encoder", "hit", "item",
-    "probe_info", "probe_report", "search_result", "snapshot", "thumbnail_url", "wilson_interval",
+    "probe_info", "probe_report", "search_result", "snapshot", "suggestions", "thumbnail_url",
 ]
 
 
@@ -115,23 +115,10 @@ def item(collection_name: str, view: ItemView) -> s.ItemOut:
     )
 
 
-def wilson_interval(accuracy: float, n: int, z: float = 1.96) -> list[float] | None:
-    """The 95% Wilson score interval of an accuracy measured on ``n`` rows (None for n = 0):
-    honest at the few dozen rows a few-shot probe is evaluated on, where the normal
-    approximation gives intervals outside [0, 1]."""
-    if n <= 0 or math.isnan(accuracy):
-        return None
-    centre = (accuracy + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return [max(0.0, centre - half), min(1.0, centre + half)]
-
-
 def probe_report(record: ProbeRecord) -> s.ProbeReportOut:
     report = record.report
     evaluated = len(report.evaluated_rows) or report.n_heldout
-    interval = None
-    if report.heldout_accuracy is not None:
-        interval = wilson_interval(report.heldout_accuracy, evaluated)
+    interval = report.accuracy_interval  # the engine's, so every edge shows the same numbers
     return s.ProbeReportOut(
         collection=record.collection, name=record.name, version=record.version,
         space=record.space, created_at=record.created_at, classes=list(report.classes),
@@ -139,7 +126,14 @@ def probe_report(record: ProbeRecord) -> s.ProbeReportOut:
         class_names=dict(record.class_names), abstain_threshold=record.abstain_threshold,
         regularization_c=_finite(report.regularization_c),
         selection_method=report.selection_method, estimate_method=report.estimate_method,
-        heldout_accuracy=report.heldout_accuracy, heldout_accuracy_interval=interval,
+        accuracy=report.accuracy, accuracy_title=report.accuracy_title, accuracy_interval=interval,
+        heldout_accuracy=report.heldout_accuracy,
+        heldout_accuracy_interval=(
+            [interval.low, interval.high]
+            if interval is not None and report.heldout_accuracy is not None else None
+        ),
+        cv_accuracy=report.cv_accuracy, loo_accuracy=report.loo_accuracy,
+        comparisons=list(report.comparisons),
         n_evaluated=evaluated, zero_shot_accuracy=report.zero_shot_accuracy,
         plain_probe_accuracy=report.plain_probe_accuracy, plain_probe_c=report.plain_probe_c,
         class_metrics=[

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 # The SDK's own dataclasses where the JSON shape is exactly theirs (pydantic reads dataclasses).
-from omnivec.client.types import ClassMetrics, EncoderConfig, LabelScore
+from omnivec.client.types import ClassMetrics, Comparison, EncoderConfig, Interval, LabelScore
 
 __all__ = [
     "ApplyProbeIn", "ApplyProbeOut", "ClassificationOut", "ClassifyIn", "ClassifyOut",
@@ -257,9 +257,23 @@ class ProbeReportOut(BaseModel):
     regularization_c: float
     selection_method: str
     estimate_method: str = Field(description="how the accuracies were estimated")
+    accuracy: float | None = Field(
+        None, description="the probe's accuracy, whichever estimate_method gave it: held out, "
+        "cross-validated or leave-one-out (None: too few examples to estimate it)",
+    )
+    accuracy_title: str = Field("", description='"held-out accuracy", "cross-validated accuracy", ...')
+    accuracy_interval: Interval | None = Field(
+        None, description="the interval of accuracy over n_evaluated rows (its level and method inside)"
+    )
     heldout_accuracy: float | None
     heldout_accuracy_interval: list[float] | None = Field(
-        None, description="95% Wilson interval of heldout_accuracy over n_evaluated rows"
+        None, description="[low, high] of accuracy_interval when the estimate is a held-out split"
+    )
+    cv_accuracy: float | None = None
+    loo_accuracy: float | None = None
+    comparisons: list[Comparison] = Field(
+        default_factory=list,
+        description="the probe against each baseline on the same rows: difference, interval, verdict",
     )
     n_evaluated: int
     zero_shot_accuracy: float | None

@@ -1,22 +1,33 @@
-// Train a probe from the labelled hits, show its report (accuracy with its interval, zero-shot
-// and plain-probe comparison, per-class precision/recall, the confusion matrix as a picture),
+// Train a probe from the labelled hits, show its report (accuracy with its interval, paired
+// comparisons with zero-shot and the plain probe, per-class precision/recall, the confusion matrix as a picture),
 // apply it to the collection, then filter searches by the predicted label.
 
 import { collectionPath, get, post } from "./api.js";
 import { $, clear, h, pct, svg } from "./dom.js";
 
 function accuracyLine(report) {
-  if (report.heldout_accuracy === null) return h("p", {}, "accuracy: not enough examples to estimate it");
-  const interval = report.heldout_accuracy_interval;
+  if (report.accuracy === null) return h("p", {}, "accuracy: not enough examples to estimate it");
+  const interval = report.accuracy_interval;
   return h("p", { class: "accuracy" },
-    h("strong", { class: "value" }, pct(report.heldout_accuracy)),
-    interval ? ` (95% interval ${pct(interval[0])} – ${pct(interval[1])}, ${report.n_evaluated} rows, ${report.estimate_method})` : "");
+    `${report.accuracy_title}: `,
+    h("strong", { class: "value" }, pct(report.accuracy)),
+    interval ? ` (${Math.round(interval.level * 100)}% interval ${pct(interval.low)} – ${pct(interval.high)}, ${report.n_evaluated} rows)` : "");
 }
 
+// Each baseline on the same rows: the difference with its interval and what it allows to say
+// ("cannot tell apart" when the interval spans 0).
 function comparison(report) {
-  const rows = [["this probe", report.heldout_accuracy], ["zero-shot (prompts only)", report.zero_shot_accuracy], ["plain probe (no prompts)", report.plain_probe_accuracy]];
+  const rows = [["this probe", report.accuracy, ""], ["zero-shot (prompts only)", report.zero_shot_accuracy, "zero-shot"],
+    ["plain probe (no prompts)", report.plain_probe_accuracy, "plain probe"]];
+  const verdict = (baseline) => {
+    const c = report.comparisons.find((x) => x.baseline === baseline);
+    if (!c) return "";
+    const points = (v) => `${v >= 0 ? "+" : ""}${(100 * v).toFixed(1)}`;
+    return `${points(c.difference)} points [${points(c.interval.low)}, ${points(c.interval.high)}]: ${c.verdict}`;
+  };
   return h("table", { class: "data compare" },
-    h("tbody", {}, rows.map(([name, value]) => h("tr", {}, h("td", {}, name), h("td", { class: "num" }, pct(value))))));
+    h("tbody", {}, rows.map(([name, value, baseline]) => h("tr", {}, h("td", {}, name),
+      h("td", { class: "num" }, pct(value)), h("td", { class: "verdict" }, baseline ? verdict(baseline) : "")))));
 }
 
 function perClass(report) {
