@@ -368,7 +368,8 @@ def test_search_by_text_image_audio_and_item(client: Client, media: dict[str, An
     assert "weather" in (detailed.query_transcript or "").lower()
     assert detailed.hits[0].modality == "audio"
     assert detailed.hits[0].span is not None and detailed.hits[0].span.has_time
-    assert {t.space for t in detailed.timings} == {"clip", "text"}
+    # hybrid (the default mode): the transcript is also matched as keywords
+    assert {t.space for t in detailed.timings} == {"clip", "text", "keyword"}
 
     audio_id = media["first"][2].id
     like = client.search("media", item_id=audio_id, k=5)
