@@ -35,7 +35,7 @@ COLLECTION = "demo"
 HOSTILE_NOTE = 'Ticket: <script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"> printer jam'
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         if os.environ.get("CI"):

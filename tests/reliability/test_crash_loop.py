@@ -165,7 +165,7 @@ def _recall(client: Client, stored: dict[str, Any]) -> tuple[float, dict[str, li
         order = np.argsort(-scores)[:k]
         cutoff = float(scores[order[-1]]) - 1e-5
         score_of = dict(zip(ids, scores.tolist()))
-        hits = [h.id for h in client.search(COLLECTION, text=query, k=K)]
+        hits = [h.id for h in client.search(COLLECTION, text=query, k=K, mode="vector")]
         tops[query] = hits
         good = sum(1 for h in hits[:k] if score_of.get(h, -2.0) >= cutoff)
         total += good / k

@@ -92,7 +92,19 @@ class KeywordIndex:
     def _build(self) -> None:
         from lancedb.index import FTS
 
-        self._table.create_index(COLUMN, config=FTS(), replace=True)
+        try:
+            self._table.create_index(COLUMN, config=FTS(), replace=True)
+        except Exception as exc:
+            # Another process (a replica on the same store) committed the index first: Lance
+            # refuses ours as a retryable conflict, and theirs serves as well as ours would.
+            if "conflict" not in str(exc).lower():
+                raise
+            self._table.checkout_latest()
+            if not any(i.name == INDEX_NAME for i in self._table.list_indices()):
+                raise
+            self._known = True
+            log.info("%s: keyword index built by another process", self._name)
+            return
         self._known = True
         log.info("%s: keyword index built over %d rows", self._name, self._table.count_rows())
 
