@@ -39,6 +39,8 @@ from pydantic_settings import (
 from omnivec.indexer.errors import ConfigError
 
 __all__ = [
+    "BACKENDS",
+    "Backend",
     "ClipSettings",
     "IndexSettings",
     "RaySettings",
@@ -51,6 +53,16 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG_FILE = Path("omnivec.toml")
+
+# How an embedding encoder runs its forward passes. "torch" is the model as loaded; the others run
+# an export of the same weights (made locally, cached under Settings.exports_dir). "-int8" ones are
+# quantized: their vectors differ from fp32 ones, so a collection records which it was built with.
+Backend = Literal["torch", "onnx", "onnx-int8", "openvino", "openvino-int8"]
+BACKENDS: tuple[Backend, ...] = ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8")
+_BACKEND_HELP = (
+    "How the forward passes run: torch (default), onnx, onnx-int8, openvino or openvino-int8 "
+    "(exports of the same weights, made locally on first use and cached in exports_dir)."
+)
 
 
 class ClipSettings(BaseModel):
@@ -78,6 +90,7 @@ class ClipSettings(BaseModel):
     )
     cache_dir: Path | None = Field(None, description="Where downloaded weights are cached.")
     batch_size: int = Field(32, ge=1, le=4096)
+    backend: Backend = Field("torch", description=_BACKEND_HELP)
 
 
 class TextSettings(BaseModel):
@@ -89,6 +102,7 @@ class TextSettings(BaseModel):
     )
     batch_size: int = Field(64, ge=1, le=4096)
     max_seq_length: int | None = Field(None, ge=8, le=8192)
+    backend: Backend = Field("torch", description=_BACKEND_HELP)
 
 
 class SpeechSettings(BaseModel):
@@ -260,6 +274,11 @@ class Settings(BaseSettings):
         "More threads than free cores make OpenMP spin: on a busy 2-core machine 2 threads made "
         "a single MiniLM query 7x slower than 1 (bench fig1.threads).",
     )
+    exports_dir: Path | None = Field(
+        None,
+        description="Where ONNX/OpenVINO exports of the encoders are cached; empty means "
+        "$XDG_CACHE_HOME/omnivec/exports (~/.cache/omnivec/exports).",
+    )
     decode_workers: int = Field(
         2, ge=1, le=64, description="Threads decoding and preprocessing media off the model thread."
     )
@@ -283,6 +302,13 @@ class Settings(BaseSettings):
                 return value
             return Path(value)
         return value
+
+    @property
+    def effective_exports_dir(self) -> Path:
+        if self.exports_dir is not None:
+            return self.exports_dir.expanduser()
+        cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(cache_home) / "omnivec" / "exports"
 
     @property
     def effective_torch_threads(self) -> int:
