@@ -23,6 +23,12 @@ class EncoderSpec:
     ``fingerprint`` covers what changes the vectors (model, weights identity, dimension,
     normalisation) but not where the weights happen to live on disk, so a collection moved to
     another machine with the same weights still opens.
+
+    ``backend`` (torch, onnx, openvino) is recorded but not fingerprinted: fp32 exports give the
+    torch vectors to 1e-4, so a collection built with one is searched with another. ``precision``
+    is fingerprinted once it is not fp32: int8 vectors are close to, not the same as, fp32 ones,
+    and mixing them needs the user's explicit choice. (Leaving fp32 out keeps the fingerprints of
+    collections made before backends existed unchanged.)
     """
 
     encoder: str  # registry name: "clip" or "text"
@@ -31,10 +37,15 @@ class EncoderSpec:
     dim: int
     normalized: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    backend: str = "torch"  # how the forward passes ran; see config.Backend
+    precision: str = "fp32"  # "fp32" or "int8"
 
     def identity(self) -> dict[str, Any]:
         """The fields that decide the vectors (what ``fingerprint`` covers), for display."""
-        return {k: v for k, v in asdict(self).items() if k != "extra"}
+        fields = {k: v for k, v in asdict(self).items() if k not in ("extra", "backend")}
+        if self.precision == "fp32":
+            del fields["precision"]
+        return fields
 
     @property
     def fingerprint(self) -> str:
