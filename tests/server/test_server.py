@@ -614,18 +614,18 @@ def test_sigterm_lets_an_in_flight_search_finish(settings_env: dict[str, str], t
     env = {
         **os.environ, **settings_env,
         "OMNIVEC_DATA_DIR": str(tmp_path / "data"),
-        # Generous: on a loaded 2-core machine the 48 s spoken query below can take over 30 s to
+        # Generous: on a loaded 2-core machine the 14 s spoken query below can take over 30 s to
         # transcribe, and what is under test is that it finishes, not how fast.
         "OMNIVEC_SERVER__GRACE_SECONDS": "180",
     }
-    # A long spoken query (the clip ten times over) keeps the search in flight, transcribing,
+    # A long spoken query (the clip three times over) keeps the search in flight, transcribing,
     # when SIGTERM arrives.
     with wave.open(str(SPEECH / "rocket.wav"), "rb") as clip:
         params, frames = clip.getparams(), clip.readframes(clip.getnframes())
-    long_query = tmp_path / "rocket-x10.wav"
+    long_query = tmp_path / "rocket-x3.wav"
     with wave.open(str(long_query), "wb") as out:
         out.setparams(params)
-        out.writeframes(frames * 10)
+        out.writeframes(frames * 3)
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "omnivec"), "serve", "--host", "127.0.0.1", "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,

@@ -6,7 +6,7 @@ draws from the same mixture (not in the index). Ground truth is exact inner-prod
 
 * fig4.hnsw: omnivec ``AnnIndex`` with ``choose_params`` auto parameters (HNSW above the exact
   threshold) vs raw FAISS ``IndexFlatIP`` (exact), single query at a time, one OpenMP thread.
-  Targets: recall@10 >= 0.95 at >= 10x the exact QPS. Also reported: raw FAISS search on the very
+  Targets: recall@10 >= 0.95 at >= 20x the exact QPS (issue 13). Also reported: raw FAISS search on the very
   same HNSW structure (the wrapper's overhead), build time and bytes/vector.
 * fig4.ivfpq: the IVF-PQ option (``choose_params(kind=IVFPQ)``): bytes/vector (target < 100),
   recall@10 and QPS reported.
@@ -198,12 +198,12 @@ def _figure(
         status = "PASS" if bpv < 100 else "GAP"
         target = "< 100 bytes/vector; recall reported"
     else:
-        ok = recall >= 0.95 and speedup.median >= 10
+        ok = recall >= 0.95 and speedup.median >= 20
         status = "PASS" if ok else "GAP"
-        target = "recall@10 >= 0.95 at >= 10x exact QPS"
+        target = "recall@10 >= 0.95 at >= 20x exact QPS"
     notes = [f"recall@10 = {recall:.3f} against exact inner-product search"]
     if not ivfpq and n < 1_000_000:
-        notes.append(f"the >= 10x target is set at 1M vectors; exact search costs O(n) per query, "
+        notes.append(f"the >= 20x target is set at 1M vectors; exact search costs O(n) per query, "
                      f"so at {n:,} it is {1_000_000 // n}x cheaper than at 1M and the ratio is "
                      "correspondingly smaller (full mode measures 1M)")
     if ivfpq and recall < 0.9:
