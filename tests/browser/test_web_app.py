@@ -152,6 +152,24 @@ def test_text_from_the_data_is_shown_as_text_never_run(page: Any) -> None:
     assert page.locator("#results script, #results img[src=x]").count() == 0
 
 
+def test_the_search_mode_is_chosen_on_the_page_and_kept_in_the_url(page: Any) -> None:
+    """Words (keyword) mode finds only what holds the words, and says which ranking found it."""
+    page.goto(f"/?c={COLLECTION}&q=espresso&mod=text")
+    hybrid = [h.get_attribute("data-id") for h in wait_for_hits(page)]
+    assert page.locator("#mode").input_value() == "hybrid"
+    before = searches(page)
+    page.locator("#mode").select_option("keyword")
+    page.wait_for_url(re.compile(r"mode=keyword"))
+    words = wait_for_hits(page, after=before)
+    assert words and len(words) <= len(hybrid)
+    for hit in words:
+        assert "found by keyword #" in (hit.get_attribute("title") or "")
+        assert "espresso" in hit.inner_text().lower()
+    page.reload()
+    assert len(wait_for_hits(page, after=0)) == len(words)  # the URL's mode ran on load
+    assert page.locator("#mode").input_value() == "keyword"
+
+
 def test_more_like_this_puts_the_item_in_the_url(page: Any) -> None:
     page.goto(f"/?c={COLLECTION}&q=bread+dough&mod=text,audio")
     hits = wait_for_hits(page)

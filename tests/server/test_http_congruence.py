@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from omnivec.client import Client, ItemRef, LabelledExample, Media, UpsertItem
+from omnivec.client import Client, Fusion, ItemRef, LabelledExample, Media, UpsertItem
 from tests.server.http_support import running_server, server_settings
 from tests.support.paths import SAMPLES, SPEECH
 from tests.support.topics import TOPICS
@@ -114,6 +114,34 @@ def test_same_hits_through_grpc_and_http(both: tuple[Client, httpx.Client], coll
     # And the two collections, written through different edges, hold the same things.
     assert _grpc_hits(grpc_client, collections[0], text="rivers", k=8) == \
         _grpc_hits(grpc_client, collections[1], text="rivers", k=8)
+
+
+def test_modes_fusion_and_matches_alike_through_grpc_and_http(both: tuple[Client, httpx.Client], collections: tuple[str, str]) -> None:
+    """Keyword, vector and hybrid searches and per-query fusion weights give the same hits either
+    way, with every ranking that found each hit."""
+    grpc_client, http = both
+    name = collections[0]
+    query = "bread dough"
+    for mode in ("keyword", "vector", "hybrid"):
+        grpc_hits = grpc_client.search(name, text=query, k=6, mode=mode)
+        body = http.post(f"/api/collections/{name}/search", json={"text": query, "k": 6, "mode": mode}).json()
+        assert [(h.id, round(h.fused_score, 6), h.space) for h in grpc_hits] == [
+            (h["id"], round(h["fused_score"], 6), h["space"]) for h in body["hits"]]
+        assert [[(m.ranking, m.rank) for m in h.matches] for h in grpc_hits] == [
+            [(m["ranking"], m["rank"]) for m in h["matches"]] for h in body["hits"]]
+        rankings = {m["ranking"] for h in body["hits"] for m in h["matches"]}
+        if mode == "keyword":
+            assert rankings == {"keyword"}
+        elif mode == "vector":
+            assert rankings and "keyword" not in rankings
+    keyword_only = Fusion({"clip": 0.0, "text": 0.0})
+    grpc_hits = grpc_client.search(name, text=query, k=6, fusion=keyword_only)
+    body = http.post(f"/api/collections/{name}/search", json={
+        "text": query, "k": 6, "fusion": {"weights": {"clip": 0.0, "text": 0.0}}}).json()
+    assert [h.id for h in grpc_hits] == [h["id"] for h in body["hits"]]
+    assert body["hits"] and all(h["space"] == "keyword" for h in body["hits"])
+    bad = http.post(f"/api/collections/{name}/search", json={"text": query, "mode": "fuzzy"})
+    assert bad.status_code == 400 and "mode" in bad.text
 
 
 def test_same_labels_and_reports_through_grpc_and_http(both: tuple[Client, httpx.Client], collections: tuple[str, str]) -> None:

@@ -91,7 +91,7 @@ def hit(collection_name: str, value: Hit) -> s.HitOut:
     return s.HitOut(
         rank=value.rank, id=value.id, modality=value.modality, source_uri=value.source_uri,
         metadata=dict(value.metadata), span=span, space=value.space, score=value.score,
-        fused_score=value.fused_score, chunk=value.chunk,
+        fused_score=value.fused_score, chunk=value.chunk, matches=list(value.matches),
         **_media_urls(collection_name, value.id, value.modality),
     )
 

@@ -13,12 +13,20 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 # The SDK's own dataclasses where the JSON shape is exactly theirs (pydantic reads dataclasses).
-from omnivec.client.types import ClassMetrics, Comparison, EncoderConfig, Interval, LabelScore
+from omnivec.client.types import (
+    ClassMetrics,
+    Comparison,
+    EncoderConfig,
+    Interval,
+    LabelScore,
+    Match,
+    SearchMode,
+)
 
 __all__ = [
     "ApplyProbeIn", "ApplyProbeOut", "ClassificationOut", "ClassifyIn", "ClassifyOut",
     "CollectionIn", "CollectionOut", "DeleteItemsIn", "DeleteItemsOut", "DeleteOut",
-    "DeleteProbeOut", "EmbedIn", "EmbedOut", "ExampleIn", "HitOut", "ItemChunkOut",
+    "DeleteProbeOut", "EmbedIn", "EmbedOut", "ExampleIn", "FusionIn", "HitOut", "ItemChunkOut",
     "ItemOut", "Modality", "ProbeClassifyIn", "ProbeClassifyOut", "ProbeInfoOut",
     "ProbeReportOut", "RestoreIn", "SearchIn", "SearchOut", "SnapshotIn", "SnapshotOut",
     "SpaceOut", "SpanOut", "TimingOut", "TrainProbeIn", "TranscriptOut", "UpsertItemIn",
@@ -82,6 +90,16 @@ class RestoreIn(_In):
 # -- search --------------------------------------------------------------------------------------
 
 
+class FusionIn(_In):
+    """Weighted reciprocal rank fusion: a ranking (``clip``, ``text``, ``keyword``) not named
+    weighs 1, weight 0 leaves it out."""
+
+    weights: dict[str, float] = Field(default_factory=dict)
+    route_by_modality: bool = Field(
+        False, description="rank images by clip only, texts and transcripts by text and keyword"
+    )
+
+
 class SearchIn(_In):
     """Exactly one of ``text`` or ``item_id`` (images and audio: POST .../search/media)."""
 
@@ -91,6 +109,13 @@ class SearchIn(_In):
     where: str | None = Field(None, description="filter, e.g. \"priority = 'high'\"")
     modalities: list[Modality] = Field(default_factory=list)
     spaces: list[str] = Field(default_factory=list)
+    mode: SearchMode | None = Field(
+        None, description="vector, keyword or hybrid (the default); keyword needs a text query"
+    )
+    fusion: FusionIn | None = Field(
+        None, description="this query's fusion weights; empty means the collection's stored ones "
+        "(set by `omnivec eval --tune`), else equal weights",
+    )
 
 
 class SpanOut(BaseModel):
@@ -106,10 +131,13 @@ class HitOut(BaseModel):
     source_uri: str
     metadata: dict[str, Any]
     span: SpanOut | None
-    space: str
-    score: float = Field(description="raw cosine similarity in `space`")
+    space: str = Field(description="the ranking that weighs most in fused_score")
+    score: float = Field(description="raw score in that ranking: cosine, or BM25 for keyword")
     fused_score: float
     chunk: int
+    matches: list[Match] = Field(
+        default_factory=list, description="every ranking that found the item"
+    )
     thumbnail_url: str | None = Field(None, description="images: GET it for a small preview")
     audio_url: str | None = Field(None, description="audio: GET it to play (range requests work)")
 

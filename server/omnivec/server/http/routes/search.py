@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 
-from omnivec.client.types import SearchQuery
+from omnivec.client.types import Fusion, SearchMode, SearchQuery
 from omnivec.indexer.errors import InvalidInputError
 from omnivec.server.http import convert
 from omnivec.server.http import schemas as s
@@ -32,6 +32,9 @@ def search(request: Request, name: str, body: s.SearchIn) -> s.SearchOut:
     query = SearchQuery(
         text=body.text, item_id=body.item_id, k=body.k, where=body.where or None,
         modalities=tuple(dict.fromkeys(body.modalities)), spaces=tuple(dict.fromkeys(body.spaces)),
+        mode=body.mode,
+        fusion=Fusion(dict(body.fusion.weights), body.fusion.route_by_modality)
+        if body.fusion is not None else None,
     )
     return convert.search_result(name, engine(request).search(name, query))
 
@@ -46,6 +49,7 @@ def search_media(
     where: Annotated[str | None, Form()] = None,
     modalities: Annotated[list[s.Modality] | None, Form()] = None,
     spaces: Annotated[list[str] | None, Form()] = None,
+    mode: Annotated[SearchMode | None, Form(description="vector, keyword or hybrid")] = None,
 ) -> s.SearchOut:
     """Search with an uploaded image or audio clip (multipart/form-data)."""
     if (image is None) == (audio is None):
@@ -54,6 +58,6 @@ def search_media(
         image=read_upload(image, "image") if image is not None else None,
         audio=read_upload(audio, "audio") if audio is not None else None,
         k=k, where=where or None, modalities=tuple(dict.fromkeys(modalities or ())),
-        spaces=tuple(dict.fromkeys(spaces or ())),
+        spaces=tuple(dict.fromkeys(spaces or ())), mode=mode,
     )
     return convert.search_result(name, engine(request).search(name, query))

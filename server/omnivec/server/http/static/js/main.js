@@ -38,7 +38,8 @@ function status(message) { $("#search-status").textContent = message; }
 
 function formState() {
   const modalities = [...document.querySelectorAll("input[name=modality]:checked")].map((el) => el.value);
-  return { where: $("#where").value.trim(), modalities, k: Number.parseInt($("#k").value, 10) };
+  return { where: $("#where").value.trim(), modalities, k: Number.parseInt($("#k").value, 10),
+           mode: $("#mode").value };
 }
 
 function writeForm() {
@@ -48,6 +49,7 @@ function writeForm() {
   const k = $("#k");
   if (![...k.options].some((o) => o.value === String(state.k))) k.append(new Option(String(state.k)));
   k.value = String(state.k);
+  $("#mode").value = state.mode;
 }
 
 function showMediaQuery() {
@@ -80,11 +82,13 @@ async function search(changes = {}, { push = true } = {}) {
       form.append("k", String(state.k));
       if (state.where) form.append("where", state.where);
       for (const m of state.modalities) form.append("modalities", m);
+      // An image has no words for a keyword ranking: it is searched by vector whatever the mode.
+      if (mediaQuery.kind === "audio") form.append("mode", state.mode);
       result = await postForm(`${path}/media`, form);
     } else if (state.like) {
       result = await post(path, { item_id: state.like, ...common });
     } else {
-      result = await post(path, { text: state.q, ...common });
+      result = await post(path, { text: state.q, mode: state.mode, ...common });
     }
     if (seq !== searchSeq) return;
     grid.render(result.hits, state.q || result.query_transcript || "");
@@ -196,7 +200,7 @@ function wireForms() {
     if (q) { mediaQuery = null; showMediaQuery(); }
     search(q ? { q, like: "" } : {});
   });
-  for (const el of document.querySelectorAll("input[name=modality], #k")) el.addEventListener("change", () => search());
+  for (const el of document.querySelectorAll("input[name=modality], #k, #mode")) el.addEventListener("change", () => search());
   $("#collection-select").addEventListener("change", (e) => { if (e.target.value) openCollection(e.target.value); });
   $("#label-form").addEventListener("submit", (e) => {
     e.preventDefault();

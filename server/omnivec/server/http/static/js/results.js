@@ -9,7 +9,8 @@ const seconds = (s) => (s === null || s === undefined ? "" : `${s.toFixed(1)} s`
 const shortSource = (uri) => (uri ? uri.split(/[\\/]/).pop() : "");
 
 function scoreLine(hit) {
-  return `score ${hit.score >= 0 ? "+" : ""}${hit.score.toFixed(3)} · space ${hit.space} · fused ${hit.fused_score.toFixed(4)} · rank ${hit.rank}`;
+  const found = (hit.matches || []).map((m) => `${m.ranking} #${m.rank}`).join(", ");
+  return `score ${hit.score >= 0 ? "+" : ""}${hit.score.toFixed(3)} · space ${hit.space} · fused ${hit.fused_score.toFixed(4)} · rank ${hit.rank}${found ? ` · found by ${found}` : ""}`;
 }
 
 function imageBody(hit) {

@@ -4,6 +4,8 @@
 // An uploaded image or audio query is not in the URL (its bytes are not), and is shown as such.
 
 const MODALITIES = ["image", "text", "audio"];
+// Search modes (the engine's): hybrid fuses the vector rankings with the keyword (BM25) one.
+const MODES = ["hybrid", "vector", "keyword"];
 
 export function readUrl(location = window.location) {
   const p = new URLSearchParams(location.search);
@@ -15,6 +17,7 @@ export function readUrl(location = window.location) {
     where: p.get("where") || "",
     modalities: mod.length ? mod : [...MODALITIES],
     k: Number.parseInt(p.get("k") || "12", 10) || 12,
+    mode: MODES.includes(p.get("mode")) ? p.get("mode") : "hybrid",
   };
 }
 
@@ -26,6 +29,7 @@ export function toUrl(state) {
   if (state.where) p.set("where", state.where);
   if (state.modalities.length && state.modalities.length < MODALITIES.length) p.set("mod", state.modalities.join(","));
   if (state.k !== 12) p.set("k", String(state.k));
+  if (state.mode && state.mode !== "hybrid") p.set("mode", state.mode);
   const query = p.toString();
   return query ? `/?${query}` : "/";
 }
