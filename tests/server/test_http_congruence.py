@@ -180,3 +180,37 @@ def test_same_labels_and_reports_through_grpc_and_http(both: tuple[Client, httpx
                                                  "space": "text"}).json()["labels"]
     assert [(x.label, round(x.probability, 5)) for x in zero_grpc] == [
         (x["label"], round(x["probability"], 5)) for x in zero_http]
+
+
+def test_prompt_ensembles_and_unlabeled_choice_alike_through_grpc_and_http(both: tuple[Client, httpx.Client], collections: tuple[str, str]) -> None:
+    """A prompt ensemble with a built-in set, trained without the unlabelled items: the same
+    report (prompts, unlabelled-row figures, accuracy) through either edge."""
+    grpc_client, http = both
+    name = collections[0]
+    hits = grpc_client.search(name, text="anything", k=50, modalities=["text"])
+    examples = [(h.id, h.metadata["topic"]) for h in hits if h.metadata.get("n") == 0]
+    prompts = ["a note about {}", "something on {}"]
+    for use_unlabeled in (False, True):
+        grpc_report = grpc_client.train_probe(
+            name, "ens-grpc", [LabelledExample(ItemRef(i), label) for i, label in examples],
+            seed=1, space="text", prompt_template=prompts, prompt_set="text",
+            use_unlabeled=use_unlabeled,
+        )
+        http_report = http.post(f"/api/collections/{name}/probes/ens-http/train", json={
+            "examples": [{"item_id": i, "label": label} for i, label in examples], "seed": 1,
+            "space": "text", "prompt_template": prompts[0], "prompt_templates": prompts[1:],
+            "prompt_set": "text", "use_unlabeled": use_unlabeled,
+        }).json()
+        assert http_report["prompt_set"] == "text"
+        assert http_report["prompt_templates"][:2] == prompts and len(http_report["prompt_templates"]) > 2
+        assert (grpc_report.unlabeled_available, grpc_report.unlabeled_rows, grpc_report.unlabeled_used) == (
+            http_report["unlabeled_available"], http_report["unlabeled_rows"], http_report["unlabeled_used"])
+        if not use_unlabeled:
+            assert http_report["unlabeled_rows"] == 0 and not http_report["unlabeled_used"]
+        assert grpc_report.accuracy == pytest.approx(http_report["accuracy"])
+    shown = http.get(f"/api/collections/{name}/probes/ens-http").json()
+    assert shown["prompt_templates"] == http_report["prompt_templates"]
+    bad = http.post(f"/api/collections/{name}/probes/bad/train", json={
+        "examples": [{"item_id": i, "label": label} for i, label in examples],
+        "prompt_templates": ["no placeholder"]})
+    assert bad.status_code == 400 and "{}" in bad.json()["error"]["message"]

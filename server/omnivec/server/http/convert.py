@@ -145,6 +145,9 @@ def probe_report(record: ProbeRecord) -> s.ProbeReportOut:
         temperature=report.temperature, zero_shot_prior_used=report.zero_shot_prior_used,
         train_seconds=report.train_seconds, n_train=report.n_train, n_heldout=report.n_heldout,
         notes=list(report.notes), label_column=label_column_for(record.name),
+        prompt_templates=list(record.prompt_templates), prompt_set=record.prompt_set,
+        unlabeled_available=report.unlabeled_available, unlabeled_rows=report.unlabeled_rows,
+        unlabeled_used=report.unlabeled_used,
     )
 
 

@@ -266,9 +266,20 @@ class TrainProbeIn(_In):
     examples: list[ExampleIn]
     space: str | None = None
     prompt_template: str | None = Field(None, description="e.g. 'a photo of a {}': enables the zero-shot prior")
+    prompt_templates: list[str] = Field(
+        default_factory=list,
+        description="more prompts after prompt_template: a prompt ensemble (mean per class)",
+    )
+    prompt_set: str | None = Field(
+        None, description='a built-in template set added to the ensemble: "image" or "text"'
+    )
     class_names: dict[str, str] = Field(default_factory=dict)
     abstain_threshold: float | None = Field(None, gt=0, lt=1)
     seed: int = 0
+    use_unlabeled: bool = Field(
+        True, description="learn from the collection's unlabelled items too (kept only when "
+        "cross-validation on the same folds says it helps; the report's unlabeled_* say so)",
+    )
 
 
 class ProbeReportOut(BaseModel):
@@ -280,6 +291,8 @@ class ProbeReportOut(BaseModel):
     classes: list[str]
     n_examples: int
     prompt_template: str | None
+    prompt_templates: list[str] = Field(default_factory=list, description="every prompt used")
+    prompt_set: str | None = None
     class_names: dict[str, str]
     abstain_threshold: float | None
     regularization_c: float
@@ -318,6 +331,11 @@ class ProbeReportOut(BaseModel):
     n_heldout: int
     notes: list[str]
     label_column: str = Field(description="the column `apply` writes, usable in `where`")
+    unlabeled_available: int = Field(0, description="unlabelled items of the space it could read")
+    unlabeled_rows: int = Field(0, description="how many of them it read")
+    unlabeled_used: bool = Field(
+        False, description="it kept what they taught (it won on the same cross-validation folds)"
+    )
 
 
 class ProbeInfoOut(BaseModel):

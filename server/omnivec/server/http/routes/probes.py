@@ -13,6 +13,7 @@ from omnivec.client.types import LabelSuggestions
 from omnivec.indexer.classify import MediaInput
 from omnivec.indexer.errors import InvalidInputError
 from omnivec.indexer.probes.examples import LabelledExample, ProbeInput
+from omnivec.indexer.prompt_sets import request_templates
 from omnivec.server.http import convert
 from omnivec.server.http import schemas as s
 from omnivec.server.http.routes import deps, engine
@@ -47,10 +48,13 @@ def train_probe(request: Request, collection: str, name: str, body: s.TrainProbe
         LabelledExample(_input(e.item_id, e.text, f"examples[{i}]"), e.label)
         for i, e in enumerate(body.examples)
     ]
+    # Checked as over gRPC; the set itself is resolved by the engine (it records its name).
+    prompts = request_templates(body.prompt_template or "", body.prompt_templates, "")
     record = engine(request).probes.train(
         collection, name, examples=examples, space=body.space,
-        prompt_template=body.prompt_template, class_names=body.class_names or None,
-        abstain_threshold=body.abstain_threshold, seed=body.seed,
+        prompt_template=prompts or None, class_names=body.class_names or None,
+        abstain_threshold=body.abstain_threshold, seed=body.seed, prompt_set=body.prompt_set,
+        use_unlabeled=body.use_unlabeled,
     )
     return convert.probe_report(record)
 
