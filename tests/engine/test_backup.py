@@ -111,6 +111,14 @@ def test_export_is_one_version_and_import_refuses_damage(
     source.upsert("docs", [IngestItem("late", "text", text="written later", item_id="late")])
     with pytest.raises(AlreadyExistsError, match="already holds an export"):
         export_collection(source.store, "docs", tmp_path / "backup")
+    # A byte flipped inside a data file the current version uses: nothing is exported from it.
+    fragment = max((tmp_path / "a").rglob("data/*.lance"), key=lambda p: p.stat().st_mtime_ns)
+    raw_source = bytearray(fragment.read_bytes())
+    raw_source[len(raw_source) // 2] ^= 0x01
+    fragment.write_bytes(bytes(raw_source))
+    with pytest.raises(CorruptDataError, match=r"collections verify docs"):
+        export_collection(source.store, "docs", tmp_path / "from-damaged")
+    assert not (tmp_path / "from-damaged" / "export.json").exists()
     source.store.close()  # the model hub is the session's: keep it open
 
     target = _engine(settings, models, tmp_path / "b")

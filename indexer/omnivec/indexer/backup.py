@@ -37,6 +37,7 @@ from omnivec.indexer.errors import AlreadyExistsError, CorruptDataError, NotFoun
 from omnivec.indexer.storage import DataRoot, open_data_root
 from omnivec.indexer.store import Store, validate_collection_name
 from omnivec.indexer.table_schema import TABLE_NAME
+from omnivec.indexer.verify import damaged_data_files
 
 __all__ = ["EXPORT_FORMAT", "ExportInfo", "export_collection", "import_collection"]
 
@@ -67,7 +68,8 @@ def export_collection(
     store: Store, name: str, dest: Path | str, storage: StorageSettings | None = None
 ) -> ExportInfo:
     """Copy collection ``name`` at its current version to ``dest`` (see the module docstring).
-    A damaged collection is refused (CorruptDataError): restore it first, then export."""
+    A damaged collection (a data file of this version missing or unlike its commit-time
+    checksum) is refused with CorruptDataError before anything is written: restore it first."""
     collection = store.open(name)
     target = _destination(dest, storage)
     if target.objects.exists(POINTER) or target.objects.list(f"{TABLE_NAME}.lance"):
@@ -75,6 +77,15 @@ def export_collection(
             f"{target.uri} already holds an export; choose an empty destination"
         )
     version = collection.version
+    # A byte flipped inside a data file reads back as a wrong value, not an error: compare the
+    # files this version uses with their commit-time checksums before copying a single row.
+    damaged = damaged_data_files(collection, version)
+    if damaged:
+        raise CorruptDataError(
+            f"collection {name!r} is damaged ({damaged[0].message}"
+            f"{f' and {len(damaged) - 1} more' if len(damaged) > 1 else ''}); nothing was "
+            f"exported. `omnivec collections verify {name}` names the version to restore"
+        )
     pinned = collection.root.connect().open_table(collection.table_name)
     pinned.checkout(version)
     reader = pinned.search().limit(None).to_batches(_BATCH_ROWS)

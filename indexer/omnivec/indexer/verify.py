@@ -31,7 +31,7 @@ from omnivec.indexer.store import Collection
 from omnivec.indexer.table_recovery import first_line
 from omnivec.indexer.table_schema import column_to_matrix, vector_column
 
-__all__ = ["verify_collection"]
+__all__ = ["damaged_data_files", "verify_collection"]
 
 # A stored vector is L2-normalised by its encoder; float32 rounding stays far below this.
 NORM_TOLERANCE = 1e-3
@@ -57,6 +57,14 @@ def verify_collection(collection: Collection) -> VerifyReport:
         problems=tuple(problems),
         recovery=_recovery(collection, problems, oldest_bad),
     )
+
+
+def damaged_data_files(collection: Collection, version: int) -> list[VerifyProblem]:
+    """The data files that ``version`` uses and that are missing or differ from their recorded
+    checksums (step 1 of verify alone): what must not be copied into a backup."""
+    problems: list[VerifyProblem] = []
+    _check_files(collection, version, problems)
+    return [p for p in problems if p.damages_current]
 
 
 def _check_files(
