@@ -214,3 +214,18 @@ def test_prompt_ensembles_and_unlabeled_choice_alike_through_grpc_and_http(both:
         "examples": [{"item_id": i, "label": label} for i, label in examples],
         "prompt_templates": ["no placeholder"]})
     assert bad.status_code == 400 and "{}" in bad.json()["error"]["message"]
+
+
+def test_verify_reports_alike_through_grpc_and_http(both: tuple[Client, httpx.Client], collections: tuple[str, str]) -> None:
+    grpc_client, http = both
+    for name in collections:
+        by_grpc = grpc_client.verify_collection(name)
+        by_http = http.post(f"/api/collections/{name}/verify").json()
+        assert by_http["ok"] is by_grpc.ok is True
+        assert (by_http["collection"], by_http["rows_read"], by_http["data_files_checked"],
+                by_http["probes_checked"], by_http["problems"], by_http["recovery"]) == (
+            by_grpc.collection, by_grpc.rows_read, by_grpc.data_files_checked,
+            by_grpc.probes_checked, [], by_grpc.recovery)
+        assert by_http["rows_read"] > 0
+    missing = http.post("/api/collections/no-such/verify")
+    assert missing.status_code == 404

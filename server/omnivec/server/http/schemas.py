@@ -21,6 +21,7 @@ from omnivec.client.types import (
     LabelScore,
     Match,
     SearchMode,
+    VerifyProblem,
 )
 
 __all__ = [
@@ -30,7 +31,7 @@ __all__ = [
     "ItemOut", "Modality", "ProbeClassifyIn", "ProbeClassifyOut", "ProbeInfoOut",
     "ProbeReportOut", "RestoreIn", "SearchIn", "SearchOut", "SnapshotIn", "SnapshotOut",
     "SpaceOut", "SpanOut", "TimingOut", "TrainProbeIn", "TranscriptOut", "UpsertItemIn",
-    "UpsertJsonIn", "UpsertOut", "UpsertResultOut",
+    "UpsertJsonIn", "UpsertOut", "UpsertResultOut", "VerifyOut",
 ]
 
 Modality = Literal["image", "text", "audio"]
@@ -392,3 +393,18 @@ class ApplyProbeOut(BaseModel):
     abstained: int
     skipped: int
     counts: dict[str, int]
+
+
+# -- verify --------------------------------------------------------------------------------------
+
+
+class VerifyOut(BaseModel):
+    collection: str
+    lance_version: int
+    rows_read: int
+    data_files_checked: int
+    data_files_unrecorded: int = Field(description="files with no recorded checksum: read only")
+    probes_checked: int
+    problems: list[VerifyProblem]
+    recovery: str = Field(description="the command that recovers the damage; empty when none")
+    ok: bool = Field(description="the current version is intact")

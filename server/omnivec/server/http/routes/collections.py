@@ -1,4 +1,4 @@
-"""Collections: list, create, describe, delete, snapshot, restore (CollectionService)."""
+"""Collections: list, create, describe, delete, snapshot, restore, verify (CollectionService)."""
 
 from __future__ import annotations
 
@@ -68,3 +68,16 @@ def restore_collection(request: Request, name: str, body: s.RestoreIn) -> s.Coll
         raise InvalidInputError("give the version to restore: a tag or a version number")
     info = engine(request).restore_collection(name, tag=body.tag, version=body.version)
     return convert.collection(info)
+
+
+@router.post("/collections/{name}/verify", response_model=s.VerifyOut)
+def verify_collection(request: Request, name: str) -> s.VerifyOut:
+    """A full check (checksums of the data files, every row, the ANN indexes, the probes): the
+    damage found, and the command that recovers it. Damage is an answer, not an error."""
+    report = engine(request).verify_collection(name)
+    return s.VerifyOut(
+        collection=report.collection, lance_version=report.lance_version,
+        rows_read=report.rows_read, data_files_checked=report.data_files_checked,
+        data_files_unrecorded=report.data_files_unrecorded, probes_checked=report.probes_checked,
+        problems=list(report.problems), recovery=report.recovery, ok=report.ok,
+    )
