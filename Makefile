@@ -15,11 +15,11 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# pip (not uv): only pip sees this machine's local wheel index for torch/torchvision.
-	$(BIN)/pip install -q -e clients/python -e '.[test]'
+	$(BIN)/pip install -q -e clients/python -e '.[test,fast]'
 	touch $(STAMP)
 
 $(DIST_STAMP): $(STAMP)
-	$(BIN)/pip install -q -e '.[test,distributed]'
+	$(BIN)/pip install -q -e '.[test,fast,distributed]'
 	touch $(DIST_STAMP)
 
 venv: $(STAMP)

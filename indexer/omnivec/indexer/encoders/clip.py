@@ -21,6 +21,7 @@ import torch
 from omnivec.indexer.concurrency import prefetch_map
 from omnivec.indexer.config import ClipSettings, Settings
 from omnivec.indexer.encoders.base import EncoderSpec, WeightsInfo, file_sha256, require_list
+from omnivec.indexer.encoders.clip_runtime import TowerRunner, backend_precision, load_tower
 from omnivec.indexer.encoders.registry import register
 from omnivec.indexer.errors import ConfigError, WeightsUnavailableError
 from omnivec.indexer.media import MediaSource, decode_image
@@ -149,6 +150,24 @@ def resolve_clip_weights(cfg: ClipSettings, *, offline: bool) -> tuple[str, str 
     return cfg.model, cfg.pretrained, f"tag:{cfg.pretrained}"
 
 
+def _weights_files(cfg: ClipSettings, model_name: str, pretrained: str | None) -> list[Path]:
+    """The files an export is made from (what its cache key checksums): the checkpoint, and the
+    architecture JSON of a local-dir model."""
+    if pretrained is not None and cfg.checkpoint is not None:
+        return [Path(pretrained)]
+    if model_name.startswith("local-dir:"):
+        folder = Path(model_name.removeprefix("local-dir:"))
+        return [_find_dir_checkpoint(folder), folder / "open_clip_config.json"]
+    assert pretrained is not None  # resolve_clip_weights: a tag otherwise
+    found = _cached_tag_file(model_name, pretrained, cfg.cache_dir)  # just loaded: cached now
+    if found is None:
+        raise WeightsUnavailableError(
+            f"clip.backend {cfg.backend!r} exports the weights of tag {pretrained!r}, but they "
+            f"are not in the local cache; {CHECKPOINT_HINT}"
+        )
+    return [found]
+
+
 def _find_dir_checkpoint(folder: Path) -> Path:
     for pattern in ("*.safetensors", "*.bin", "*.pt", "*.pth"):
         found = sorted(folder.glob(pattern))
@@ -224,6 +243,10 @@ class ClipEncoder:
         with torch.inference_mode():
             probe = self._tokenizer(["x"]).to(self._device)
             self.dim = int(model.encode_text(probe).shape[-1])
+        self._image_runner: TowerRunner | None = None
+        self._text_runner: TowerRunner | None = None
+        if cfg.backend != "torch":
+            self._load_exports(settings, model_name, pretrained)
         self.spec = EncoderSpec(
             encoder="clip",
             model=cfg.model if not cfg.model.startswith("local-dir:") else "local-dir",
@@ -231,6 +254,8 @@ class ClipEncoder:
             dim=self.dim,
             normalized=True,
             extra={"open_clip_model": model_name},
+            backend=cfg.backend,
+            precision=backend_precision(cfg.backend),
         )
         self._decode_pool = ThreadPoolExecutor(
             max_workers=settings.decode_workers, thread_name_prefix="clip-decode"
@@ -238,6 +263,27 @@ class ClipEncoder:
         # One forward pass at a time: torch already uses every core inside a pass, and
         # concurrent passes on 2 cores only thrash. Decoding runs beside it on its own threads.
         self._lock = threading.Lock()
+
+    def _load_exports(self, settings: Settings, model_name: str, pretrained: str | None) -> None:
+        """Both towers on the configured ONNX/OpenVINO backend, exported (once) from this model."""
+        if self._device.type != "cpu":
+            raise ConfigError(
+                f"clip.backend {self._cfg.backend!r} runs on the CPU; with device "
+                f"{settings.device!r} use clip.backend = \"torch\""
+            )
+        size = getattr(self._model.visual, "image_size", 224)
+        side = size if isinstance(size, int) else int(size[0])
+        common = {
+            "model": self._model, "model_name": model_name, "exports_dir":
+            settings.effective_exports_dir, "weights": _weights_files(self._cfg, model_name,
+            pretrained), "threads": settings.effective_torch_threads,
+        }
+        self._image_runner = load_tower(
+            self._cfg.backend, "image", example=np.zeros((2, 3, side, side), np.float32), **common
+        )
+        self._text_runner = load_tower(
+            self._cfg.backend, "text", example=self._tokenizer(["a photo", "x"]).numpy(), **common
+        )
 
     @property
     def batch_size(self) -> int:
@@ -256,7 +302,10 @@ class ClipEncoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         batch = torch.stack(list(tensors)).to(self._device)
         with self._lock, torch.inference_mode():
-            features = self._model.encode_image(batch)
+            if self._image_runner is not None:
+                features = torch.from_numpy(self._image_runner(batch.numpy()))
+            else:
+                features = self._model.encode_image(batch)
         return _normalise(features)
 
     def encode_images(self, sources: Sequence[MediaSource]) -> np.ndarray:
@@ -290,7 +339,11 @@ class ClipEncoder:
         for start in range(0, len(texts), self._text_batch):
             tokens = self._tokenizer(list(texts[start : start + self._text_batch]))
             with self._lock, torch.inference_mode():
-                out.append(_normalise(self._model.encode_text(tokens.to(self._device))))
+                if self._text_runner is not None:
+                    features = torch.from_numpy(self._text_runner(tokens.numpy()))
+                else:
+                    features = self._model.encode_text(tokens.to(self._device))
+                out.append(_normalise(features))
         return np.concatenate(out)
 
     _text_batch = 128

@@ -1,0 +1,228 @@
+"""CLIP's two towers run by ONNX Runtime or OpenVINO: exported from the loaded open_clip model.
+
+Each tower (``image``: preprocessed pixels -> features; ``text``: token ids -> features) is
+exported once per source weights and cached through :func:`ensure_export`. Preprocessing and
+tokenisation stay open_clip's; only the forward pass changes. Every variant but the first is made
+from the cached ONNX export, so the slow torch trace runs once per tower::
+
+    torch model --torch.onnx.export-->  onnx-<tower>           model.onnx (fp32, dynamic batch)
+        onnx-int8-<tower>      onnxruntime quantize_dynamic: int8 weights, activations
+                               quantized per batch at run time (MLAS int8 kernels, fast on AVX2)
+        openvino-<tower>       openvino.convert_model of model.onnx (fp32 IR)
+        openvino-int8-<tower>  nncf.compress_weights: int8 weights, f32 activations
+
+OpenVINO int8 is weight compression, not full static quantization, on purpose: on this AVX2
+machine (no VNNI) NNCF's calibrated static int8 of the ViT-B-32 image tower was no faster than
+fp32 (1.06x) and took 85 s to make, while weight compression keeps cosine 0.9999 to torch and makes
+the export 4x smaller. Everything runs offline: the exporters read only the loaded model and files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from omnivec.indexer.config import Backend
+from omnivec.indexer.encoders.exports import ExportKey, ensure_export, source_digest
+from omnivec.indexer.errors import FailedPreconditionError
+
+__all__ = ["ONNX_OPSET", "Tower", "TowerRunner", "backend_precision", "load_tower"]
+
+Tower = Literal["image", "text"]
+TowerRunner = Callable[[np.ndarray], np.ndarray]  # a batch in (pixels or token ids), features out
+
+ONNX_OPSET = 17
+# Bumped when what an export holds changes (input names, quantization choices): old ones are remade.
+_EXPORT_FORMAT = 1
+_INPUT_NAME: dict[Tower, str] = {"image": "pixels", "text": "tokens"}
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "onnx": ("onnx", "onnxruntime"),
+    "onnx-int8": ("onnx", "onnxruntime"),
+    "openvino": ("onnx", "openvino"),
+    "openvino-int8": ("onnx", "openvino", "nncf"),
+}
+
+
+def backend_precision(backend: Backend) -> str:
+    """"int8" for the quantized backends, "fp32" otherwise (recorded in the EncoderSpec)."""
+    return "int8" if backend.endswith("-int8") else "fp32"
+
+
+def _versions(*packages: str) -> str:
+    return ",".join(f"{p}={importlib.metadata.version(p)}" for p in packages)
+
+
+def _require(backend: Backend) -> None:
+    missing = []
+    for package in _NEEDS[backend]:
+        try:
+            importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            missing.append(package)
+    if missing:
+        raise FailedPreconditionError(
+            f"clip.backend {backend!r} needs {', '.join(missing)}, which is not installed; "
+            "install the fast extra (pip install 'omnivec[fast]') or set clip.backend = \"torch\""
+        )
+
+
+def _salt(backend: Backend, model_name: str) -> str:
+    """What besides the weights decides an export: architecture, exporter and its settings."""
+    import torch
+
+    parts = [f"clip-export/{_EXPORT_FORMAT}", model_name, f"opset={ONNX_OPSET}",
+             f"torch={torch.__version__}"]
+    if backend == "onnx-int8":
+        parts.append("quantize_dynamic/QInt8/per-tensor/" + _versions("onnxruntime"))
+    if backend.startswith("openvino"):
+        parts.append(_versions("openvino"))
+    if backend == "openvino-int8":
+        parts.append("compress_weights/INT8_ASYM/" + _versions("nncf"))
+    return "|".join(parts)
+
+
+def _tower_module(model: Any, tower: Tower) -> Any:
+    import torch  # inside: the module is importable without torch loaded (cold start)
+
+    class TowerForward(torch.nn.Module):
+        """One tower as a module whose forward is what ClipEncoder calls (unnormalised)."""
+
+        def __init__(self, clip: Any) -> None:
+            super().__init__()
+            self.clip = clip
+
+        def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+            if tower == "image":
+                out: torch.Tensor = self.clip.encode_image(inputs)
+            else:
+                out = self.clip.encode_text(inputs)
+            return out
+
+    return TowerForward(model).eval()
+
+
+def _export_onnx(model: Any, tower: Tower, example: np.ndarray, folder: Path) -> None:
+    import warnings
+
+    import torch
+
+    name = _INPUT_NAME[tower]
+    # Grad enabled: under no_grad, eval-mode nn.MultiheadAttention takes its fused fast path
+    # (aten::_native_multi_head_attention), which has no ONNX export.
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.enable_grad():
+        warnings.simplefilter("ignore")  # TorchScript-exporter deprecation and tracer notes
+        torch.onnx.export(
+            _tower_module(model, tower),
+            (torch.from_numpy(example),),
+            str(folder / "model.onnx"),
+            input_names=[name],
+            output_names=["features"],
+            dynamic_axes={name: {0: "batch"}, "features": {0: "batch"}},
+            opset_version=ONNX_OPSET,
+            dynamo=False,  # the TorchScript exporter: no onnxscript needed, same graph every time
+        )
+
+
+def _quantize_onnx(source: Path, folder: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # quantize_dynamic logs a "consider pre-processing" hint through the root logger every time.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(source / "model.onnx", folder / "model.onnx", weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
+
+
+def _convert_openvino(source: Path, folder: Path, *, int8: bool) -> None:
+    import openvino as ov
+
+    converted = ov.convert_model(source / "model.onnx")
+    if int8:
+        import nncf
+
+        # NNCF prints its statistics table and a progress bar on stdout, which is the CLI's
+        # output (`omnivec embed --json`): send them to stderr.
+        nncf.set_log_level(logging.ERROR)
+        with contextlib.redirect_stdout(sys.stderr):
+            converted = nncf.compress_weights(converted, mode=nncf.CompressWeightsMode.INT8_ASYM)
+    ov.save_model(converted, folder / "model.xml", compress_to_fp16=False)
+
+
+def _export(
+    root: Path, backend: Backend, tower: Tower, *, model: Any, model_name: str,
+    weights: list[Path], example: np.ndarray,
+) -> Path:
+    digest = source_digest(weights, salt=_salt(backend, model_name) + f"|{tower}")
+    key = ExportKey("clip", f"{backend}-{tower}", digest)
+    if backend == "onnx":
+        return ensure_export(root, key, lambda f: _export_onnx(model, tower, example, f))
+    onnx = _export(root, "onnx", tower, model=model, model_name=model_name, weights=weights,
+                   example=example)
+    if backend == "onnx-int8":
+        return ensure_export(root, key, lambda f: _quantize_onnx(onnx, f))
+    int8 = backend == "openvino-int8"
+    return ensure_export(root, key, lambda f: _convert_openvino(onnx, f, int8=int8))
+
+
+def _onnxruntime_runner(folder: Path, tower: Tower, threads: int) -> TowerRunner:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(
+        str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
+    )
+    name = _INPUT_NAME[tower]
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        out: np.ndarray = session.run(None, {name: batch})[0]
+        return out
+
+    return run
+
+
+def _openvino_runner(folder: Path, threads: int) -> TowerRunner:
+    import openvino as ov
+
+    # f32 inference even where the CPU offers bf16: fp32 exports must give torch's vectors.
+    compiled = ov.Core().compile_model(
+        str(folder / "model.xml"), "CPU",
+        {"INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32"},
+    )
+    request = compiled.create_infer_request()  # callers serialise forward passes (one lock)
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        out: np.ndarray = request.infer([batch])[0]
+        return np.array(out, copy=True)  # the request reuses its output buffer
+
+    return run
+
+
+def load_tower(
+    backend: Backend, tower: Tower, *, model: Any, model_name: str, weights: list[Path],
+    exports_dir: Path, example: np.ndarray, threads: int,
+) -> TowerRunner:
+    """A runner for one tower of ``model`` on ``backend``, exporting it first if not cached.
+
+    ``weights`` are the source files the export is keyed by (the checkpoint, plus the architecture
+    JSON of a local-dir model); ``example`` is one valid input batch for the trace.
+    """
+    if backend == "torch":
+        raise ValueError("the torch backend runs the model itself, not an export")
+    _require(backend)
+    folder = _export(exports_dir, backend, tower, model=model, model_name=model_name,
+                     weights=weights, example=example)
+    if backend.startswith("openvino"):
+        return _openvino_runner(folder, threads)
+    return _onnxruntime_runner(folder, tower, threads)
