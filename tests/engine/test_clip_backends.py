@@ -114,28 +114,36 @@ def _load(name: str, checkpoint: Path, exports: Path, n_texts: int) -> LoadedCli
 
 
 @pytest.fixture(scope="module")
-def clips(
-    tiny_clip_checkpoint: Path, exports_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, LoadedClip]:
+def tiny_clip(tiny_clip_checkpoint: Path, exports_dir: Path) -> LoadedClip:
+    import open_clip
+
+    open_clip.add_model_config(TINY_ARCH_FILE)
+    return _load(TINY_ARCH, tiny_clip_checkpoint, exports_dir, 40)
+
+
+@pytest.fixture(scope="module")
+def vit_b32(exports_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> LoadedClip:
+    """The real ViT-B-32 architecture, seeded random weights saved as a local checkpoint."""
     import open_clip
     import torch
 
-    open_clip.add_model_config(TINY_ARCH_FILE)
     torch.manual_seed(0)
     vit = open_clip.create_model("ViT-B-32", pretrained=None)
     checkpoint = tmp_path_factory.mktemp("vit-b-32") / "vit_b_32_seed0.pt"
     torch.save(vit.state_dict(), checkpoint)
     del vit
-    return {
-        "tiny": _load(TINY_ARCH, tiny_clip_checkpoint, exports_dir, 40),
-        "ViT-B-32": _load("ViT-B-32", checkpoint, exports_dir, 16),
-    }
+    return _load("ViT-B-32", checkpoint, exports_dir, 16)
+
+
+@pytest.fixture
+def clip(request: pytest.FixtureRequest, model: str) -> LoadedClip:
+    loaded: LoadedClip = request.getfixturevalue("tiny_clip" if model == "tiny" else "vit_b32")
+    return loaded
 
 
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("backend", FP32)
-def test_fp32_exports_give_torch_vectors(clips: dict[str, LoadedClip], model: str, backend: str) -> None:
-    clip = clips[model]
+def test_fp32_exports_give_torch_vectors(clip: LoadedClip, model: str, backend: str) -> None:
     for tower, ours, torch_vectors in zip(("image", "text"), clip.embed(backend), clip.embed("torch")):
         assert ours.shape == torch_vectors.shape, tower
         diff = float(np.abs(ours - torch_vectors).max())
@@ -144,10 +152,7 @@ def test_fp32_exports_give_torch_vectors(clips: dict[str, LoadedClip], model: st
 
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("backend", INT8)
-def test_int8_exports_keep_vectors_and_rankings(
-    clips: dict[str, LoadedClip], model: str, backend: str
-) -> None:
-    clip = clips[model]
+def test_int8_exports_keep_vectors_and_rankings(clip: LoadedClip, model: str, backend: str) -> None:
     (image, text), (torch_image, torch_text) = clip.embed(backend), clip.embed("torch")
     for tower, ours, reference in (("image", image, torch_image), ("text", text, torch_text)):
         cosine = float((ours * reference).sum(axis=1).mean())

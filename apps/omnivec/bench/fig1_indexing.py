@@ -8,6 +8,10 @@
 * audio: ``Engine.index_paths`` on speech files vs faster-whisper transcription of each file plus
   MiniLM embedding of the transcripts. Target <= 1.1x the raw time.
 
+CLIP backends (``fig1.clip_onnx`` ... ``fig1.clip_openvino_int8``): ``ClipEncoder`` on each
+ONNX/OpenVINO backend vs raw open_clip torch fp32, image tower only, on the same preprocessed
+tensors (decoding is the same for every backend, so it is left out). Target for int8 >= 1.5x.
+
 On CUDA (``--device cuda``) the CLIP towers also run in fp16 (autocast, both sides alike) and a row
 reports images/s and texts/s next to clip-as-service's published ViT-B-32 figures.
 """
@@ -44,6 +48,7 @@ def run(ctx: BenchContext) -> list[FigureResult]:
     for fn in (run_images, run_texts, run_audio, run_threads):
         if ctx.wants("fig1." + fn.__name__.removeprefix("run_")):
             results.append(_guard(fn, ctx))
+    results.extend(run_clip_backends(ctx))
     explicit = "fig1.gpu" in ctx.rows
     if ctx.device.startswith("cuda") and ctx.wants("fig1.gpu") or explicit:
         results.append(_guard(run_gpu_clip, ctx))
@@ -181,6 +186,94 @@ def _agreement(engine: Any, collection: str, model: Any, preprocess: Any, files:
     pos = {int(i): k for k, i in enumerate(ids)}
     diffs = [float(np.abs(vecs[pos[by_uri[str(f.resolve())]]] - raw[k]).max()) for k, f in enumerate(files)]
     return max(diffs)
+
+
+# -- CLIP image tower on ONNX Runtime / OpenVINO -------------------------------------------------
+
+
+def run_clip_backends(ctx: BenchContext) -> list[FigureResult]:
+    """One row per CLIP backend: images/s of its image tower as a ratio to torch fp32."""
+    from omnivec.indexer.config import BACKENDS
+
+    rows = [(b, "fig1.clip_" + b.replace("-", "_")) for b in BACKENDS if b != "torch"]
+    rows = [(b, name) for b, name in rows if ctx.wants(name)]
+    if not rows or ctx.device != "cpu":
+        return []
+    import torch
+    from PIL import Image
+
+    n, batch = (32, 16) if ctx.quick else (96, 32)
+    files = make_jpegs(ctx.path("fig1", "jpegs-backends"), n, seed=4)
+    model, preprocess, _ = _raw_clip(ctx)
+    tensors = [preprocess(Image.open(p).convert("RGB")) for p in files]
+
+    def raw_vectors() -> np.ndarray:
+        out = []
+        for start in range(0, n, batch):
+            with torch.inference_mode():
+                feats = model.encode_image(torch.stack(tensors[start : start + batch])).float()
+            out.append((feats / feats.norm(dim=-1, keepdim=True)).numpy())
+        return np.concatenate(out)
+
+    reference = raw_vectors()  # also the warm-up of the raw side
+    results = []
+    for backend, name in rows:
+        started = time.perf_counter()
+        try:
+            results.append(_clip_backend_row(ctx, backend, name, tensors, batch, reference, raw_vectors))
+        except Exception as exc:  # noqa: BLE001 - one broken backend never stops the others
+            results.append(FigureResult("fig1", name, f"CLIP image tower on {backend}", "",
+                                        status="ERROR", notes=[f"{type(exc).__name__}: {exc}"]))
+        results[-1].seconds = time.perf_counter() - started
+    return results
+
+
+def _clip_backend_row(ctx: BenchContext, backend: str, name: str, tensors: list[Any], batch: int,
+                      reference: np.ndarray, raw_vectors: Any) -> FigureResult:
+    from omnivec.indexer.encoders.clip import ClipEncoder
+
+    n = len(tensors)
+    settings = ctx.settings(f"fig1-{backend}", clip={"batch_size": batch, "backend": backend})
+    load_started = time.perf_counter()
+    encoder = ClipEncoder(settings)  # exports both towers the first time (cached after)
+    load_s = time.perf_counter() - load_started
+
+    def ours_vectors() -> np.ndarray:
+        return np.concatenate([encoder.encode_image_tensors(tensors[s : s + batch])
+                               for s in range(0, n, batch)])
+
+    vectors = ours_vectors()  # warm-up, and the agreement check below
+
+    def ours(r: int) -> float:
+        started = time.perf_counter()
+        ours_vectors()
+        return n / (time.perf_counter() - started)
+
+    def raw(r: int) -> float:
+        started = time.perf_counter()
+        raw_vectors()
+        return n / (time.perf_counter() - started)
+
+    a, b = paired(ours, raw, ctx.repeats)
+    encoder.close()
+    r = stats([x / y for x, y in zip(a, b)])
+    int8 = backend.endswith("-int8")
+    target = 1.5 if int8 else 1.0
+    return FigureResult(
+        "fig1", name, f"CLIP image tower on {backend} vs torch fp32",
+        f"ClipEncoder.encode_image_tensors with clip.backend={backend} vs raw open_clip "
+        f"encode_image (torch fp32) on the same {n} preprocessed JPEGs; batch {batch}, "
+        f"{ctx.threads} threads, {ctx.clip_model} with seeded random weights",
+        omnivec=Measure(f"ClipEncoder ({backend})", "images/s", stats(a)),
+        raw=Measure("open_clip encode_image, torch fp32", "images/s", stats(b)),
+        ratio=Measure(f"{backend} / torch images/s", "x", r),
+        target=f">= {target}x", status=judge(r.median, target, higher_is_better=True),
+        extra={"images": n, "batch_size": batch, "precision": "int8" if int8 else "fp32",
+               "mean_cosine_vs_torch": float((vectors * reference).sum(axis=1).mean()),
+               "max_abs_diff_vs_torch": float(np.abs(vectors - reference).max()),
+               "encoder_load_s_incl_export": round(load_s, 1),
+               "exports_dir": str(settings.effective_exports_dir)},
+    )
 
 
 # -- texts ---------------------------------------------------------------------------------------
