@@ -137,7 +137,8 @@ def models_list(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show each configured encoder, where its weights come from, and offline availability."""
+    """Show each configured encoder, where its weights come from, offline availability, and its
+    backend, precision and export state (never making an export or loading a model)."""
     from omnivec.indexer.models import describe_weights
 
     infos = describe_weights(ctx.obj.settings())
@@ -146,10 +147,13 @@ def models_list(
         return
     from rich.table import Table
 
-    table = Table("encoder", "model", "weights from", "offline")
+    table = Table("encoder", "model", "weights from", "offline", "backend", "precision", "export")
     for info in infos:
         offline = "[green]yes[/]" if info.available_offline else "[red]no[/]"
-        table.add_row(info.encoder, info.model, info.source, offline)
+        table.add_row(
+            info.encoder, info.model, info.source, offline, info.backend, info.precision,
+            info.export,
+        )
     console.print(table)
     for info in infos:
         if not info.available_offline:

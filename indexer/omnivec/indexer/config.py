@@ -144,6 +144,12 @@ class IndexSettings(BaseModel):
         description="Per open collection, keep the display columns of search hits in memory up to "
         "this many MiB (0 = off): a hit then costs no LanceDB query (5-11 ms each on 2 cores).",
     )
+    allow_precision_mismatch: bool = Field(
+        False,
+        description="Search (and classify) a collection whose vectors were made at another "
+        "precision than the configured encoder's (an fp32 collection with an int8 backend, or the "
+        "other way round). Scores shift slightly; adding rows stays refused.",
+    )
 
 
 class RaySettings(BaseModel):

@@ -15,6 +15,7 @@ keeps a table of its own. Messages say what was wrong and what to do about it.
     ├── FailedPreconditionError      -> FAILED_PRECONDITION
     │   ├── WeightsUnavailableError  (model weights missing or not allowed to download)
     │   ├── EncoderMismatchError     (a collection built with another encoder)
+    │   │   └── PrecisionMismatchError  (the same encoder at another precision: int8 vs fp32)
     │   └── CorruptDataError         (damaged files that could not be recovered)
     ├── ResourceExhaustedError       -> RESOURCE_EXHAUSTED (limits)
     │   └── StorageFullError         (the disk is full: no request of the caller's was too big)
@@ -40,6 +41,7 @@ __all__ = [
     "NotFoundError",
     "OmnivecError",
     "PermissionDeniedError",
+    "PrecisionMismatchError",
     "ResourceExhaustedError",
     "StorageFullError",
     "UnauthenticatedError",
@@ -117,6 +119,11 @@ class WeightsUnavailableError(FailedPreconditionError):
 
 class EncoderMismatchError(FailedPreconditionError):
     """A collection or probe was built with a different encoder than the one configured now."""
+
+
+class PrecisionMismatchError(EncoderMismatchError):
+    """The same encoder and weights, but int8 vectors where the collection holds fp32 ones (or the
+    other way round): close, not equal, so mixing them needs the user's explicit opt-in."""
 
 
 class CorruptDataError(FailedPreconditionError):

@@ -108,7 +108,7 @@ class Ingestor:
         self.settings = settings
         self.spaces = collection.spaces
         for space in self.spaces:
-            collection.check_encoder(space, models.embedder(space).spec)
+            collection.check_encoder(space, models.embedder(space).spec, writing=True)
         collection.ensure_blob_columns()
 
     def run(

@@ -39,7 +39,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ from omnivec.indexer.ann_lifecycle import SpaceIndexes
 from omnivec.indexer.config import IndexSettings, StorageSettings
 from omnivec.indexer.data_checksums import ChecksumLedger
 from omnivec.indexer.durable_files import fsync_dir, fsync_table_commit
-from omnivec.indexer.encoders.base import EncoderSpec
+from omnivec.indexer.encoders.base import EncoderSpec, precision_mismatch
 from omnivec.indexer.errors import (
     AlreadyExistsError,
     CorruptDataError,
@@ -185,6 +185,7 @@ class Collection:
         self.name: str = meta["name"]
         self.created_at: float = meta["created_at"]
         self.specs = {s: EncoderSpec.from_dict(d) for s, d in meta["spaces"].items()}
+        self._allow_precision_mismatch = settings.allow_precision_mismatch
         self.table_name: str = meta.get("table", TABLE_NAME)
         self._table = table
         # Re-entrant: close() flushes under it, and a flush commits the keyword index under it.
@@ -245,14 +246,24 @@ class Collection:
         )
 
     # -- encoder checks ---------------------------------------------------------------------
-    def check_encoder(self, space: str, current: EncoderSpec) -> None:
-        """Refuse to mix vectors of two different encoders in one space."""
+    def check_encoder(self, space: str, current: EncoderSpec, *, writing: bool = False) -> None:
+        """Refuse to mix vectors of two different encoders in one space.
+
+        The same encoder at another precision (int8 vs fp32) is refused too, unless the user opted
+        in (``index.allow_precision_mismatch``) and nothing is ``writing``: queries may be a little
+        off, but stored vectors of two precisions would stay mixed for good."""
         stored = self.specs.get(space)
         if stored is None:
             raise InvalidInputError(
                 f"collection {self.name!r} has no {space!r} space (it has: "
                 f"{', '.join(self.spaces)})"
             )
+        if stored.fingerprint == current.fingerprint:
+            return
+        if replace(stored, precision=current.precision).fingerprint == current.fingerprint:
+            if self._allow_precision_mismatch and not writing:
+                return
+            raise precision_mismatch(self.name, space, stored, current, writing=writing)
         if stored.fingerprint != current.fingerprint:
             raise EncoderMismatchError(
                 f"collection {self.name!r} space {space!r} was built with {stored.describe()} "
@@ -989,7 +1000,7 @@ class Store:
         if collection.damage is not None:
             raise collection.damage
         for space, spec in specs.items():
-            collection.check_encoder(space, spec)
+            collection.check_encoder(space, spec, writing=True)
         return collection
 
     def open(self, name: str, *, verify: bool = True) -> Collection:

@@ -61,7 +61,7 @@ def index_with_ray(
     """Index ``items`` into ``collection`` on Ray; same events and report as the Ingestor."""
     require_ray()
     for space in collection.spaces:  # the Ingestor's check, before any work starts
-        collection.check_encoder(space, models.embedder(space).spec)
+        collection.check_encoder(space, models.embedder(space).spec, writing=True)
     first_rowid = collection.next_rowid()  # holds the writer lock from now on, or fails now
     collection.ensure_blob_columns()  # the fragments are written with the table's schema
     run = _Run(collection, list(items), on_event, IndexReport(total=total))

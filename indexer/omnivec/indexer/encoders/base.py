@@ -11,9 +11,16 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from omnivec.indexer.errors import InvalidInputError
+from omnivec.indexer.errors import InvalidInputError, PrecisionMismatchError
 
-__all__ = ["Embedder", "EncoderSpec", "WeightsInfo", "file_sha256", "require_list"]
+__all__ = [
+    "Embedder",
+    "EncoderSpec",
+    "WeightsInfo",
+    "file_sha256",
+    "precision_mismatch",
+    "require_list",
+]
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,40 @@ class EncoderSpec:
         return f"{self.encoder}:{self.model} ({self.weights}, {self.dim}-d)"
 
 
+# The backends (config.Backend) by the precision of their vectors, for the remedy in messages.
+_BACKENDS_BY_PRECISION = {"fp32": ("torch", "onnx", "openvino"), "int8": ("onnx-int8", "openvino-int8")}
+
+
+def precision_mismatch(
+    collection: str, space: str, stored: EncoderSpec, current: EncoderSpec, *, writing: bool
+) -> PrecisionMismatchError:
+    """The error for a space whose stored vectors and configured encoder differ in precision only,
+    naming both and the settings that resolve it (the space's settings are named like it)."""
+    matching = [stored.backend] + [
+        b for b in _BACKENDS_BY_PRECISION.get(stored.precision, ()) if b != stored.backend
+    ]
+    message = (
+        f"collection {collection!r} space {space!r} holds {stored.precision} vectors (built with "
+        f"backend {stored.backend}) but the configured {space} encoder makes {current.precision} "
+        f"vectors (backend {current.backend}); set {space}.backend = \"{matching[0]}\" "
+        f"(OMNIVEC_{space.upper()}__BACKEND={matching[0]}"
+        + (f"; also {', '.join(matching[1:])}" if len(matching) > 1 else "")
+        + ") to match it"
+    )
+    if writing:
+        message += (
+            ", or index into a new collection: rows of two precisions are never mixed in one "
+            "space (index.allow_precision_mismatch only lets searches through)"
+        )
+    else:
+        message += (
+            f", or set index.allow_precision_mismatch = true "
+            f"(OMNIVEC_INDEX__ALLOW_PRECISION_MISMATCH=1) to search it with {current.precision} "
+            "queries anyway (scores shift slightly)"
+        )
+    return PrecisionMismatchError(message)
+
+
 class Embedder(Protocol):
     """What every embedding encoder offers (the registry's role "embedding"): texts in, unit
     vectors of its space out, and the spec stored with the collections it builds."""
@@ -85,6 +126,9 @@ class WeightsInfo:
     source: str  # human-readable origin: a path, a tag, a package
     available_offline: bool
     note: str = ""
+    backend: str = "torch"  # config.Backend: how its forward passes run
+    precision: str = "fp32"  # "int8" for the -int8 backends
+    export: str = "-"  # exports.export_state(): "ready", "not exported yet"; "-" when none is used
 
 
 _HASH_CACHE: dict[tuple[str, int, int], str] = {}

@@ -27,10 +27,23 @@ from pathlib import Path
 
 from omnivec.indexer.encoders.base import file_sha256
 
-__all__ = ["ExportKey", "ensure_export", "export_state", "find_export", "source_digest"]
+__all__ = [
+    "ExportKey",
+    "ensure_export",
+    "export_state",
+    "find_export",
+    "precision_of",
+    "source_digest",
+]
 
 _MANIFEST = "export.json"
 _FORMAT = 1
+
+
+def precision_of(backend: str) -> str:
+    """The precision of a backend's vectors (what EncoderSpec.precision records): "int8" for the
+    quantized ``-int8`` backends, "fp32" for torch and the fp32 exports."""
+    return "int8" if backend.endswith("-int8") else "fp32"
 
 
 @dataclass(frozen=True)

