@@ -140,6 +140,23 @@ def test_models_list_reports_sources_and_offline_availability(cli_env: dict[str,
     assert set(rows) == {"clip", "text", "speech"}
     assert all(row["available_offline"] for row in rows.values())
     assert "tiny_clip.pt" in rows["clip"]["source"]
+    assert (rows["text"]["backend"], rows["text"]["precision"], rows["text"]["export"]) == (
+        "torch", "fp32", "-"
+    )
+
+
+def test_models_list_shows_the_export_state_without_making_one(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    exports = tmp_path / "exports"
+    env = {**cli_env, "OMNIVEC_TEXT__BACKEND": "onnx-int8", "OMNIVEC_EXPORTS_DIR": str(exports)}
+    result = invoke_cli("models", "list", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    text = next(row for row in json.loads(result.stdout) if row["encoder"] == "text")
+    assert (text["backend"], text["precision"], text["export"]) == (
+        "onnx-int8", "int8", "not exported yet"
+    )
+    assert not exports.exists()  # listing never exports
 
 
 def test_registry_rejects_duplicates_and_bad_settings() -> None:

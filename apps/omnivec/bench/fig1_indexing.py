@@ -38,6 +38,7 @@ from omnivec.bench.common import (
     paired,
     stats,
 )
+from omnivec.bench.fig1_text_backends import run_text_backends
 
 REPO = Path(__file__).resolve().parents[3]
 SPEECH_FIXTURES = REPO / "tests" / "fixtures" / "speech"
@@ -49,6 +50,7 @@ def run(ctx: BenchContext) -> list[FigureResult]:
         if ctx.wants("fig1." + fn.__name__.removeprefix("run_")):
             results.append(_guard(fn, ctx))
     results.extend(run_clip_backends(ctx))
+    results.extend(run_text_backends(ctx))  # fig1.text_<backend>, in their own module
     explicit = "fig1.gpu" in ctx.rows
     if ctx.device.startswith("cuda") and ctx.wants("fig1.gpu") or explicit:
         results.append(_guard(run_gpu_clip, ctx))
