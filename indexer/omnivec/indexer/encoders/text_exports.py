@@ -23,8 +23,11 @@ normalisation follow ``SentenceTransformer.encode``; the parity tests hold the v
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import shutil
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 from importlib import metadata
@@ -182,9 +185,13 @@ def _compress_openvino(parent: Path, staging: Path) -> None:
     import nncf
     import openvino as ov
 
-    compressed = nncf.compress_weights(
-        ov.Core().read_model(parent / _OPENVINO), mode=nncf.CompressWeightsMode.INT8_ASYM
-    )
+    # nncf logs its statistics table and draws a progress bar on stdout, which belongs to the
+    # command's output (`omnivec embed --json` is parsed by callers): warnings only, bars to stderr.
+    nncf.set_log_level(logging.WARNING)
+    with contextlib.redirect_stdout(sys.stderr):
+        compressed = nncf.compress_weights(
+            ov.Core().read_model(parent / _OPENVINO), mode=nncf.CompressWeightsMode.INT8_ASYM
+        )
     ov.save_model(compressed, staging / _OPENVINO, compress_to_fp16=False)
 
 
