@@ -21,7 +21,8 @@ import torch
 from omnivec.indexer.concurrency import prefetch_map
 from omnivec.indexer.config import ClipSettings, Settings
 from omnivec.indexer.encoders.base import EncoderSpec, WeightsInfo, file_sha256, require_list
-from omnivec.indexer.encoders.clip_runtime import TowerRunner, backend_precision, load_tower
+from omnivec.indexer.encoders.clip_runtime import TOWERS, TowerRunner, export_key, load_tower
+from omnivec.indexer.encoders.exports import export_state, precision_of
 from omnivec.indexer.encoders.registry import register
 from omnivec.indexer.errors import ConfigError, WeightsUnavailableError
 from omnivec.indexer.media import MediaSource, decode_image
@@ -191,9 +192,21 @@ def describe_clip_weights(settings: Settings) -> WeightsInfo:
                 f"tag {cfg.pretrained!r} of {cfg.model!r} is not downloaded yet: `omnivec models "
                 f"pull` fetches it once into the cache; or {CHECKPOINT_HINT}"
             )
-        return WeightsInfo("clip", cfg.model, _clip_source(cfg), False, note)
-    del model, pretrained
-    return WeightsInfo("clip", cfg.model, _clip_source(cfg), True, identity)
+        return WeightsInfo("clip", cfg.model, _clip_source(cfg), False, note, cfg.backend,
+                           precision_of(cfg.backend))
+    export = "-"
+    if cfg.backend != "torch":  # a checksum of the weights, never an export or a model load
+        try:
+            weights = _weights_files(cfg, model, pretrained)
+        except WeightsUnavailableError:
+            export = "not exported yet"
+        else:
+            states = {export_state(settings.effective_exports_dir,
+                                   export_key(cfg.backend, tower, model, weights))
+                      for tower in TOWERS}
+            export = states.pop() if len(states) == 1 else "not exported yet"
+    return WeightsInfo("clip", cfg.model, _clip_source(cfg), True, identity, cfg.backend,
+                       precision_of(cfg.backend), export)
 
 
 def _clip_source(cfg: ClipSettings) -> str:
@@ -255,7 +268,7 @@ class ClipEncoder:
             normalized=True,
             extra={"open_clip_model": model_name},
             backend=cfg.backend,
-            precision=backend_precision(cfg.backend),
+            precision=precision_of(cfg.backend),
         )
         self._decode_pool = ThreadPoolExecutor(
             max_workers=settings.decode_workers, thread_name_prefix="clip-decode"

@@ -33,9 +33,10 @@ from omnivec.indexer.config import Backend
 from omnivec.indexer.encoders.exports import ExportKey, ensure_export, source_digest
 from omnivec.indexer.errors import FailedPreconditionError
 
-__all__ = ["ONNX_OPSET", "Tower", "TowerRunner", "backend_precision", "load_tower"]
+__all__ = ["ONNX_OPSET", "TOWERS", "Tower", "TowerRunner", "export_key", "load_tower"]
 
 Tower = Literal["image", "text"]
+TOWERS: tuple[Tower, ...] = ("image", "text")
 TowerRunner = Callable[[np.ndarray], np.ndarray]  # a batch in (pixels or token ids), features out
 
 ONNX_OPSET = 17
@@ -48,11 +49,6 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "openvino": ("onnx", "openvino"),
     "openvino-int8": ("onnx", "openvino", "nncf"),
 }
-
-
-def backend_precision(backend: Backend) -> str:
-    """"int8" for the quantized backends, "fp32" otherwise (recorded in the EncoderSpec)."""
-    return "int8" if backend.endswith("-int8") else "fp32"
 
 
 def _versions(*packages: str) -> str:
@@ -74,11 +70,10 @@ def _require(backend: Backend) -> None:
 
 
 def _salt(backend: Backend, model_name: str) -> str:
-    """What besides the weights decides an export: architecture, exporter and its settings."""
-    import torch
-
+    """What besides the weights decides an export: architecture, exporter and its settings.
+    (Package versions from metadata: `models list` asks for the key without importing torch.)"""
     parts = [f"clip-export/{_EXPORT_FORMAT}", model_name, f"opset={ONNX_OPSET}",
-             f"torch={torch.__version__}"]
+             _versions("torch")]
     if backend == "onnx-int8":
         parts.append("quantize_dynamic/QInt8/per-tensor/" + _versions("onnxruntime"))
     if backend.startswith("openvino"):
@@ -158,12 +153,17 @@ def _convert_openvino(source: Path, folder: Path, *, int8: bool) -> None:
     ov.save_model(converted, folder / "model.xml", compress_to_fp16=False)
 
 
+def export_key(backend: Backend, tower: Tower, model_name: str, weights: list[Path]) -> ExportKey:
+    """The cache key of one tower's export: its source weights' checksum, salted."""
+    digest = source_digest(weights, salt=_salt(backend, model_name) + f"|{tower}")
+    return ExportKey("clip", f"{backend}-{tower}", digest)
+
+
 def _export(
     root: Path, backend: Backend, tower: Tower, *, model: Any, model_name: str,
     weights: list[Path], example: np.ndarray,
 ) -> Path:
-    digest = source_digest(weights, salt=_salt(backend, model_name) + f"|{tower}")
-    key = ExportKey("clip", f"{backend}-{tower}", digest)
+    key = export_key(backend, tower, model_name, weights)
     if backend == "onnx":
         return ensure_export(root, key, lambda f: _export_onnx(model, tower, example, f))
     onnx = _export(root, "onnx", tower, model=model, model_name=model_name, weights=weights,
