@@ -90,6 +90,10 @@ class SpaceIndexes:
         self._reflects: dict[str, int] = {}  # space -> the table version its index reflects
         self._lance: dict[str, LanceVectorIndex | None] = {}  # decided per space; None: FAISS
 
+    def loaded(self) -> list[str]:
+        """The spaces whose index is open in memory (the server opens them all at start)."""
+        return sorted(self._open)
+
     def get(self, space: str) -> AnnIndex:
         """The live index of ``space``: loaded and caught up, or built, on first use; caught up
         again when another process has committed since (``follow``)."""

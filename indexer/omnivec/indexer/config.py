@@ -276,9 +276,11 @@ class Settings(BaseSettings):
     torch_threads: int = Field(
         0,
         ge=0,
-        description="Intra-op threads for torch and CTranslate2; 0 = half the cores (at least 1). "
-        "More threads than free cores make OpenMP spin: on a busy 2-core machine 2 threads made "
-        "a single MiniLM query 7x slower than 1 (bench fig1.threads).",
+        description="Intra-op threads for torch and CTranslate2; 0 = chosen by the work "
+        "(omnivec.indexer.threads): every core for a large batch on an idle machine, half the "
+        "cores (at least 1) for queries, for Whisper, and for batches on a busy machine. More "
+        "threads than free cores make OpenMP spin: on a busy 2-core machine 2 threads made a "
+        "single MiniLM query 7x slower than 1 (bench fig1.threads, fig1.threads_by_work).",
     )
     exports_dir: Path | None = Field(
         None,

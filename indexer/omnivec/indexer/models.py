@@ -3,12 +3,15 @@
 Which encoders exist, their settings, roles and factories come from the encoder registry
 (:mod:`omnivec.indexer.encoders.registry`); nothing here names an encoder except the typed
 accessors. Loading a model takes seconds, so each is created once, on first use, under its own
-lock; the server can also warm them all at start. Thread counts are applied here, once, before
-any model runs.
+lock; the server warms them at start, in parallel (omnivec.server.warm_up). Loading an encoder
+imports only its own libraries: torch and open_clip load with CLIP or MiniLM, CTranslate2 with
+Whisper, never with the registry. Thread counts are set per forward pass by the kind of work
+(:mod:`omnivec.indexer.threads`); here, once, the query count for whatever runs in between.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -36,12 +39,12 @@ _threads_applied = False
 
 
 def apply_thread_settings(settings: Settings) -> None:
-    """Set torch's intra-op thread count once per process (torch refuses later changes)."""
+    """Set torch's intra-op thread count once per process, if an encoder imported torch (one
+    that did not, Whisper, must not pay for importing it)."""
     global _threads_applied
-    if _threads_applied:
+    torch = sys.modules.get("torch")
+    if _threads_applied or torch is None:
         return
-    import torch
-
     torch.set_num_threads(settings.effective_torch_threads)
     _threads_applied = True
 
@@ -84,8 +87,8 @@ class ModelHub:
         with self._locks.setdefault(name, threading.Lock()):
             model = self._models.get(name)
             if model is None:
-                apply_thread_settings(self.settings)
                 model = entry.factory(self.settings)
+                apply_thread_settings(self.settings)
                 if self._wrapper is not None and entry.role is Role.EMBEDDING:
                     model = self._wrapper(model)
                 self._models[name] = model

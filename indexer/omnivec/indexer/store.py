@@ -791,6 +791,10 @@ class Collection:
         for here, its FAISS index is built anyway)."""
         return self._indexes.get(space)
 
+    def ann_loaded_spaces(self) -> list[str]:
+        """The spaces whose FAISS index is already in memory (for diagnostics and tests)."""
+        return self._indexes.loaded()
+
     def flush_ann(self) -> None:
         """Bring the keyword index up to date, then persist every space's index at the current
         version (rebuilding any that outgrew its kind), so the next open starts warm."""

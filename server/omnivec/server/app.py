@@ -6,8 +6,10 @@
     server.stop()                              # health NOT_SERVING, in-flight calls finish
                                                # within grace_seconds, engine flushed and closed
 
-Health (``grpc.health.v1``) answers NOT_SERVING until the encoders are loaded, then SERVING for
-the whole server ("") and for each service; NOT_SERVING again as soon as shutdown starts.
+Health (``grpc.health.v1``) answers NOT_SERVING until the text path is warm (the text encoder
+loaded, the ANN indexes opened), then SERVING for the whole server ("") and for each service;
+NOT_SERVING again as soon as shutdown starts. CLIP and Whisper load in parallel and report under
+``omnivec.encoder.<name>`` (see :mod:`omnivec.server.warm_up`).
 Reflection lists every omnivec service, health and reflection itself. ``serve()`` is what
 ``omnivec serve`` runs: it blocks until SIGTERM or SIGINT, then shuts down gracefully.
 """
@@ -29,7 +31,7 @@ from grpc_reflection.v1alpha import reflection
 
 from omnivec.indexer.config import ServerSettings, Settings
 from omnivec.indexer.engine import Engine
-from omnivec.indexer.errors import ConfigError, OmnivecError
+from omnivec.indexer.errors import ConfigError
 from omnivec.server.auth import BearerTokenInterceptor, load_tokens
 from omnivec.server.batching import BatchingEncoder, BatchingPolicy, make_wrapper
 from omnivec.server.interceptors import MalformedRequestInterceptor, RequestLogInterceptor
@@ -43,6 +45,7 @@ from omnivec.server.servicers.indexing import IndexingServicer
 from omnivec.server.servicers.probes import ProbeServicer
 from omnivec.server.servicers.search import SearchServicer
 from omnivec.server.verify_schedule import VerifySchedule
+from omnivec.server.warm_up import WarmUp, encoder_health_names
 from omnivec.v1 import (
     classify_pb2,
     classify_pb2_grpc,
@@ -145,6 +148,7 @@ class OmnivecServer:
         self._stop_lock = threading.Lock()
         self.metrics_port: int | None = None
         self.verify_schedule: VerifySchedule | None = None
+        self.warm_up: WarmUp | None = None  # set by start(warm=True): readiness per encoder
 
     @property
     def address(self) -> str:
@@ -173,62 +177,21 @@ class OmnivecServer:
             self.verify_schedule = VerifySchedule(self.engine, self.settings.verify_interval)
             self.verify_schedule.start()
         if warm:
-            threading.Thread(target=self._warm_up, name="warm-up", daemon=True).start()
+            self.warm_up = WarmUp(self.engine, self.health.set, self._stopped)
+            self.warm_up.start(self._mark_ready)
         else:
             self._mark_ready()
-
-    def _warm_up(self) -> None:
-        from omnivec.indexer.models import describe_weights
-
-        settings = self.engine.settings
-        local: dict[str, bool] = {}
-        for info in describe_weights(settings):
-            weights = "available" if info.available_offline else "NOT available offline"
-            log.info("encoder %s: %s, weights from %s (%s)", info.encoder, info.model, info.source, weights)
-            local[info.encoder] = info.available_offline
-        loaders: dict[str, Callable[[], Any]] = {
-            "text": self.engine.models.text, "clip": self.engine.models.clip,
-            "speech": self.engine.models.speech,
-        }
-        for name, load in loaders.items():
-            if self._stopped.is_set():
-                return
-            if not getattr(settings, name).enabled:
-                log.info("encoder %s: disabled", name)
-                continue
-            if not local.get(name, True):
-                # Start-up never downloads: a call that needs this encoder loads (or downloads,
-                # where allowed) it then, or answers FAILED_PRECONDITION with the remedy.
-                log.warning(
-                    "encoder %s: weights not on this machine; `omnivec models pull` fetches them, "
-                    "or set clip.checkpoint", name,
-                )
-                continue
-            try:
-                load()
-                log.info("encoder %s: loaded", name)
-            except OmnivecError as exc:
-                # Serve what works; calls that need this encoder get FAILED_PRECONDITION.
-                log.warning("encoder %s: unavailable: %s", name, exc)
-            except Exception:  # noqa: BLE001 - a broken model must not keep the server down
-                log.exception("encoder %s: failed to load", name)
-        root = self.engine.store.root
-        consistency = root.read_consistency_seconds
-        log.info("data: %s (other writers' commits seen %s)", root.uri,
-                 "never: one writer" if consistency is None else f"within {consistency:g} s")
-        try:
-            names = self.engine.list_collections()
-            log.info("collections (%d): %s", len(names), ", ".join(names) or "none")
-        except OmnivecError as exc:
-            log.warning("cannot list collections: %s", exc)
-        self._mark_ready()
 
     def _mark_ready(self) -> None:
         if self._stopped.is_set():
             return
         self._set_health(health_pb2.HealthCheckResponse.SERVING)
         self._ready.set()
-        log.info("ready: health SERVING")
+        loading = [] if self.warm_up is None else [
+            s.name for s in self.warm_up.states().values() if s.state in ("pending", "loading")
+        ]
+        log.info("ready: health SERVING%s",
+                 f" (still loading: {', '.join(loading)})" if loading else "")
 
     def wait_until_ready(self, timeout: float | None = None) -> bool:
         return self._ready.wait(timeout)
@@ -313,7 +276,7 @@ def create_server(
 
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
-    for service in ("", *OMNIVEC_SERVICES):
+    for service in ("", *OMNIVEC_SERVICES, *encoder_health_names()):
         health_servicer.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
     reflection.enable_server_reflection(
         (*OMNIVEC_SERVICES, HEALTH_SERVICE, reflection.SERVICE_NAME), grpc_server

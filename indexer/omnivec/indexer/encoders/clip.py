@@ -14,9 +14,9 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from omnivec.indexer.concurrency import prefetch_map
 from omnivec.indexer.config import ClipSettings, Settings
@@ -26,6 +26,10 @@ from omnivec.indexer.encoders.exports import export_state, precision_of
 from omnivec.indexer.encoders.registry import register
 from omnivec.indexer.errors import ConfigError, WeightsUnavailableError
 from omnivec.indexer.media import MediaSource, decode_image
+from omnivec.indexer.threads import ThreadPolicy
+
+if TYPE_CHECKING:  # torch loads with the model (ClipEncoder()), not when the registry is read
+    import torch
 
 __all__ = ["ClipEncoder", "describe_clip_weights", "resolve_clip_weights"]
 
@@ -227,6 +231,7 @@ class ClipEncoder:
 
     def __init__(self, settings: Settings) -> None:
         import open_clip
+        import torch
 
         cfg = settings.clip
         self._cfg = cfg
@@ -276,6 +281,7 @@ class ClipEncoder:
         # One forward pass at a time: torch already uses every core inside a pass, and
         # concurrent passes on 2 cores only thrash. Decoding runs beside it on its own threads.
         self._lock = threading.Lock()
+        self._threads = ThreadPolicy(settings)  # threads by the kind of work (omnivec.indexer.threads)
 
     def _load_exports(self, settings: Settings, model_name: str, pretrained: str | None) -> None:
         """Both towers on the configured ONNX/OpenVINO backend, exported (once) from this model."""
@@ -311,10 +317,12 @@ class ClipEncoder:
 
     def encode_image_tensors(self, tensors: Sequence[torch.Tensor]) -> np.ndarray:
         """One forward pass over already-preprocessed images."""
+        import torch
+
         if not tensors:
             return np.zeros((0, self.dim), dtype=np.float32)
         batch = torch.stack(list(tensors)).to(self._device)
-        with self._lock, torch.inference_mode():
+        with self._lock, self._threads.torch_threads(len(tensors)), torch.inference_mode():
             if self._image_runner is not None:
                 features = torch.from_numpy(self._image_runner(batch.numpy()))
             else:
@@ -346,12 +354,14 @@ class ClipEncoder:
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts through the text tower (truncated to the model's context length)."""
         texts = require_list(texts, "texts")
+        import torch
+
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         out = []
         for start in range(0, len(texts), self._text_batch):
             tokens = self._tokenizer(list(texts[start : start + self._text_batch]))
-            with self._lock, torch.inference_mode():
+            with self._lock, self._threads.torch_threads(len(tokens)), torch.inference_mode():
                 if self._text_runner is not None:
                     features = torch.from_numpy(self._text_runner(tokens.numpy()))
                 else:

@@ -20,6 +20,7 @@ from omnivec.indexer.encoders.exports import export_state, precision_of
 from omnivec.indexer.encoders.registry import register
 from omnivec.indexer.encoders.text_exports import ExportedTextModel, ensure_text_export
 from omnivec.indexer.errors import ConfigError, WeightsUnavailableError
+from omnivec.indexer.threads import ThreadPolicy
 
 __all__ = ["SentenceEncoder", "describe_text_weights", "resolve_text_model_path"]
 
@@ -96,6 +97,7 @@ class SentenceEncoder:
             precision=precision_of(cfg.backend),
         )
         self._lock = threading.Lock()  # one forward pass at a time; see ClipEncoder
+        self._threads = ThreadPolicy(settings)  # threads by the kind of work (omnivec.indexer.threads)
 
     @property
     def batch_size(self) -> int:
@@ -111,9 +113,10 @@ class SentenceEncoder:
         texts = require_list(texts, "texts")
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with self._lock:
-            if self._exported is not None:
+        if self._exported is not None:  # the runtime's threads were set when it was loaded
+            with self._lock:
                 return self._exported.encode(list(texts), self._cfg.batch_size)
+        with self._lock, self._threads.torch_threads(len(texts)):
             vectors = self._model.encode(
                 list(texts),
                 batch_size=self._cfg.batch_size,

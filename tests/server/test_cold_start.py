@@ -1,0 +1,98 @@
+"""Cold start: health SERVING once the text path is warm, CLIP still loading; ANN warm at start.
+
+CLIP is held back for real, not by a stand-in: its checkpoint path is a named pipe, so describing
+and loading it (which hashes the file) blocks in ``read`` until the test writes the real
+checkpoint into the pipe. Meanwhile the real server loads MiniLM and opens the collections.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from omnivec.client import Client
+from omnivec.indexer.engine import Engine
+from omnivec.indexer.discovery import IngestItem
+from omnivec.server.app import create_server
+
+
+@pytest.fixture
+def held_clip(tiny_clip_checkpoint: Path, tmp_path: Path) -> Iterator[tuple[Path, threading.Event]]:
+    """A named pipe where the CLIP checkpoint should be, and an event that releases it: the pipe
+    is fed the real checkpoint once, then replaced by the real file for every later reader."""
+    pipe = tmp_path / "clip-held.pt"
+    os.mkfifo(pipe)
+    release = threading.Event()
+
+    def feed() -> None:
+        release.wait()
+        writer = os.open(pipe, os.O_WRONLY)  # the blocked reader is on the other end
+        real = tmp_path / "clip-real.pt"
+        shutil.copyfile(tiny_clip_checkpoint, real)
+        os.replace(real, pipe)  # later opens of the path get the real file
+        with os.fdopen(writer, "wb") as out:
+            out.write(tiny_clip_checkpoint.read_bytes())
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    try:
+        yield pipe, release
+    finally:
+        if not release.is_set():
+            release.set()
+        feeder.join(30)
+
+
+def test_health_is_serving_while_clip_still_loads_and_ann_indexes_are_warm(
+    settings: Any, models: Any, tmp_path: Path, held_clip: tuple[Path, threading.Event],
+) -> None:
+    pipe, release = held_clip
+    data_dir = tmp_path / "data"
+    # A text collection made beforehand, by another process's engine (the session's models).
+    maker = Engine(settings.model_copy(update={"data_dir": data_dir}), models)
+    maker.create_collection("notes", ["text"])
+    texts = ["the espresso machine makes crema", "a rocket lifts off at dawn", "the cat sleeps"]
+    maker.upsert("notes", [IngestItem(f"n{i}", "text", text=t, item_id=f"n{i}") for i, t in enumerate(texts)])
+    maker.store.close()
+
+    served = settings.model_copy(update={
+        "data_dir": data_dir,
+        "clip": settings.clip.model_copy(update={"checkpoint": pipe}),
+        "speech": settings.speech.model_copy(update={"enabled": False}),
+    })
+    server, port = create_server(served, address="127.0.0.1:0")
+    server.start()
+    try:
+        assert server.wait_until_ready(300)
+        with Client(f"127.0.0.1:{port}", timeout=120) as client:
+            # SERVING with the text path warm while CLIP is still loading (blocked on its file).
+            assert client.health() == "SERVING"
+            assert client.health("omnivec.encoder.text") == "SERVING"
+            assert client.health("omnivec.encoder.clip") == "NOT_SERVING"
+            assert client.health("omnivec.encoder.speech") == "NOT_SERVING"  # disabled
+            assert server.warm_up is not None
+            states = server.warm_up.states()
+            assert states["clip"].state == "loading" and states["text"].state == "ready"
+            assert states["speech"].state == "disabled"
+            # The collection was opened and its ANN index loaded at start, before any search.
+            assert server.engine.collection("notes").ann_loaded_spaces() == ["text"]
+            hits = client.search("notes", text="coffee", k=1, spaces=["text"])
+            assert hits[0].id == "n0"  # the espresso note
+
+            release.set()  # CLIP's checkpoint arrives: it finishes loading and reports so
+            for _ in range(600):
+                if client.health("omnivec.encoder.clip") == "SERVING":
+                    break
+                threading.Event().wait(0.1)
+            assert client.health("omnivec.encoder.clip") == "SERVING"
+            assert server.warm_up.states()["clip"].state == "ready"
+            assert client.embed(texts=["a cat"], space="clip").shape[0] == 1
+    finally:
+        release.set()
+        server.stop(grace=1)
