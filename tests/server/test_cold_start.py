@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from omnivec.client import Client
-from omnivec.indexer.engine import Engine
 from omnivec.indexer.discovery import IngestItem
+from omnivec.indexer.engine import Engine
 from omnivec.server.app import create_server
 
 

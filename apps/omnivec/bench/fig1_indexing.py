@@ -51,6 +51,10 @@ def run(ctx: BenchContext) -> list[FigureResult]:
             results.append(_guard(fn, ctx))
     results.extend(run_clip_backends(ctx))
     results.extend(run_text_backends(ctx))  # fig1.text_<backend>, in their own module
+    if ctx.wants("fig1.threads_by_work"):
+        from omnivec.bench.fig1_threads_by_work import run_threads_by_work
+
+        results.append(_guard(run_threads_by_work, ctx))
     explicit = "fig1.gpu" in ctx.rows
     if ctx.device.startswith("cuda") and ctx.wants("fig1.gpu") or explicit:
         results.append(_guard(run_gpu_clip, ctx))
