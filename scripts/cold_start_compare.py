@@ -135,20 +135,23 @@ def _write_report(results: dict[str, dict[str, list[float]]], loads: list[float]
     print("\n".join(lines))
 
 
-def _from_log(log: Path) -> tuple[dict[str, dict[str, list[float]]], list[float]]:
-    """The per-run values a (possibly interrupted) run printed: ``repeat N NAME: key value, ...``
-    (each line holds the measures taken in that repeat)."""
+def _from_log(log: Path, cli_repeats: int) -> tuple[dict[str, dict[str, list[float]]], list[float]]:
+    """The per-run values a (possibly interrupted) run printed: ``repeat N NAME: key value, ...``.
+    CLI measures past ``cli_repeats`` are skipped (an earlier version of this script repeated
+    the last CLI values on those lines)."""
     results: dict[str, dict[str, list[float]]] = {"before": {}, "after": {}}
     loads: list[float] = []
     for line in log.read_text().splitlines():
         found = re.match(r"repeat (\d+) (before|after): (.*)", line)
         if not found:
             continue
-        name = found.group(2)
+        repeat, name = int(found.group(1)), found.group(2)
         for part in found.group(3).split(", "):
             key, value = part.rsplit(" ", 1)
             if key == "load":
                 loads.append(float(value))
+            elif key.startswith("cli_") and repeat > cli_repeats:
+                continue
             else:
                 results[name].setdefault(key, []).append(float(value))
     return results, loads
@@ -166,7 +169,7 @@ def main() -> int:
                     help="write the report from the log of an interrupted run and stop")
     args = ap.parse_args()
     if args.summarize is not None:
-        logged, logged_loads = _from_log(args.summarize)
+        logged, logged_loads = _from_log(args.summarize, args.cli_repeats)
         _write_report(logged, logged_loads, args.summarize.stat().st_mtime, args.out)
         return 0
 

@@ -637,8 +637,11 @@ def test_sigterm_lets_an_in_flight_search_finish(settings_env: dict[str, str], t
         assert line.startswith("omnivec serving on 127.0.0.1:"), line + (process.stderr.read() if process.poll() is not None and process.stderr else "")
         target = line.strip().rsplit(" ", 1)[1]
         with Client(target, timeout=120) as c:
-            for _ in range(600):
-                if c.health() == "SERVING":
+            # Every encoder loaded, not only the text path (what SERVING means): Whisper serves
+            # the query, and CLIP still loading would compete with it for the cores.
+            for _ in range(1500):
+                if all(c.health(name) == "SERVING" for name in (
+                        "", "omnivec.encoder.speech", "omnivec.encoder.clip")):
                     break
                 time.sleep(0.2)
             c.create_collection("notes", ["text"])
