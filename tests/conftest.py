@@ -56,6 +56,11 @@ def settings_env(tiny_clip_checkpoint: Path) -> dict[str, str]:
         "OMNIVEC_CLIP__ARCHITECTURE_FILE": str(TINY_ARCH_FILE),
         "OMNIVEC_CLIP__CHECKPOINT": str(tiny_clip_checkpoint),
         "OMNIVEC_SPEECH__BEAM_SIZE": "1",
+        # One thread everywhere: torch's sums differ in the 7th digit with the thread count, and
+        # the auto policy (omnivec.indexer.threads) picks counts by batch size and load, so a
+        # CLI and a server embedding the same texts could disagree there; the congruence suites
+        # compare floats exactly. tests/engine/test_threads.py tests the auto policy itself.
+        "OMNIVEC_TORCH_THREADS": "1",
     }
 
 

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,11 +54,29 @@ def serve_process(env: dict[str, str], data_dir: Path | str) -> Iterator[str]:
                 target = match.group(1)
                 break
         assert target, "server did not start"
+        _wait_until_every_encoder_serves(target, {**os.environ, **env})
         _warm_text_encoder(target)
         yield target
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+def _wait_until_every_encoder_serves(target: str, env: dict[str, str], budget_s: float = 300) -> None:
+    """Health SERVING means the text path is warm; CLIP and Whisper may still be loading (see
+    omnivec.server.warm_up). Tests expect a whole server: a first CLIP or Whisper call would
+    otherwise wait for its encoder, and the load would compete with the test for the cores."""
+    from omnivec.client import Client
+
+    names = [""] + [
+        f"omnivec.encoder.{name}" for name in ("text", "clip", "speech")
+        if env.get(f"OMNIVEC_{name.upper()}__ENABLED", "true").lower() not in ("0", "false")
+    ]
+    deadline = time.monotonic() + budget_s
+    with Client(target, timeout=30) as client:
+        while not all(client.health(name) == "SERVING" for name in names):
+            assert time.monotonic() < deadline, f"encoders not loaded within {budget_s:.0f} s"
+            time.sleep(0.2)
 
 
 def _warm_text_encoder(target: str) -> None:
