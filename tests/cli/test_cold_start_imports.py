@@ -1,4 +1,5 @@
-"""A text-only CLI session loads only the text path: never open_clip nor faster-whisper.
+"""A text-only CLI session loads only the text path: never open_clip nor faster-whisper, and on
+the default text backend (its ONNX export) not even torch or transformers.
 
 Each run is a fresh interpreter (what a user's `omnivec` call is), with CLIP and Whisper enabled
 and their weights on disk, so nothing but laziness keeps them out of ``sys.modules``.
@@ -60,7 +61,13 @@ def test_text_index_probe_search_and_classify_never_load_clip_or_whisper(
     found = _imported([
         [*data, "index", str(SAMPLES / "texts"), "-c", "notes", "--space", "text", "-q"],
         [*data, "probe", "train", "priority", "-c", "notes", "-l", str(labels), "--no-unlabeled"],
+    ], settings_env, CLIP_AND_WHISPER)
+    assert found == []
+    # Once the text encoder's ONNX export exists (the first load above made it if the cache had
+    # none: that needs torch once), a query session on the default backend never imports torch,
+    # transformers or sentence-transformers: the seconds they cost are most of a cold start.
+    found = _imported([
         [*data, "search", "the coffee machine is broken", "-c", "notes", "-k", "2"],
         [*data, "classify", "-c", "notes", "--probe", "priority", "--text", "the pump rattles"],
-    ], settings_env, CLIP_AND_WHISPER)
+    ], settings_env, ("torch", "transformers", "sentence_transformers", *CLIP_AND_WHISPER))
     assert found == []

@@ -90,6 +90,16 @@ def test_specs_record_backend_and_precision_and_exports_are_ready(
     assert export_state(other, key) == "not exported yet"
 
 
+def test_auto_is_onnx_on_the_cpu_and_torch_on_a_gpu(exports_dir: Path) -> None:
+    """The default backend: the fp32 ONNX export on the CPU (the parity above holds for it)."""
+    assert TextSettings().backend == "auto"
+    assert TextSettings().resolved_backend("cpu") == "onnx"
+    assert TextSettings().resolved_backend("cuda") == "torch"
+    assert TextSettings(backend="openvino").resolved_backend("cpu") == "openvino"
+    info = describe_text_weights(Settings(exports_dir=exports_dir))
+    assert (info.backend, info.precision) == ("onnx", "fp32")
+
+
 def test_fp32_backends_give_torch_vectors(embedded: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
     for backend in FP32:
         for got, want in zip(embedded[backend], embedded["torch"]):
@@ -136,15 +146,13 @@ def test_probe_accuracy_matches_torch(embedded: dict[str, tuple[np.ndarray, np.n
 
 
 def test_collections_follow_precision_not_backend(
-    settings: Settings, engine: Any, exports_dir: Path, tmp_path: Path,
+    settings: Settings, exports_dir: Path, tmp_path: Path,
 ) -> None:
     from omnivec.indexer.engine import Engine
 
     manifest = tmp_path / "notes.jsonl"
     manifest.write_text("".join(json.dumps({"id": r["package"], "text": r["text"]}) + "\n"
                                 for r in SECTIONS[:40]))
-    engine.create_collection("precision", ["text"])
-    assert engine.index_paths("precision", [manifest]).indexed == 40
 
     def engine_with(backend: str, allow: bool = False) -> Any:
         own = settings.model_copy(update={
@@ -153,6 +161,10 @@ def test_collections_follow_precision_not_backend(
             "index": settings.index.model_copy(update={"allow_precision_mismatch": allow}),
         })
         return Engine(own)  # its text encoder loads the cached export
+
+    engine = engine_with("torch")  # built by torch, searched by the exports
+    engine.create_collection("precision", ["text"])
+    assert engine.index_paths("precision", [manifest]).indexed == 40
 
     query = SearchQuery(text=QUERIES[0], k=3, spaces=["text"], mode="vector")
     want = [h.id for h in engine.search("precision", query).hits]

@@ -44,6 +44,7 @@ from omnivec.client import (
 from tests.support.async_adapter import SyncFacade
 from tests.support.certificates import make_certificates
 from tests.support.paths import SAMPLES, SPEECH
+from tests.support.processes import wait_until_every_encoder_serves
 
 TOKEN = "s3cret-token"
 
@@ -636,14 +637,10 @@ def test_sigterm_lets_an_in_flight_search_finish(settings_env: dict[str, str], t
         line = process.stdout.readline()
         assert line.startswith("omnivec serving on 127.0.0.1:"), line + (process.stderr.read() if process.poll() is not None and process.stderr else "")
         target = line.strip().rsplit(" ", 1)[1]
+        # Every encoder loaded, not only the text path (what SERVING means): Whisper serves the
+        # query, and CLIP still loading would compete with it for the cores.
+        wait_until_every_encoder_serves(target, env)
         with Client(target, timeout=120) as c:
-            # Every encoder loaded, not only the text path (what SERVING means): Whisper serves
-            # the query, and CLIP still loading would compete with it for the cores.
-            for _ in range(1500):
-                if all(c.health(name) == "SERVING" for name in (
-                        "", "omnivec.encoder.speech", "omnivec.encoder.clip")):
-                    break
-                time.sleep(0.2)
             c.create_collection("notes", ["text"])
             c.upsert("notes", [UpsertItem(Media(text="the espresso machine makes crema"))])
             outcome: dict[str, Any] = {}

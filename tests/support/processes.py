@@ -54,7 +54,7 @@ def serve_process(env: dict[str, str], data_dir: Path | str) -> Iterator[str]:
                 target = match.group(1)
                 break
         assert target, "server did not start"
-        _wait_until_every_encoder_serves(target, {**os.environ, **env})
+        wait_until_every_encoder_serves(target, {**os.environ, **env})
         _warm_text_encoder(target)
         yield target
     finally:
@@ -62,7 +62,7 @@ def serve_process(env: dict[str, str], data_dir: Path | str) -> Iterator[str]:
         proc.wait(timeout=60)
 
 
-def _wait_until_every_encoder_serves(target: str, env: dict[str, str], budget_s: float = 300) -> None:
+def wait_until_every_encoder_serves(target: str, env: dict[str, str], budget_s: float = 300) -> None:
     """Health SERVING means the text path is warm; CLIP and Whisper may still be loading (see
     omnivec.server.warm_up). Tests expect a whole server: a first CLIP or Whisper call would
     otherwise wait for its encoder, and the load would compete with the test for the cores."""

@@ -48,6 +48,7 @@ __all__ = [
     "Settings",
     "SpeechSettings",
     "StorageSettings",
+    "TextBackend",
     "TextSettings",
     "load_settings",
 ]
@@ -62,6 +63,15 @@ BACKENDS: tuple[Backend, ...] = ("torch", "onnx", "onnx-int8", "openvino", "open
 _BACKEND_HELP = (
     "How the forward passes run: torch (default), onnx, onnx-int8, openvino or openvino-int8 "
     "(exports of the same weights, made locally on first use and cached in exports_dir)."
+)
+# The text space may also say "auto": onnx on the CPU (the same fp32 vectors as torch to 1e-4,
+# and a process that never imports torch or transformers: a text-only call starts in seconds, not
+# ~15 s), torch on a GPU. Collections record the backend it resolved to.
+TextBackend = Literal["auto", "torch", "onnx", "onnx-int8", "openvino", "openvino-int8"]
+_TEXT_BACKEND_HELP = (
+    "How the text encoder's forward passes run: auto (default: onnx on the CPU, torch on a GPU), "
+    "torch, onnx, onnx-int8, openvino or openvino-int8 (exports of the same weights, made locally "
+    "on first use and cached in exports_dir)."
 )
 
 
@@ -102,7 +112,13 @@ class TextSettings(BaseModel):
     )
     batch_size: int = Field(64, ge=1, le=4096)
     max_seq_length: int | None = Field(None, ge=8, le=8192)
-    backend: Backend = Field("torch", description=_BACKEND_HELP)
+    backend: TextBackend = Field("auto", description=_TEXT_BACKEND_HELP)
+
+    def resolved_backend(self, device: str) -> Backend:
+        """The backend "auto" stands for on ``device``; any other value as set."""
+        if self.backend != "auto":
+            return self.backend
+        return "onnx" if device == "cpu" else "torch"
 
 
 class SpeechSettings(BaseModel):

@@ -1,8 +1,9 @@
-"""Server start-up: encoders loaded in parallel, ANN indexes opened, readiness per encoder.
+"""Server start-up: the text path first, then the other encoders in parallel; readiness per encoder.
 
-Each enabled encoder whose weights are on this machine loads on a thread of its own, and one more
-thread opens every collection and loads the ANN index of each of its spaces, so the first search
-finds them warm. Health ``""`` (and each omnivec service) goes SERVING as soon as the *text path*
+Each enabled encoder whose weights are on this machine loads on a thread of its own: the text
+encoder at once, beside one thread that opens every collection and loads the ANN index of each of
+its spaces (so the first search finds them warm); CLIP and Whisper together once the text encoder
+is loaded. Health ``""`` (and each omnivec service) goes SERVING as soon as the *text path*
 is warm: the text encoder loaded and the ANN indexes opened. CLIP and Whisper, which most queries
 do not need and which take most of the start-up (torch + open_clip, CTranslate2), keep loading.
 
@@ -99,19 +100,23 @@ class WarmUp:
             loaders[entry.name] = threading.Thread(
                 target=self._load, args=(entry,), name=f"warm-{entry.name}", daemon=True
             )
-        # The text encoder's thread first: the threads share the cores, and the text path
-        # decides SERVING.
-        order = sorted(loaders, key=lambda name: name != TEXT_PATH_ENCODER)
-        for name in order:
-            loaders[name].start()
+        # The text path first, the other encoders once it is warm. Loading is mostly importing
+        # and unpickling, which holds the GIL: on 2 cores, CLIP's torch import beside the text
+        # encoder made the first text query wait ~7 s instead of ~3 s (cold start, idle machine).
+        # Whoever calls CLIP or Whisper earlier loads it on the spot (ModelHub.get).
+        text = loaders.pop(TEXT_PATH_ENCODER, None)
+        if text is not None:
+            text.start()
         ann = threading.Thread(target=self._warm_collections, name="warm-ann", daemon=True)
         ann.start()
 
         def wait_then_report() -> None:
-            text = loaders.get(TEXT_PATH_ENCODER)
             if text is not None:
                 text.join()
-            if self.states()[TEXT_PATH_ENCODER].state != "ready":
+            text_ready = self.states()[TEXT_PATH_ENCODER].state == "ready"
+            for thread in loaders.values():
+                thread.start()
+            if not text_ready:
                 for thread in loaders.values():  # no text path: wait for every encoder
                     thread.join()
             ann.join()

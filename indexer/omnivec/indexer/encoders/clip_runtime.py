@@ -19,10 +19,7 @@ the export 4x smaller. Everything runs offline: the exporters read only the load
 
 from __future__ import annotations
 
-import contextlib
-import importlib.metadata
 import logging
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -30,8 +27,14 @@ from typing import Any, Literal
 import numpy as np
 
 from omnivec.indexer.config import Backend
-from omnivec.indexer.encoders.exports import ExportKey, ensure_export, source_digest
-from omnivec.indexer.errors import FailedPreconditionError
+from omnivec.indexer.encoders.exports import (
+    ExportKey,
+    compress_openvino_int8,
+    ensure_export,
+    package_versions,
+    require_packages,
+    source_digest,
+)
 
 __all__ = ["ONNX_OPSET", "TOWERS", "Tower", "TowerRunner", "export_key", "load_tower"]
 
@@ -51,35 +54,17 @@ _NEEDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _versions(*packages: str) -> str:
-    return ",".join(f"{p}={importlib.metadata.version(p)}" for p in packages)
-
-
-def _require(backend: Backend) -> None:
-    missing = []
-    for package in _NEEDS[backend]:
-        try:
-            importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            missing.append(package)
-    if missing:
-        raise FailedPreconditionError(
-            f"clip.backend {backend!r} needs {', '.join(missing)}, which is not installed; "
-            "install the fast extra (pip install 'omnivec[fast]') or set clip.backend = \"torch\""
-        )
-
-
 def _salt(backend: Backend, model_name: str) -> str:
     """What besides the weights decides an export: architecture, exporter and its settings.
     (Package versions from metadata: `models list` asks for the key without importing torch.)"""
     parts = [f"clip-export/{_EXPORT_FORMAT}", model_name, f"opset={ONNX_OPSET}",
-             _versions("torch")]
+             package_versions(["torch"])]
     if backend == "onnx-int8":
-        parts.append("quantize_dynamic/QInt8/per-tensor/" + _versions("onnxruntime"))
+        parts.append("quantize_dynamic/QInt8/per-tensor/" + package_versions(["onnxruntime"]))
     if backend.startswith("openvino"):
-        parts.append(_versions("openvino"))
+        parts.append(package_versions(["openvino"]))
     if backend == "openvino-int8":
-        parts.append("compress_weights/INT8_ASYM/" + _versions("nncf"))
+        parts.append("compress_weights/INT8_ASYM/" + package_versions(["nncf"]))
     return "|".join(parts)
 
 
@@ -143,13 +128,7 @@ def _convert_openvino(source: Path, folder: Path, *, int8: bool) -> None:
 
     converted = ov.convert_model(source / "model.onnx")
     if int8:
-        import nncf
-
-        # NNCF prints its statistics table and a progress bar on stdout, which is the CLI's
-        # output (`omnivec embed --json`): send them to stderr.
-        nncf.set_log_level(logging.ERROR)
-        with contextlib.redirect_stdout(sys.stderr):
-            converted = nncf.compress_weights(converted, mode=nncf.CompressWeightsMode.INT8_ASYM)
+        converted = compress_openvino_int8(converted)
     ov.save_model(converted, folder / "model.xml", compress_to_fp16=False)
 
 
@@ -220,7 +199,7 @@ def load_tower(
     """
     if backend == "torch":
         raise ValueError("the torch backend runs the model itself, not an export")
-    _require(backend)
+    require_packages("clip.backend", backend, _NEEDS[backend])
     folder = _export(exports_dir, backend, tower, model=model, model_name=model_name,
                      weights=weights, example=example)
     if backend.startswith("openvino"):

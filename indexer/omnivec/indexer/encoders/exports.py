@@ -14,25 +14,34 @@ processes from exporting the same thing at once (the second waits, then uses the
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from omnivec.indexer.encoders.base import file_sha256
+from omnivec.indexer.errors import FailedPreconditionError
 
 __all__ = [
     "ExportKey",
+    "compress_openvino_int8",
     "ensure_export",
     "export_state",
     "find_export",
+    "package_versions",
     "precision_of",
+    "require_packages",
     "source_digest",
 ]
 
@@ -44,6 +53,49 @@ def precision_of(backend: str) -> str:
     """The precision of a backend's vectors (what EncoderSpec.precision records): "int8" for the
     quantized ``-int8`` backends, "fp32" for torch and the fp32 exports."""
     return "int8" if backend.endswith("-int8") else "fp32"
+
+
+def package_versions(packages: Iterable[str]) -> str:
+    """"name=version,..." of installed packages ("absent" for missing ones): the exporters'
+    versions salt the cache keys, so a new exporter or quantizer makes a new export. Read from
+    metadata, not by importing: `models list` asks for keys without loading torch."""
+    parts = []
+    for package in packages:
+        try:
+            parts.append(f"{package}={metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{package}=absent")
+    return ",".join(parts)
+
+
+def require_packages(setting: str, backend: str, packages: Iterable[str]) -> None:
+    """Raise FailedPreconditionError naming the missing packages a backend needs, and the fix."""
+    missing = [p for p in packages if _absent(p)]
+    if missing:
+        raise FailedPreconditionError(
+            f"{setting} = {backend!r} needs {', '.join(missing)}, which is not installed: install "
+            f"the fast extra (`pip install 'omnivec[fast]'`) or set {setting} = \"torch\""
+        )
+
+
+def _absent(package: str) -> bool:
+    try:
+        metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return True
+    return False
+
+
+def compress_openvino_int8(model: Any) -> Any:
+    """NNCF's data-free int8 weight compression (INT8_ASYM) of an OpenVINO model.
+
+    NNCF logs a statistics table and draws a progress bar on stdout, which is the CLI's output
+    (`omnivec embed --json` is parsed by callers): errors only, and the bar goes to stderr."""
+    import nncf
+
+    nncf.set_log_level(logging.ERROR)
+    with contextlib.redirect_stdout(sys.stderr):
+        return nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
 
 
 @dataclass(frozen=True)

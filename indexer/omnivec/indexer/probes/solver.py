@@ -29,7 +29,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize, minimize_scalar
 
 from omnivec.indexer.probes.numerics import F64, IntArr, log_loss
 
@@ -130,6 +129,7 @@ def fit_softmax(
     elif W0 is not None:
         theta0[:size_w] = W0.ravel() / s_w
     # The same options scikit-learn passes for lbfgs, so "converged" means the same thing.
+    from scipy.optimize import minimize  # here: 0.5 s of import a search never needs
     res = minimize(
         fun,
         theta0,
@@ -151,6 +151,7 @@ def fit_softmax(
 def fit_prior_scale(S: F64, y: IntArr) -> float:
     """Logit scale s maximising the likelihood of ``softmax(s * cos)`` on the training rows: the
     zero-shot classifier calibrated to this data, so W0's norm matches what the data supports."""
+    from scipy.optimize import minimize_scalar  # here: 0.5 s of import a search never needs
     res = minimize_scalar(
         lambda log_s: log_loss(math.exp(log_s) * S, y),
         bounds=(math.log(_PRIOR_SCALE_BOUNDS[0]), math.log(_PRIOR_SCALE_BOUNDS[1])),
@@ -173,6 +174,7 @@ def fit_temperature(Z: F64, y: IntArr) -> float:
     if not spread > 0:
         return 1.0  # all logits equal: no scale to calibrate
     lo, hi = spread / _MAX_CALIBRATED_SPREAD, max(spread, 1.0) * 100.0
+    from scipy.optimize import minimize_scalar  # here: 0.5 s of import a search never needs
     res = minimize_scalar(
         lambda log_t: log_loss(Z / math.exp(log_t), y),
         bounds=(math.log(lo), math.log(hi)),
