@@ -214,6 +214,18 @@ def test_filtered_search_large_filter_uses_selector(hnsw30k: tuple[AnnIndex, F32
 # ------------------------------------------------------------------------------ IVF-PQ
 
 
+def test_ivf_training_sample_caps_the_k_means_input_reproducibly() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((40_000, 8)).astype(np.float32)
+    assert ann.ivf_training_sample(x, 1_000) is x  # 64 per list: 64,000 > 40,000 rows, all used
+    sample = ann.ivf_training_sample(x, 300)  # 300 lists, but PQ's 256 codes need 64 x 300 too
+    assert sample.shape == (64 * 300, 8) and sample.flags.c_contiguous
+    rows = {r.tobytes() for r in x}
+    assert all(r.tobytes() in rows for r in sample)  # rows of x, not new points
+    assert len({r.tobytes() for r in sample}) == sample.shape[0]  # no row twice
+    assert np.array_equal(sample, ann.ivf_training_sample(x, 300))  # seeded: same index again
+
+
 @pytest.mark.usefixtures("fast_pq_training")
 def test_ivfpq_memory_and_recall() -> None:
     rng = np.random.default_rng(3)

@@ -124,3 +124,20 @@ def test_rows_are_found_whatever_the_scan_order(order: str) -> None:
     got = cache.rows([5, 99, 0, 1000], version=1)
     assert got is not None
     assert {k: v["text"] for k, v in got.items()} == {5: "t5", 99: "t99", 0: "t0"}
+
+
+def test_a_version_jump_drops_the_copy_instead_of_relabelling_it() -> None:
+    """Our index-only commit took 2 -> 4: version 3 was another replica's write, so the copy made
+    at 2 must not be called 4 (its rows would be missing from every search until version 5)."""
+    tables = {"now": pa.table({"rowid": pa.array([1], pa.int64()), "text": ["one"]})}
+    cache = PayloadCache(("rowid", "text"), 1 << 20, lambda where: tables["now"], "replica")
+    assert cache.rows([1, 2], version=2) is not None and cache.cached_version == 2
+    tables["now"] = pa.table({"rowid": pa.array([1, 2], pa.int64()), "text": ["one", "two"]})
+    cache.removed(np.zeros(0, np.int64), 2, 4)
+    assert cache.cached_version is None
+    got = cache.rows([1, 2], version=4)
+    assert got is not None and sorted(got) == [1, 2]
+    cache.removed(np.zeros(0, np.int64), 4, 5)  # a commit of our own, nothing between: relabelled
+    assert cache.cached_version == 5
+    cache.appended(3, 5, 7)  # the same for appends
+    assert cache.cached_version is None

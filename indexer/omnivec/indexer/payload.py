@@ -135,6 +135,9 @@ class PayloadCache:
             snap = self._snapshot
             if snap is None or snap.version != old_version:
                 return  # stale or not built: the next fetch rebuilds from a scan
+            if new_version != old_version + 1:
+                self._snapshot = None  # other writers' commits in between: rescan on next fetch
+                return
             added = self._scan(f"rowid >= {int(first_rowid)}")
             combined = pa.concat_tables([snap.table, added.cast(snap.table.schema)])
             if combined.nbytes > self.budget_bytes:
@@ -153,6 +156,13 @@ class PayloadCache:
         with self._lock:
             snap = self._snapshot
             if snap is None or snap.version != old_version:
+                return
+            if new_version != old_version + 1:
+                # Other writers' commits landed in between (a replica on shared storage): what
+                # they changed is unknown here, so the copy is dropped and rescanned on the next
+                # fetch. Relabelling it would hide their rows from every search until the next
+                # version (seen: a keyword index another replica built, then its rows missing).
+                self._snapshot = None
                 return
             keep = ~np.isin(snap.rowids, np.asarray(rowids, dtype=np.int64))
             self._snapshot = _Snapshot(
