@@ -132,11 +132,8 @@ class PayloadCache:
         """Rows with rowid >= ``first_rowid`` were appended, taking ``old_version`` to
         ``new_version``. Read back from LanceDB (the stored types, not the written ones)."""
         with self._lock:
-            snap = self._snapshot
-            if snap is None or snap.version != old_version:
-                return  # stale or not built: the next fetch rebuilds from a scan
-            if new_version != old_version + 1:
-                self._snapshot = None  # other writers' commits in between: rescan on next fetch
+            snap = self._follows(old_version, new_version)
+            if snap is None:
                 return
             added = self._scan(f"rowid >= {int(first_rowid)}")
             combined = pa.concat_tables([snap.table, added.cast(snap.table.schema)])
@@ -154,20 +151,30 @@ class PayloadCache:
     def removed(self, rowids: np.ndarray, old_version: int, new_version: int) -> None:
         """``rowids`` were deleted, taking ``old_version`` to ``new_version``."""
         with self._lock:
-            snap = self._snapshot
-            if snap is None or snap.version != old_version:
-                return
-            if new_version != old_version + 1:
-                # Other writers' commits landed in between (a replica on shared storage): what
-                # they changed is unknown here, so the copy is dropped and rescanned on the next
-                # fetch. Relabelling it would hide their rows from every search until the next
-                # version (seen: a keyword index another replica built, then its rows missing).
-                self._snapshot = None
+            snap = self._follows(old_version, new_version)
+            if snap is None:
                 return
             keep = ~np.isin(snap.rowids, np.asarray(rowids, dtype=np.int64))
             self._snapshot = _Snapshot(
                 new_version, snap.rowids[keep], snap.table.filter(pa.array(keep))
             )
+
+    def _follows(self, old_version: int, new_version: int) -> _Snapshot | None:
+        """The held copy, when a commit of this process's own took it from ``old_version`` to
+        ``new_version`` and it can be updated in place; else None (the caller holds the lock).
+
+        A copy not at ``old_version`` (stale, or none) is rebuilt from a scan by the next fetch.
+        A commit that skipped versions means other writers' commits landed in between (a replica
+        on shared storage): what they changed is unknown here, so the copy is dropped. Updating
+        and relabelling it would hide their rows from every search until the next version (seen:
+        a keyword index another replica built, then that replica's rows missing)."""
+        snap = self._snapshot
+        if snap is None or snap.version != old_version:
+            return None
+        if new_version != old_version + 1:
+            self._snapshot = None
+            return None
+        return snap
 
     def clear(self) -> None:
         with self._lock:

@@ -326,10 +326,7 @@ class Collection:
             after = self.version
             self._committed(started, after)
             self._indexes.added(table, rowids, before, after)
-            if after == before + 1:
-                self._payload.appended(start, before, after)
-            else:
-                self._payload.clear()  # other writers' commits landed in between: rescan
+            self._payload.appended(start, before, after)  # dropped if other commits came between
             self._refresh_keyword_index()
             return after
 
@@ -415,10 +412,7 @@ class Collection:
             after = self.version
             self._committed(started, after)
             self._indexes.removed(doomed, before, after)
-            if after == before + 1:
-                self._payload.removed(doomed, before, after)
-            else:
-                self._payload.clear()
+            self._payload.removed(doomed, before, after)  # dropped if other commits came between
             self._refresh_keyword_index()
             return len(doomed)
 

@@ -100,9 +100,9 @@ class WarmUp:
             loaders[entry.name] = threading.Thread(
                 target=self._load, args=(entry,), name=f"warm-{entry.name}", daemon=True
             )
-        # The text path first, the other encoders once it is warm. Loading is mostly importing
-        # and unpickling, which holds the GIL: on 2 cores, CLIP's torch import beside the text
-        # encoder made the first text query wait ~7 s instead of ~3 s (cold start, idle machine).
+        # The text encoder first, the others once it is loaded. Loading is mostly importing and
+        # unpickling, which holds the GIL: on an idle 2-core machine, CLIP's torch import beside
+        # the text encoder put the first text query at 7.1 s, started after it at 6.4-6.8 s.
         # Whoever calls CLIP or Whisper earlier loads it on the spot (ModelHub.get).
         text = loaders.pop(TEXT_PATH_ENCODER, None)
         if text is not None:

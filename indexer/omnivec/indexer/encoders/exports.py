@@ -59,18 +59,12 @@ def package_versions(packages: Iterable[str]) -> str:
     """"name=version,..." of installed packages ("absent" for missing ones): the exporters'
     versions salt the cache keys, so a new exporter or quantizer makes a new export. Read from
     metadata, not by importing: `models list` asks for keys without loading torch."""
-    parts = []
-    for package in packages:
-        try:
-            parts.append(f"{package}={metadata.version(package)}")
-        except metadata.PackageNotFoundError:
-            parts.append(f"{package}=absent")
-    return ",".join(parts)
+    return ",".join(f"{p}={_installed_version(p) or 'absent'}" for p in packages)
 
 
 def require_packages(setting: str, backend: str, packages: Iterable[str]) -> None:
     """Raise FailedPreconditionError naming the missing packages a backend needs, and the fix."""
-    missing = [p for p in packages if _absent(p)]
+    missing = [p for p in packages if _installed_version(p) is None]
     if missing:
         raise FailedPreconditionError(
             f"{setting} = {backend!r} needs {', '.join(missing)}, which is not installed: install "
@@ -78,12 +72,11 @@ def require_packages(setting: str, backend: str, packages: Iterable[str]) -> Non
         )
 
 
-def _absent(package: str) -> bool:
+def _installed_version(package: str) -> str | None:
     try:
-        metadata.version(package)
+        return metadata.version(package)
     except metadata.PackageNotFoundError:
-        return True
-    return False
+        return None
 
 
 def compress_openvino_int8(model: Any) -> Any:
