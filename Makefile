@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # The distributed extra (Ray, lance-ray) is tested by `make test` but not needed to serve.
 DIST_STAMP := $(VENV)/.installed-distributed
 
-.PHONY: serve test test-extended test-fast demo bench generate proto proto-check lint clean screenshots browser-deps system-deps
+.PHONY: serve test compile test-extended test-fast demo bench generate proto proto-check lint clean screenshots browser-deps system-deps
 
 HTTP_PORT ?= 8080
 
@@ -26,19 +26,25 @@ venv: $(STAMP)
 
 # gRPC on 50051; the web app and the HTTP/JSON API on $(HTTP_PORT) (the URL is printed). The
 # sample folder is the index root, so the demo's speech clips can be played in the browser.
-serve: $(STAMP)
+serve: $(STAMP) compile
 	$(BIN)/omnivec serve --host 127.0.0.1 --port 50051 --http-port $(HTTP_PORT) --index-root samples
 
-test: $(STAMP) $(DIST_STAMP)
+# Bytecode for the editable sources, written once: where PYTHONDONTWRITEBYTECODE is set (these
+# machines set it), every CLI call and server the tests start would otherwise compile omnivec again.
+PY_SOURCES := apps indexer server clients/python
+compile: $(STAMP)
+	$(BIN)/python -m compileall -q $(PY_SOURCES) >/dev/null
+
+test: $(STAMP) $(DIST_STAMP) compile
 	$(BIN)/python scripts/generate_proto.py --check
 	$(BIN)/python scripts/generate_async_client.py --check
 	$(BIN)/python -m pytest
 
 # The default suite plus the tests marked `extended` (minutes each: full-size ViT-B-32 exports).
-test-extended: $(STAMP) $(DIST_STAMP)
+test-extended: $(STAMP) $(DIST_STAMP) compile
 	OMNIVEC_EXTENDED=1 $(BIN)/python -m pytest -m extended
 
-test-fast: $(STAMP) $(DIST_STAMP)
+test-fast: $(STAMP) $(DIST_STAMP) compile
 	$(BIN)/python -m pytest -m "not slow"
 
 demo: $(STAMP)

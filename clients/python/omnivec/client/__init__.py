@@ -11,7 +11,9 @@ Methods return dataclasses and numpy arrays, never protobuf messages, and raise 
 in omnivec.client.errors. AsyncClient offers the same methods on asyncio.
 """
 
-from omnivec.client.async_client import AsyncClient
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from omnivec.client.auth import TlsOptions
 from omnivec.client.errors import (
     AlreadyExists,
@@ -26,7 +28,6 @@ from omnivec.client.errors import (
     Unavailable,
     Unimplemented,
 )
-from omnivec.client.sync_client import Client
 from omnivec.client.types import (
     KEYWORD_RANKING,
     METRICS,
@@ -80,6 +81,24 @@ from omnivec.client.types import (
     VerifyProblem,
     VerifyReport,
 )
+
+if TYPE_CHECKING:
+    from omnivec.client.async_client import AsyncClient
+    from omnivec.client.sync_client import Client
+
+# The clients are imported on first use: they load grpc's asyncio layer and the generated stubs
+# (a few hundred ms), which the CLI and the engine, who use only the types, never need.
+_CLIENTS = {"AsyncClient": "omnivec.client.async_client", "Client": "omnivec.client.sync_client"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _CLIENTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AlreadyExists",

@@ -70,8 +70,9 @@ class DataRoot:
 
     def connect(self) -> Any:
         """The LanceDB database at this root (tables are its children)."""
-        import lancedb
+        from omnivec.indexer.storage.lancedb_import import import_lancedb
 
+        lancedb = import_lancedb()
         interval = self.read_consistency_seconds
         return lancedb.connect(
             self.uri,
