@@ -85,31 +85,36 @@ def test_cli_ray_local_equals_in_process(
         assert space["vectors"] > 0  # the ANN indexes caught up with the committed fragments
 
 
-def test_cli_ray_local_on_s3_equals_in_process(
+def test_cli_ray_cluster_on_s3_equals_in_process(
     mixed_folder: Path, mixed_in_process: tuple[dict[str, Any], dict[tuple[str, int], dict[str, Any]]],
-    cli_env: dict[str, str], seaweedfs: SeaweedFS, tmp_path: Path,
+    ray_cluster: str, cli_env: dict[str, str], seaweedfs: SeaweedFS, settings, models,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
 ) -> None:
-    """`omnivec --data s3://BUCKET/x index ... -c demo2 --ray local` on SeaweedFS: the Ray
-    workers write their Lance fragments into the bucket, the driver commits them there, and the
-    collection equals the in-process one on local disk."""
+    """`omnivec --data s3://BUCKET/x index ... -c demo2 --ray ADDRESS` on SeaweedFS: the
+    cluster's workers write their Lance fragments into the bucket (the options travel with the
+    tasks), the driver commits them there, and the collection equals the in-process one on local
+    disk. A re-run over the bucket then finds everything stored."""
     want, reference = mixed_in_process
     uri = seaweedfs.uri("ray")
     env = {**cli_env, **seaweedfs.env()}
     ray_run = run_cli("--data", uri, "index", str(mixed_folder), "-c", "demo2", "--json",
-                      "--ray", "local", env=env, timeout=1200)
+                      "--ray", ray_cluster, env=env, timeout=1200)
 
     assert ray_run.returncode == 1, ray_run.stderr
     assert _summary(ray_run.stdout) == want
-    storage = StorageTarget("s3", tmp_path, seaweedfs).settings(Settings(), uri).storage
+    target = StorageTarget("s3", tmp_path, seaweedfs)
+    storage = target.settings(Settings(), uri).storage
     assert_same_rows(reference, stored_rows(uri, "demo2", storage))
     assert not (tmp_path / "data").exists(), "nothing went to the local data directory"
 
-    # A second run over the bucket finds everything stored: nothing indexed, nothing committed.
-    again = run_cli("--data", uri, "index", str(mixed_folder), "-c", "demo2", "--json",
-                    "--ray", "local", env=env, timeout=1200)
-    assert again.returncode == 1, again.stderr  # the two bad files fail again
-    summary = _summary(again.stdout)
-    assert (summary["indexed"], summary["unchanged"]) == (0, 16)
+    # A second run over the bucket (from this process, on the same cluster) finds everything
+    # stored: nothing indexed, nothing committed.
+    engine = Engine(target.settings(settings, uri), models)
+    version = engine.collection("demo2").version
+    again = engine.index_paths("demo2", [mixed_folder], ray=RayJob(ray_cluster))
+    assert (again.indexed, again.unchanged, len(again.failed)) == (0, 16, 2)
+    assert engine.collection("demo2").version == version
+    engine.store.close()
     assert_same_rows(reference, stored_rows(uri, "demo2", storage))
 
 
