@@ -3,8 +3,15 @@
 omnivec: ``Client.search(collection, text=q, k=10)`` against an ``omnivec serve`` subprocess over
 a collection of 100k synthetic rows (quick mode: 20k). Raw: one ``SentenceTransformer.encode([q])``
 plus ``index.search(v, 10)`` on the very same FAISS index (loaded from the collection's saved ANN
-file), in the benchmark process. Target: median latency <= raw median + 3 ms; p99 reported. The
-in-process ``Engine.search`` latency is reported too, to split the overhead into engine and RPC.
+file), in the benchmark process. Target (issue 13): median latency <= raw median + 2 ms; p99
+reported. The in-process ``Engine.search`` latency is reported too, to split the overhead into
+engine and RPC.
+
+The raw side runs the same runtime as the server's text encoder: on the CPU the default text
+backend is ONNX, so raw is ONNX Runtime itself (``InferenceSession.run`` on the same export file,
+the ``tokenizers`` library on its ``tokenizer.json``) + FAISS; that difference is omnivec's own
+overhead. Raw sentence-transformers on torch (what a user would write) is timed in the same
+blocks and reported beside it.
 """
 
 from __future__ import annotations
@@ -66,6 +73,45 @@ class RawSearch:
         return self.index.search(v.astype(np.float32), K)
 
 
+class RawOnnxSearch:
+    """The same runtime as the server's ONNX text encoder, called directly: ONNX Runtime on the
+    export file omnivec loads, the Rust tokenizer on its tokenizer.json, then FAISS."""
+
+    def __init__(self, settings: Any, faiss_search: RawSearch) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        from omnivec.indexer.encoders.sentence import resolve_text_model_path
+        from omnivec.indexer.encoders.text_exports import ensure_text_export
+
+        source = resolve_text_model_path(settings.text)[0]
+        folder = ensure_text_export("onnx", source, settings.effective_exports_dir)  # the file
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = max(1, settings.torch_threads)
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(folder / "model.onnx"), options,
+                                            providers=["CPUExecutionProvider"])
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=int(faiss_search.model.max_seq_length or 512))
+        self.faiss = faiss_search
+
+    def encode(self, text: str) -> np.ndarray:
+        e = self.tokenizer.encode(text)
+        feeds = {"input_ids": [e.ids], "attention_mask": [e.attention_mask],
+                 "token_type_ids": [e.type_ids]}
+        v = np.asarray(self.session.run(None, {n: np.array(feeds[n], dtype=np.int64)
+                                               for n in self.inputs})[0], dtype=np.float32)
+        normalized: np.ndarray = v / np.linalg.norm(v, axis=1, keepdims=True)
+        return normalized
+
+    def __call__(self, text: str) -> Any:
+        v = self.encode(text)
+        if self.faiss.params is not None:
+            return self.faiss.index.search(v, K, params=self.faiss.params)
+        return self.faiss.index.search(v, K)
+
+
 _WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-raw")
 
 
@@ -99,7 +145,10 @@ def run(ctx: BenchContext) -> list[FigureResult]:
     client = Client(served.server.address, timeout=60)
     ctx.on_close.append(client.close)
     wait_serving(client)
-    raw = RawSearch(served.settings)
+    raw_torch = RawSearch(served.settings)
+    backend = served.settings.text.resolved_backend(served.settings.device)
+    raw_onnx = RawOnnxSearch(served.settings, raw_torch) if backend == "onnx" else None
+    raw: Any = raw_onnx or raw_torch  # the server's own runtime, called directly
     engine = Engine(served.settings)  # read-only beside the server: the in-process breakdown
     ctx.on_close.append(engine.close)
     per_block = 40 if ctx.quick else 250
@@ -115,10 +164,17 @@ def run(ctx: BenchContext) -> list[FigureResult]:
     for q in warm:
         grpc_search(q)
     on_worker(_latencies, raw, warm)
+    on_worker(_latencies, raw_torch, warm)
     on_worker(_latencies, engine_search, warm)
+    parity = None
+    if raw_onnx is not None:  # the raw baseline computes what the server computes
+        want = raw_torch.model.encode(warm, normalize_embeddings=True, convert_to_numpy=True,
+                                      show_progress_bar=False)
+        parity = float(np.abs(np.vstack([raw_onnx.encode(q) for q in warm]) - want).max())
     all_grpc: list[float] = []
     all_raw: list[float] = []
     eng_medians: list[float] = []
+    torch_medians: list[float] = []
 
     def omnivec_block(r: int) -> float:
         block = queries[r * per_block : (r + 1) * per_block]
@@ -128,8 +184,11 @@ def run(ctx: BenchContext) -> list[FigureResult]:
         return float(np.median(lat))
 
     def raw_block(r: int) -> float:
-        lat = on_worker(_latencies, raw, queries[r * per_block : (r + 1) * per_block])
+        block = queries[r * per_block : (r + 1) * per_block]
+        lat = on_worker(_latencies, raw, block)
         all_raw.extend(lat)
+        if raw_onnx is not None:
+            torch_medians.append(float(np.median(on_worker(_latencies, raw_torch, block))))
         return float(np.median(lat))
 
     a, b = paired(omnivec_block, raw_block, ctx.repeats)
@@ -138,24 +197,35 @@ def run(ctx: BenchContext) -> list[FigureResult]:
     diff = stats([x - y for x, y in zip(a, b)])
     p99 = float(np.percentile(all_grpc, 99))
     p99_raw = float(np.percentile(all_raw, 99))
-    status = "PASS" if diff.median <= 3.0 else "GAP"
+    status = "PASS" if diff.median <= 2.0 else "GAP"
     note = [f"{served.n:,} synthetic rows (random normalised 384-d vectors) written through "
             "Collection.add_rows; query texts are real MiniLM encodes",
             "overhead split: raw -> engine_inprocess (store fetch, k*4 candidates, fusion) -> "
             "gRPC (RPC floor + dynamic-batching wait + thread hand-offs)"]
     if ctx.quick:
         note.append("quick mode: 20k rows instead of 100k")
+    raw_name = "MiniLM encode + FAISS index.search (median)"
+    against_torch: dict[str, Any] = {}
+    if raw_onnx is not None:
+        raw_name = "ONNX Runtime encode (same export) + FAISS index.search (median)"
+        note.append(f"raw = ONNX Runtime on the export file the server loads (text backend "
+                    f"{backend}), max |raw ONNX - sentence-transformers| = {parity:.1e} per "
+                    "component; raw sentence-transformers on torch timed in the same blocks")
+        against_torch = {
+            "raw_sentence_transformers_torch_median_ms": stats(torch_medians).to_dict(),
+            "omnivec_minus_raw_torch_ms": stats([x - y for x, y in zip(a, torch_medians)]).to_dict(),
+        }
     return [FigureResult(
         "fig2", "fig2.latency", title,
         f"median latency of Client.search(text, k={K}) over gRPC to `omnivec serve` on "
-        f"{served.n:,} rows vs raw SentenceTransformer.encode([q]) + FAISS search on the same "
-        f"{raw.kind} index; {per_block} queries per repeat, sequential; raw and in-process engine "
-        "calls run on a worker thread like the server's",
+        f"{served.n:,} rows vs raw MiniLM encode of [q] in the server's runtime + FAISS search "
+        f"on the same {raw_torch.kind} index; {per_block} queries per repeat, sequential; raw and "
+        "in-process engine calls run on a worker thread like the server's",
         omnivec=Measure("Client.search over gRPC (median)", "ms", stats(a)),
-        raw=Measure("MiniLM encode + FAISS index.search (median)", "ms", stats(b)),
+        raw=Measure(raw_name, "ms", stats(b)),
         ratio=Measure("omnivec median - raw median", "ms", diff),
-        target="<= raw + 3 ms", status=status,
-        extra={
+        target="<= raw + 2 ms", status=status,
+        extra={**against_torch,
             "rows": served.n, "ann": served.build["ann"], "collection_write_s": served.build["write_s"],
             "ann_build_s": served.build["ann_build_s"],
             "p99_ms_grpc": round(p99, 2), "p99_ms_raw": round(p99_raw, 2),

@@ -2,8 +2,9 @@
 
 Both sides run against the same ``omnivec serve`` subprocess and collection as figure 2. Sixteen
 client threads (one channel each, as sixteen programs would have) search for a fixed time; the
-sequential side is one client doing the same. Target: >= 2x, which on 2 cores can only come from
-the server batching concurrent queries into shared encoder forward passes (dynamic batching).
+sequential side is one client doing the same. Target: >= 3x (issue 13; it was 2x), which on 2
+cores can only come from the server batching concurrent queries into shared encoder forward
+passes (dynamic batching).
 The raw library's sequential rate (encode + FAISS search in-process, no RPC) is shown beside it.
 """
 
@@ -101,7 +102,7 @@ def run(ctx: BenchContext) -> list[FigureResult]:
         omnivec=Measure(f"{CLIENTS} concurrent clients", "QPS", stats(a)),
         raw=Measure("1 sequential client", "QPS", stats(b)),
         ratio=Measure("concurrent QPS / sequential QPS", "x", speedup),
-        target=">= 2x", status="PASS" if speedup.median >= 2 else "GAP",
+        target=">= 3x", status="PASS" if speedup.median >= 3 else "GAP",
         extra={
             "seconds_per_run": seconds, "clients": CLIENTS,
             "raw_inprocess_sequential_qps": stats(raw_rates).to_dict(),

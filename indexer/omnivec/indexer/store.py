@@ -609,7 +609,8 @@ class Collection:
         ranking needs of a candidate row (from the payload copy when it is held)."""
         ids = [int(r) for r in rowids]
         columns = ("item_id", "modality", "chunk")
-        held = [self._payload.column(ids, c, self.version) for c in columns]
+        version = self.version  # read once: each read is a round trip to LanceDB's event loop
+        held = [self._payload.column(ids, c, version) for c in columns]
         items, modalities, chunks = held
         if items is None or modalities is None or chunks is None:
             rows = self.fetch_rows(ids, columns)
