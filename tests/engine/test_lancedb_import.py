@@ -80,7 +80,7 @@ def test_only_the_rest_client_is_deferred() -> None:
     assert with_options(1, 2) == 3
 
 
-def test_a_deferred_function_builds_its_validator_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_deferred_function_builds_its_validator_once() -> None:
     built: list[str] = []
 
     def counting_validate_call(function, /, **options):  # type: ignore[no-untyped-def]
@@ -99,3 +99,33 @@ def test_a_deferred_function_builds_its_validator_once(monkeypatch: pytest.Monke
     with pytest.raises(pydantic.ValidationError, match="factor"):
         deferred(1.0, factor="many")
 
+
+
+# Threads that connect at once, as the server's warm-up and an early call do: each must get the
+# whole lancedb module, never one another thread is still importing.
+CONCURRENT = r"""
+import tempfile, threading, time
+from omnivec.indexer.storage import open_data_root
+from omnivec.indexer.config import StorageSettings
+
+errors = []
+def connect(delay):
+    time.sleep(delay)  # spread over the seconds the first import takes: some arrive mid-import
+    try:
+        open_data_root(tempfile.mkdtemp(), StorageSettings()).connect().table_names()
+    except BaseException as exc:
+        errors.append(repr(exc))
+threads = [threading.Thread(target=connect, args=(i * 0.1,)) for i in range(16)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(errors)
+"""
+
+
+def test_threads_connecting_at_once_each_get_the_whole_module() -> None:
+    done = subprocess.run([sys.executable, "-c", CONCURRENT], capture_output=True, text=True,
+                          timeout=300, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"

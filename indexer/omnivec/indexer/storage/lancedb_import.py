@@ -36,20 +36,20 @@ _lock = threading.Lock()
 
 def import_lancedb() -> ModuleType:
     """The ``lancedb`` module, imported with :data:`DEFERRED_PACKAGE`'s validators deferred."""
-    module = sys.modules.get("lancedb")
-    if module is not None:
-        return module
-    with _lock:  # two threads (the server's warm-up) must not patch and restore over each other
-        if "lancedb" in sys.modules:
-            return sys.modules["lancedb"]
-        import pydantic
+    if "lancedb" not in sys.modules:
+        with _lock:  # two threads (the server's warm-up) must not patch and restore over each other
+            if "lancedb" not in sys.modules:
+                import pydantic
 
-        real = pydantic.validate_call
-        pydantic.validate_call = _deferring(real)
-        try:
-            return importlib.import_module("lancedb")
-        finally:
-            pydantic.validate_call = real
+                real = pydantic.validate_call
+                pydantic.validate_call = _deferring(real)
+                try:
+                    importlib.import_module("lancedb")
+                finally:
+                    pydantic.validate_call = real
+    # Through the import system, not sys.modules: lancedb is in sys.modules as soon as its import
+    # starts, and import_module waits until whichever thread imports it has finished.
+    return importlib.import_module("lancedb")
 
 
 def _deferring(real: Callable[..., Any]) -> Callable[..., Any]:
