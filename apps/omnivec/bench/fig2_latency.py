@@ -65,12 +65,15 @@ class RawSearch:
             self.params.efSearch = ann.params.ef_search
         self.ann = ann
 
-    def __call__(self, text: str) -> Any:
-        v = self.model.encode([text], normalize_embeddings=True, convert_to_numpy=True,
-                              show_progress_bar=False)
+    def search(self, v: np.ndarray) -> Any:
+        """FAISS search of one query vector on the collection's index, as it is configured."""
         if self.params is not None:
             return self.index.search(v.astype(np.float32), K, params=self.params)
         return self.index.search(v.astype(np.float32), K)
+
+    def __call__(self, text: str) -> Any:
+        return self.search(self.model.encode([text], normalize_embeddings=True,
+                                             convert_to_numpy=True, show_progress_bar=False))
 
 
 class RawOnnxSearch:
@@ -106,10 +109,7 @@ class RawOnnxSearch:
         return normalized
 
     def __call__(self, text: str) -> Any:
-        v = self.encode(text)
-        if self.faiss.params is not None:
-            return self.faiss.index.search(v, K, params=self.faiss.params)
-        return self.faiss.index.search(v, K)
+        return self.faiss.search(self.encode(text))
 
 
 _WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-raw")
@@ -213,7 +213,8 @@ def run(ctx: BenchContext) -> list[FigureResult]:
                     "component; raw sentence-transformers on torch timed in the same blocks")
         against_torch = {
             "raw_sentence_transformers_torch_median_ms": stats(torch_medians).to_dict(),
-            "omnivec_minus_raw_torch_ms": stats([x - y for x, y in zip(a, torch_medians)]).to_dict(),
+            "omnivec_minus_raw_torch_ms":
+                stats([x - y for x, y in zip(a, torch_medians)]).to_dict(),
         }
     return [FigureResult(
         "fig2", "fig2.latency", title,

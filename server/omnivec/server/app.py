@@ -8,8 +8,8 @@
 
 Health (``grpc.health.v1``) answers NOT_SERVING until the text path is warm (the text encoder
 loaded, the ANN indexes opened), then SERVING for the whole server ("") and for each service;
-NOT_SERVING again as soon as shutdown starts. CLIP and Whisper then load in parallel and report under
-``omnivec.encoder.<name>`` (see :mod:`omnivec.server.warm_up`).
+NOT_SERVING again as soon as shutdown starts. CLIP and Whisper then load in parallel and report
+under ``omnivec.encoder.<name>`` (see :mod:`omnivec.server.warm_up`).
 Reflection lists every omnivec service, health and reflection itself. ``serve()`` is what
 ``omnivec serve`` runs: it blocks until SIGTERM or SIGINT, then shuts down gracefully.
 """
