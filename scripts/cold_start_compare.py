@@ -65,7 +65,7 @@ def _server(python: str, env: dict[str, str]) -> dict[str, float]:
         assert proc.stdout is not None
         address = None
         for line in proc.stdout:
-            found = re.search(r"omnivec serving on (\S+)", line)
+            found = re.search(r"omnivec serving on (\S+?:\d+)", line)
             if found:
                 address = found.group(1)
                 break

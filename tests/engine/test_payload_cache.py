@@ -141,3 +141,26 @@ def test_a_version_jump_drops_the_copy_instead_of_relabelling_it() -> None:
     assert cache.cached_version == 5
     cache.appended(3, 5, 7)  # the same for appends
     assert cache.cached_version is None
+
+
+def test_a_search_that_began_before_a_commit_is_answered_without_a_rescan() -> None:
+    """A search reads the table version once, at its start. A commit of our own that lands
+    meanwhile moves the copy on; the search's lookups at the older version must be answered by
+    that copy, not by a full rescan labelled with the older version (which the next search at
+    the newer version would then have to rescan again)."""
+    tables = {"now": pa.table({"rowid": pa.array([1], pa.int64()), "text": ["one"]})}
+    calls: list[str | None] = []
+
+    def scan(where: str | None) -> pa.Table:
+        calls.append(where)
+        return tables["now"]
+
+    cache = PayloadCache(("rowid", "text"), 1 << 20, scan, "search")
+    assert cache.rows([1], version=3) is not None and calls == [None]
+    tables["now"] = pa.table({"rowid": pa.array([1, 2], pa.int64()), "text": ["one", "two"]})
+    cache.appended(2, 3, 4)  # our commit while a search holding version 3 is running
+    assert calls == [None, "rowid >= 2"] and cache.cached_version == 4
+    got = cache.rows([1, 2], version=3)
+    assert got is not None and sorted(got) == [1, 2]  # what a fresh read sees
+    assert cache.column([2], "text", version=3) == {2: "two"}
+    assert calls == [None, "rowid >= 2"] and cache.cached_version == 4  # no rescan

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -90,11 +91,16 @@ def test_omnivec_serve_and_the_sdk_from_the_wheels(
         stdin=subprocess.DEVNULL,
         env=_clean_env(**settings_env, OMNIVEC_DATA_DIR=str(tmp_path / "data")),
     )
+    # Drained as it comes: the server logs every RPC, and a full pipe would block it.
+    logged: list[str] = []
+    threading.Thread(target=lambda: logged.extend(server.stderr or ()), daemon=True).start()
     try:
         assert server.stdout is not None
         line = server.stdout.readline()
-        match = re.search(r"omnivec serving on (\S+)", line)
-        assert match, line + (server.stderr.read() if server.stderr and server.poll() is not None else "")
+        match = re.search(r"omnivec serving on (\S+?:\d+)", line)
+        if not match and server.poll() is None:
+            server.wait(30)
+        assert match, line + "".join(logged)
         sdk = textwrap.dedent(f"""
             import json, time
             from omnivec.client import Client, Media, UpsertItem

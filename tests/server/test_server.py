@@ -632,10 +632,21 @@ def test_sigterm_lets_an_in_flight_search_finish(settings_env: dict[str, str], t
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         stdin=subprocess.DEVNULL,
     )
+    # The log is drained as it comes: a pipe nobody reads holds 64 KiB, and the server logs
+    # every RPC (the health polls below included), so on a slow start it blocked in a log write
+    # and its health check ran past the deadline.
+    logged: list[str] = []
+    drain = threading.Thread(
+        target=lambda: logged.extend(process.stderr or ()), name="server-stderr", daemon=True
+    )
+    drain.start()
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
-        assert line.startswith("omnivec serving on 127.0.0.1:"), line + (process.stderr.read() if process.poll() is not None and process.stderr else "")
+        if not line.startswith("omnivec serving on 127.0.0.1:"):
+            process.wait(30)
+            drain.join(10)
+        assert line.startswith("omnivec serving on 127.0.0.1:"), line + "".join(logged)
         target = line.strip().rsplit(" ", 1)[1]
         # Every encoder loaded, not only the text path (what SERVING means): Whisper serves the
         # query, and CLIP still loading would compete with it for the cores.
@@ -659,7 +670,8 @@ def test_sigterm_lets_an_in_flight_search_finish(settings_env: dict[str, str], t
         assert "error" not in outcome, outcome.get("error")
         assert len(outcome["hits"]) == 1
         assert process.wait(60) == 0
-        stderr = process.stderr.read() if process.stderr else ""
+        drain.join(30)
+        stderr = "".join(logged)
         finished = "method=/omnivec.v1.SearchService/Search code=OK"
         assert "shutting down" in stderr and finished in stderr
         # It was in flight at the signal: it finished after the shutdown began.

@@ -49,7 +49,7 @@ def serve_process(env: dict[str, str], data_dir: Path | str) -> Iterator[str]:
         assert proc.stdout is not None
         target = None
         for line in proc.stdout:
-            match = re.search(r"omnivec serving on (\S+)", line)
+            match = re.search(r"omnivec serving on (\S+?:\d+)", line)
             if match:
                 target = match.group(1)
                 break

@@ -1,11 +1,16 @@
 """Figure 2: text-search latency over gRPC on a 100k collection vs raw encode + FAISS search.
 
-omnivec: ``Client.search(collection, text=q, k=10)`` against an ``omnivec serve`` subprocess over
-a collection of 100k synthetic rows (quick mode: 20k). Raw: one ``SentenceTransformer.encode([q])``
+omnivec: ``Client.search(collection, text=q, k=10, mode="vector")`` against an ``omnivec serve``
+subprocess over a collection of 100k synthetic rows (quick mode: 20k). Raw: one encode of ``[q]``
 plus ``index.search(v, 10)`` on the very same FAISS index (loaded from the collection's saved ANN
 file), in the benchmark process. Target (issue 13): median latency <= raw median + 2 ms; p99
 reported. The in-process ``Engine.search`` latency is reported too, to split the overhead into
 engine and RPC.
+
+Vector mode is the search that does the raw side's work (one embedding, one ANN search). The
+default mode, hybrid, also runs a BM25 search over the texts and fuses the two rankings: work the
+raw side does not do. Its latency is timed in the same blocks and reported beside, with its own
+difference to raw, so the cost of the keyword ranking is visible rather than mixed into the gap.
 
 The raw side runs the same runtime as the server's text encoder: on the CPU the default text
 backend is ONNX, so raw is ONNX Runtime itself (``InferenceSession.run`` on the same export file,
@@ -156,13 +161,17 @@ def run(ctx: BenchContext) -> list[FigureResult]:
     warm, queries = queries[:20], queries[20:]
 
     def grpc_search(q: str) -> Any:
-        return client.search(COLLECTION, text=q, k=K)
+        return client.search(COLLECTION, text=q, k=K, mode="vector")
+
+    def grpc_hybrid(q: str) -> Any:
+        return client.search(COLLECTION, text=q, k=K)  # the default mode
 
     def engine_search(q: str) -> Any:
-        return engine.search(COLLECTION, SearchQuery(text=q, k=K))
+        return engine.search(COLLECTION, SearchQuery(text=q, k=K, mode="vector"))
 
     for q in warm:
         grpc_search(q)
+        grpc_hybrid(q)
     on_worker(_latencies, raw, warm)
     on_worker(_latencies, raw_torch, warm)
     on_worker(_latencies, engine_search, warm)
@@ -175,12 +184,14 @@ def run(ctx: BenchContext) -> list[FigureResult]:
     all_raw: list[float] = []
     eng_medians: list[float] = []
     torch_medians: list[float] = []
+    hybrid_medians: list[float] = []
 
     def omnivec_block(r: int) -> float:
         block = queries[r * per_block : (r + 1) * per_block]
         lat = _latencies(grpc_search, block)
         all_grpc.extend(lat)
         eng_medians.append(float(np.median(on_worker(_latencies, engine_search, block))))
+        hybrid_medians.append(float(np.median(_latencies(grpc_hybrid, block))))
         return float(np.median(lat))
 
     def raw_block(r: int) -> float:
@@ -200,6 +211,8 @@ def run(ctx: BenchContext) -> list[FigureResult]:
     status = "PASS" if diff.median <= 2.0 else "GAP"
     note = [f"{served.n:,} synthetic rows (random normalised 384-d vectors) written through "
             "Collection.add_rows; query texts are real MiniLM encodes",
+            "omnivec runs mode=vector, the raw side's work; the default hybrid mode (+ BM25 "
+            "search and fusion) is timed in the same blocks: hybrid_* below",
             "overhead split: raw -> engine_inprocess (store fetch, k*4 candidates, fusion) -> "
             "gRPC (RPC floor + dynamic-batching wait + thread hand-offs)"]
     if ctx.quick:
@@ -218,11 +231,11 @@ def run(ctx: BenchContext) -> list[FigureResult]:
         }
     return [FigureResult(
         "fig2", "fig2.latency", title,
-        f"median latency of Client.search(text, k={K}) over gRPC to `omnivec serve` on "
+        f"median latency of Client.search(text, k={K}, mode=vector) over gRPC to `omnivec serve` on "
         f"{served.n:,} rows vs raw MiniLM encode of [q] in the server's runtime + FAISS search "
         f"on the same {raw_torch.kind} index; {per_block} queries per repeat, sequential; raw and "
         "in-process engine calls run on a worker thread like the server's",
-        omnivec=Measure("Client.search over gRPC (median)", "ms", stats(a)),
+        omnivec=Measure("Client.search mode=vector over gRPC (median)", "ms", stats(a)),
         raw=Measure(raw_name, "ms", stats(b)),
         ratio=Measure("omnivec median - raw median", "ms", diff),
         target="<= raw + 2 ms", status=status,
@@ -231,6 +244,8 @@ def run(ctx: BenchContext) -> list[FigureResult]:
             "ann_build_s": served.build["ann_build_s"],
             "p99_ms_grpc": round(p99, 2), "p99_ms_raw": round(p99_raw, 2),
             "engine_inprocess_median_ms": stats(eng_medians).to_dict(),
+            "hybrid_grpc_median_ms": stats(hybrid_medians).to_dict(),
+            "hybrid_minus_raw_ms": stats([x - y for x, y in zip(hybrid_medians, b)]).to_dict(),
             "rpc_floor_health_check_median_ms": round(float(np.median(floor)), 2),
             "server_batch_wait_ms": served.settings.server.batch_wait_ms,
             "latency_ratio_median": round(stats(a).median / stats(b).median, 3),

@@ -6,12 +6,18 @@ sequential side is one client doing the same. Target: >= 3x (issue 13; it was 2x
 cores can only come from the server batching concurrent queries into shared encoder forward
 passes (dynamic batching).
 The raw library's sequential rate (encode + FAISS search in-process, no RPC) is shown beside it.
+
+The server's CPU time per query is read from ``/proc`` on both sides. On a machine this small it
+bounds the figure: with C cores no concurrency can exceed ``C / (CPU seconds per query)`` queries
+per second, and that ceiling over the sequential rate is reported as ``cpu_bound_ceiling_x``.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from pathlib import Path
 
 from omnivec.bench.common import BenchContext, FigureResult, Measure, make_texts, paired, stats
 
@@ -61,6 +67,12 @@ def _qps(address: str, collection: str, clients: int, seconds: float, texts: lis
             c.close()
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run(ctx: BenchContext) -> list[FigureResult]:
     from omnivec.bench.fig2_latency import RawSearch, on_worker, pending, server_available
 
@@ -79,11 +91,18 @@ def run(ctx: BenchContext) -> list[FigureResult]:
     address = served.server.address
     _qps(address, COLLECTION, CLIENTS, 1.0, texts)  # warm the batcher and the channels
 
-    a, b = paired(
-        lambda r: _qps(address, COLLECTION, CLIENTS, seconds, texts),
-        lambda r: _qps(address, COLLECTION, 1, seconds, texts),
-        ctx.repeats,
-    )
+    pid = served.server.proc.pid
+    cpu_ms: dict[int, list[float]] = {CLIENTS: [], 1: []}  # server CPU ms per query, per side
+
+    def measured(clients: int) -> float:
+        cpu = _cpu_seconds(pid)
+        t0 = time.perf_counter()
+        qps = _qps(address, COLLECTION, clients, seconds, texts)
+        queries = qps * (time.perf_counter() - t0)  # close enough: the window is most of it
+        cpu_ms[clients].append((_cpu_seconds(pid) - cpu) * 1e3 / max(queries, 1.0))
+        return qps
+
+    a, b = paired(lambda r: measured(CLIENTS), lambda r: measured(1), ctx.repeats)
     raw = RawSearch(served.settings)
 
     def raw_rate() -> float:
@@ -95,6 +114,9 @@ def run(ctx: BenchContext) -> list[FigureResult]:
 
     raw_rates = [on_worker(raw_rate) for _ in range(ctx.repeats)]
     speedup = stats([x / y for x, y in zip(a, b)])
+    cores = os.cpu_count() or 1
+    per_query = stats(cpu_ms[CLIENTS])
+    ceiling = cores * 1000.0 / per_query.median / stats(b).median
     return [FigureResult(
         "fig3", "fig3.concurrency", title,
         f"queries/s of {CLIENTS} client threads (one gRPC channel each) searching text (k={K}) for "
@@ -106,9 +128,15 @@ def run(ctx: BenchContext) -> list[FigureResult]:
         extra={
             "seconds_per_run": seconds, "clients": CLIENTS,
             "raw_inprocess_sequential_qps": stats(raw_rates).to_dict(),
+            "server_cpu_ms_per_query_concurrent": per_query.to_dict(),
+            "server_cpu_ms_per_query_sequential": stats(cpu_ms[1]).to_dict(),
+            "cpu_bound_ceiling_x": round(ceiling, 2),
+            "search_mode": "hybrid (the default)",
             "server_batching": {"max_batch_size": served.settings.server.max_batch_size,
                                 "batch_wait_ms": served.settings.server.batch_wait_ms},
         },
-        notes=["server and clients share the machine's cores (clients in the benchmark process)"],
+        notes=["server and clients share the machine's cores (clients in the benchmark process)",
+               f"cpu_bound_ceiling_x: {cores} cores / the server's CPU per query under load, over "
+               "the sequential rate; no batching or threading can pass it on this machine"],
     )]
 

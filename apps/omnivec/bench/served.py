@@ -25,7 +25,7 @@ import numpy as np
 from omnivec.bench.common import BenchContext, random_unit_vectors
 
 COLLECTION = "bench"
-_SERVING = re.compile(r"omnivec serving on (\S+)")
+_SERVING = re.compile(r"omnivec serving on (\S+?:\d+)")
 
 
 def synth_table(

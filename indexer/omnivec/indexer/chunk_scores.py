@@ -34,30 +34,37 @@ _documents: dict[str, tuple[int, frozenset[str]]] = {}
 _documents_lock = threading.Lock()
 
 
-def _items_with_documents(collection: Collection) -> frozenset[str]:
-    """Items cut into several chunks (they have a document row), as of the current version."""
-    version = collection.version
+def items_with_documents(collection: Collection, version: int) -> frozenset[str]:
+    """Items cut into several chunks (they have a document row), as of ``version``."""
     with _documents_lock:
         cached = _documents.get(collection.location)
-    if cached is not None and cached[0] == version:
+    # A set read at a later version serves too: versions only move forward, and a search that
+    # began just before a commit may rank with what that commit left.
+    if cached is not None and cached[0] >= version:
         return cached[1]
     items = frozenset(collection.column("item_id", where=f"chunk = {DOCUMENT_CHUNK}").tolist())
     with _documents_lock:
-        _documents[collection.location] = (version, items)
+        held = _documents.get(collection.location)
+        if held is None or held[0] < version:
+            _documents[collection.location] = (version, items)
     return items
 
 
 def item_candidates(
-    collection: Collection, rows: Sequence[tuple[int, float]], *, aggregate: bool
+    collection: Collection, rows: Sequence[tuple[int, float]], *, aggregate: bool,
+    version: int | None = None,
 ) -> list[Candidate]:
     """``rows`` (rowid, score), best first, as items best first. Each candidate carries the row
     to show (its best chunk, else its document row) and that row's score. With ``aggregate``,
-    items are ordered by the fusion of their document and best-chunk ranks; else by best row."""
-    keys = collection.item_keys(r for r, _ in rows)
+    items are ordered by the fusion of their document and best-chunk ranks; else by best row.
+    ``version``: the table version the search reads (else the current one is read)."""
+    if version is None:
+        version = collection.version
+    keys = collection.item_keys((r for r, _ in rows), version=version)
     chunk_rank: dict[str, int] = {}
     document_rank: dict[str, int] = {}
     shown: dict[str, Candidate] = {}
-    documents = _items_with_documents(collection) if aggregate else frozenset()
+    documents = items_with_documents(collection, version) if aggregate else frozenset()
     for rowid, score in rows:
         key = keys.get(rowid)
         if key is None:  # deleted between the ranking and the lookup

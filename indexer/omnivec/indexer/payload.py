@@ -100,14 +100,18 @@ class PayloadCache:
         return dict(zip(present.tolist(), values))
 
     def _current(self, version: int) -> _Snapshot | None:
+        # A copy at a later version answers too: a search reads the table version once, and a
+        # commit that lands meanwhile moves the copy on (its rows are what a fresh read would
+        # see; callers skip rows deleted since their ranking). Rebuilding to the older version
+        # would scan the whole table for nothing.
         if self.budget_bytes <= 0:
             return None
         snap = self._snapshot
-        if snap is not None and snap.version == version:
+        if snap is not None and snap.version >= version:
             return snap
         with self._lock:
             snap = self._snapshot
-            if snap is not None and snap.version == version:
+            if snap is not None and snap.version >= version:
                 return snap
             if self._over_budget_at == version:
                 return None

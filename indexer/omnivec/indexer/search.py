@@ -24,7 +24,7 @@ import os
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ from omnivec.client.types import (
     SpaceTiming,
     Span,
 )
-from omnivec.indexer.chunk_scores import item_candidates
+from omnivec.indexer.chunk_scores import item_candidates, items_with_documents
 from omnivec.indexer.errors import InvalidInputError
 from omnivec.indexer.filters import translate_filter
 from omnivec.indexer.fusion import (
@@ -89,7 +89,12 @@ _KEYWORD_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="keyword")
 @dataclass(frozen=True)
 class SearchPlan:
     """What one query runs: the spaces to search, whether the keyword ranking runs (and on
-    which words), the LanceDB predicate of the filters, the fusion and the depth."""
+    which words), the LanceDB predicate of the filters, the fusion, the depth, and the table
+    version its lookups read.
+
+    The version is read once per query: each read is a round trip to LanceDB's event-loop
+    thread, which the keyword search keeps busy, and four reads per query took a quarter of a
+    hybrid search's time in the server (py-spy, fig2)."""
 
     spaces: tuple[str, ...]
     words: str | None
@@ -97,6 +102,7 @@ class SearchPlan:
     fusion: Fusion
     k: int
     fetch_k: int
+    version: int
 
 
 def collection_rankings(collection: Collection) -> list[str]:
@@ -175,6 +181,7 @@ def plan_search(
         fusion=fusion,
         k=query.k,
         fetch_k=min(query.k * FETCH_FACTOR, MAX_K * FETCH_FACTOR),
+        version=collection.version,
     )
 
 
@@ -188,8 +195,20 @@ def _keyword_ranking(
     assert plan.words is not None
     started = time.perf_counter()
     rows = collection.keyword_search(plan.words, plan.fetch_k, plan.predicate)
-    ranking = item_candidates(collection, rows, aggregate=False)
+    ranking = item_candidates(collection, rows, aggregate=False, version=plan.version)
     return ranking, SpaceTiming(KEYWORD_RANKING, 0.0, (time.perf_counter() - started) * 1e3)
+
+
+def _space_depth(collection: Collection, plan: SearchPlan) -> int:
+    """Rows to take from each space's ANN index."""
+    rankings = len(plan.spaces) + (plan.words is not None)
+    if rankings == 1 and not items_with_documents(collection, plan.version):
+        # One ranking over items of one row each: its top k rows are the top k items, and no
+        # other ranking can lift a lower one. The deeper walk is not free: HNSW widens its
+        # search to twice the depth asked (ef 160 instead of 128 for k = 10).
+        return plan.k
+    # Twice the depth: document rows and chunks of one item share the list.
+    return plan.fetch_k * 2
 
 
 def gather_rankings(
@@ -203,11 +222,11 @@ def gather_rankings(
     already started as ``keyword`` or run here): the candidates, and a timing per ranking."""
     lists: dict[str, list[Candidate]] = {}
     timings: list[SpaceTiming] = []
+    depth = _space_depth(collection, plan)
     for space in plan.spaces:
         started = time.perf_counter()
-        # Twice the depth: document rows and chunks of one item share the list.
-        rows = collection.search(space, vectors[space], plan.fetch_k * 2, plan.predicate)
-        lists[space] = item_candidates(collection, rows, aggregate=True)
+        rows = collection.search(space, vectors[space], depth, plan.predicate)
+        lists[space] = item_candidates(collection, rows, aggregate=True, version=plan.version)
         timings.append(SpaceTiming(
             space, (embed_ms or {}).get(space, 0.0), (time.perf_counter() - started) * 1e3
         ))
@@ -240,7 +259,7 @@ def run_search(collection: Collection, models: ModelHub, query: SearchQuery) -> 
     stored = collection.item_vectors(query.item_id) if query.item_id is not None else {}
     spaces = tuple(s for s in plan.spaces if query.item_id is None or s in stored)
     if spaces != plan.spaces:
-        plan = SearchPlan(spaces, plan.words, plan.predicate, plan.fusion, plan.k, plan.fetch_k)
+        plan = replace(plan, spaces=spaces)
     for space in plan.spaces:
         started = time.perf_counter()
         if query.item_id is not None:
@@ -255,7 +274,7 @@ def run_search(collection: Collection, models: ModelHub, query: SearchQuery) -> 
                 vectors[space] = encoder.encode_texts([text])[0]
         embed_ms[space] = (time.perf_counter() - started) * 1e3
     candidates, timings = gather_rankings(collection, plan, vectors, embed_ms, keyword)
-    hits = fused_hits(collection, candidates, plan.fusion, plan.k)
+    hits = fused_hits(collection, candidates, plan.fusion, plan.k, version=plan.version)
     return SearchResult(tuple(hits), tuple(timings), query_transcript)
 
 
@@ -265,15 +284,21 @@ HIT_COLUMNS = (
 )
 
 
-def fused_hits(collection: Collection, candidates: Candidates, fusion: Fusion, k: int) -> list[Hit]:
-    """The best ``k`` candidates under ``fusion`` as hits, each row fetched once."""
+def fused_hits(
+    collection: Collection, candidates: Candidates, fusion: Fusion, k: int, *,
+    version: int | None = None,
+) -> list[Hit]:
+    """The best ``k`` candidates under ``fusion`` as hits, each row fetched once (``version``:
+    the search's table version, else the current one)."""
     order, fused, best = fused_order(candidates, fusion, k)
     rowids = [int(candidates.rowids[i, j]) for i, j in zip(order, best)]
-    rows = collection.fetch_rows(rowids, HIT_COLUMNS)
+    if version is None:
+        version = collection.version
+    rows = collection.fetch_rows(rowids, HIT_COLUMNS, version=version)
     # A document row (no text) is shown as its item's first chunk, the row written after it.
     documents = [r for r in rowids if r in rows and rows[r]["chunk"] == DOCUMENT_CHUNK]
     if documents:
-        firsts = collection.fetch_rows([r + 1 for r in documents], HIT_COLUMNS)
+        firsts = collection.fetch_rows([r + 1 for r in documents], HIT_COLUMNS, version=version)
         for r in documents:
             first = firsts.get(r + 1)
             if first is not None and first["item_id"] == rows[r]["item_id"] and first["chunk"] == 0:

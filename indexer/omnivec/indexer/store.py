@@ -587,11 +587,16 @@ class Collection:
             )
         }
 
-    def fetch_rows(self, rowids: Iterable[int], columns: Sequence[str] = ROW_COLUMNS) -> dict[int, dict[str, Any]]:
+    def fetch_rows(
+        self, rowids: Iterable[int], columns: Sequence[str] = ROW_COLUMNS, *,
+        version: int | None = None,
+    ) -> dict[int, dict[str, Any]]:
+        """The rows present among ``rowids``. ``version``: the table version the caller already
+        read (a search reads it once), else it is read here."""
         ids = [int(r) for r in rowids]
         if not ids:
             return {}
-        cached = self._payload.rows(ids, self.version, columns)
+        cached = self._payload.rows(ids, self.version if version is None else version, columns)
         if cached is not None:
             return cached
         cols = list(dict.fromkeys(["rowid", *columns]))
@@ -604,16 +609,20 @@ class Collection:
         )
         return {row["rowid"]: row for row in data.to_pylist()}
 
-    def item_keys(self, rowids: Iterable[int]) -> dict[int, tuple[str, str, int]]:
+    def item_keys(
+        self, rowids: Iterable[int], *, version: int | None = None
+    ) -> dict[int, tuple[str, str, int]]:
         """rowid -> (item id, modality, chunk) of the rows present among ``rowids``: what
-        ranking needs of a candidate row (from the payload copy when it is held)."""
+        ranking needs of a candidate row (from the payload copy when it is held). ``version``:
+        as for :meth:`fetch_rows`."""
         ids = [int(r) for r in rowids]
         columns = ("item_id", "modality", "chunk")
-        version = self.version  # read once: each read is a round trip to LanceDB's event loop
+        if version is None:
+            version = self.version  # read once: each read is a round trip to LanceDB's event loop
         held = [self._payload.column(ids, c, version) for c in columns]
         items, modalities, chunks = held
         if items is None or modalities is None or chunks is None:
-            rows = self.fetch_rows(ids, columns)
+            rows = self.fetch_rows(ids, columns, version=version)
             return {r: (row["item_id"], row["modality"], row["chunk"]) for r, row in rows.items()}
         return {r: (items[r], modalities[r], chunks[r]) for r in items}
 

@@ -345,7 +345,11 @@ def serve(settings: Settings, *, announce: Callable[[str], None] | None = None) 
             lines.append(f"omnivec web app on {server.http_url}")
         for line in lines:
             if announce is None:
-                print(line, flush=True)
+                # One write per line: print() writes the text and its newline separately, and
+                # with PYTHONUNBUFFERED set a log line from another thread landed in between
+                # ("serving on 127.0.0.1:4065INFO ..."), which scripts read as the address.
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
             else:
                 announce(line)
         while not stop_requested.wait(0.5):
