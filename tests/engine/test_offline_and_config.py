@@ -159,6 +159,38 @@ def test_models_list_shows_the_export_state_without_making_one(
     assert not exports.exists()  # listing never exports
 
 
+def test_models_export_makes_the_exports_once_and_offline(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """`omnivec models export` makes a backend's export ahead of the first server start or index
+    run, from the local weights (tiny CLIP here), keeps it on a second run, and says so."""
+    exports = tmp_path / "exports"
+    env = {**cli_env, "OMNIVEC_EXPORTS_DIR": str(exports)}
+    args = ("models", "export", "--encoder", "clip", "--backend", "onnx", "--json")
+    first = invoke_cli(*args, env=env)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout) == [
+        {"encoder": "clip", "backend": "onnx", "precision": "fp32", "export": "ready", "made": True}
+    ]
+    made = sorted(p.relative_to(exports) for p in exports.rglob("model.onnx"))
+    assert len(made) == 2  # the image and the text tower
+    again = invoke_cli(*args, env=env)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)[0]["made"] is False
+    assert sorted(p.relative_to(exports) for p in exports.rglob("model.onnx")) == made
+    listed = invoke_cli("models", "list", "--json", env={**env, "OMNIVEC_CLIP__BACKEND": "onnx"})
+    clip = next(row for row in json.loads(listed.stdout) if row["encoder"] == "clip")
+    assert clip["export"] == "ready"
+    # torch has nothing to export; a wrong backend or encoder is a clear error.
+    torch_row = json.loads(invoke_cli("models", "export", "--encoder", "clip", "--json",
+                                      env=env).stdout)
+    assert torch_row[0]["backend"] == "torch" and torch_row[0]["made"] is False
+    bad = invoke_cli("models", "export", "--encoder", "clip", "--backend", "auto", env=env)
+    assert bad.returncode != 0 and "'auto' is not a clip backend" in bad.stderr
+    unknown = invoke_cli("models", "export", "--encoder", "speech", env=env)
+    assert unknown.returncode != 0 and "unknown embedding encoder 'speech'" in unknown.stderr
+
+
 def test_registry_rejects_duplicates_and_bad_settings() -> None:
     from pydantic import BaseModel
 

@@ -160,6 +160,44 @@ def models_list(
             console.print(f"[yellow]{info.encoder}:[/] {info.note}", highlight=False)
 
 
+@models_app.command("export")
+@handle_errors
+def models_export(
+    ctx: typer.Context,
+    encoder: Annotated[
+        list[str] | None,
+        typer.Option("--encoder", help="text or clip (repeatable; default: every enabled one)."),
+    ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option("--backend", help="Export for this backend instead of the configured one: "
+                     "onnx, onnx-int8, openvino or openvino-int8."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Make the ONNX/OpenVINO exports of the encoders now, offline, from the local weights
+    (otherwise the first server start or index run makes them). An export already made from the
+    same weights is kept."""
+    from omnivec.indexer.models import make_exports
+
+    results = make_exports(ctx.obj.settings(), encoder, backend)
+    made = [before.export != after.export and after.export == "ready" for before, after in results]
+    if as_json:
+        print_json([
+            {"encoder": after.encoder, "backend": after.backend, "precision": after.precision,
+             "export": after.export, "made": was_made}
+            for (_, after), was_made in zip(results, made)
+        ])
+        return
+    for (_, after), was_made in zip(results, made):
+        if after.backend == "torch":
+            state = "torch runs the model itself: nothing to export"
+        else:
+            state = "made" if was_made else after.export
+        console.print(f"{after.encoder}: {after.backend} ({after.precision}): {state}",
+                      highlight=False)
+
+
 @models_app.command("pull")
 @handle_errors
 def models_pull(ctx: typer.Context) -> None:

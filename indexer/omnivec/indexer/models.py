@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, get_args
 
 from omnivec.indexer.config import Settings
 from omnivec.indexer.encoders import (
@@ -28,7 +28,7 @@ from omnivec.indexer.encoders import (
     space_entry,
 )
 from omnivec.indexer.encoders.base import Embedder, WeightsInfo
-from omnivec.indexer.errors import FailedPreconditionError
+from omnivec.indexer.errors import FailedPreconditionError, InvalidInputError
 
 __all__ = ["EMBEDDING_SPACES", "ModelHub", "apply_thread_settings", "describe_weights"]
 
@@ -52,6 +52,66 @@ def apply_thread_settings(settings: Settings) -> None:
 def describe_weights(settings: Settings) -> list[WeightsInfo]:
     """One line per enabled encoder, in registration order, without loading any model."""
     return [e.describe_weights(settings) for e in entries() if e.enabled(settings)]
+
+
+def make_exports(
+    settings: Settings, encoders: Sequence[str] | None = None, backend: str | None = None
+) -> list[tuple[WeightsInfo, WeightsInfo]]:
+    """Make now, offline and from the local weights, the ONNX/OpenVINO exports that the
+    embedding encoders' backends use; a server or an index run would otherwise make them at
+    first use (seconds to minutes). Returns (before, after) per encoder.
+
+    Loading an encoder on an exported backend is what exports it, cached by a checksum of the
+    source weights (:mod:`omnivec.indexer.encoders.exports`): one already made and current is
+    kept, a stale one is made again. ``encoders``: embedding encoder names (default: every
+    enabled one); ``backend``: instead of each one's configured backend. An encoder on ``torch``
+    has nothing to export and is only described."""
+    known = entries(Role.EMBEDDING)
+    names = list(encoders) if encoders else [e.name for e in known if e.enabled(settings)]
+    by_name = {e.name: e for e in known}
+    for name in names:
+        if name not in by_name:
+            raise InvalidInputError(
+                f"unknown embedding encoder {name!r}; use {', '.join(by_name)}"
+            )
+        if not by_name[name].enabled(settings):
+            raise FailedPreconditionError(
+                f"the {name} encoder is disabled ({name}.enabled = false); enable it in the config"
+            )
+    if backend is not None:
+        settings = _with_backend(settings, backend, names)
+    hub = ModelHub(settings)
+    out: list[tuple[WeightsInfo, WeightsInfo]] = []
+    try:
+        for name in names:
+            entry = by_name[name]
+            before = entry.describe_weights(settings)
+            if before.backend != "torch":
+                hub.get(name)
+                hub.close()  # one encoder in memory at a time
+            out.append((before, entry.describe_weights(settings)))
+    finally:
+        hub.close()
+    return out
+
+
+def _with_backend(settings: Settings, backend: str, encoders: Sequence[str]) -> Settings:
+    """``settings`` with ``backend`` for each of ``encoders``, checked like the config file."""
+    from pydantic import ValidationError
+
+    updates: dict[str, Any] = {}
+    for name in encoders:
+        section = getattr(settings, name)
+        try:
+            updates[name] = type(section).model_validate(
+                {**section.model_dump(), "backend": backend}
+            )
+        except ValidationError as exc:
+            allowed = type(section).model_fields["backend"].annotation
+            raise InvalidInputError(
+                f"{backend!r} is not a {name} backend; use one of: {', '.join(get_args(allowed))}"
+            ) from exc
+    return settings.model_copy(update=updates)
 
 
 class ModelHub:
