@@ -18,11 +18,12 @@ import pytest
 from typer.testing import CliRunner
 
 from omnivec.cli.main import app
-from omnivec.client.types import SearchQuery
+from omnivec.client.types import Fusion, SearchQuery
 from omnivec.indexer.backup import export_collection, import_collection
 from omnivec.indexer.discovery import IngestItem
 from omnivec.indexer.engine import Engine
 from omnivec.indexer.errors import AlreadyExistsError, CorruptDataError, NotFoundError
+from omnivec.indexer.fusion_store import load_fusion, save_fusion
 from omnivec.indexer.probes.examples import LabelledExample, ProbeInput
 
 TEXTS = {
@@ -34,6 +35,7 @@ TEXTS = {
     "a6": ("a database commits a transaction", "computing"),
     "a7": ("orchids need humidity", "nature"),
 }
+TUNED = Fusion({"text": 1.0, "keyword": 0.25})
 QUERIES = [
     SearchQuery(text="water and mountains", k=5),
     SearchQuery(text="classical music", k=3),
@@ -63,6 +65,8 @@ def _source(settings: Any, models: Any, data_dir: Path) -> Engine:
         "docs", "topic", space="text",
         examples=[LabelledExample.item(i, topic) for i, (_, topic) in TEXTS.items() if i != "a7"],
     )
+    # Tuned weights (as `omnivec eval --tune` stores them): a copy without them ranks otherwise.
+    save_fusion(engine.collection("docs"), TUNED, {"objective": "ndcg@10"})
     return engine
 
 
@@ -92,6 +96,7 @@ def test_export_import_round_trip_answers_identically(
     assert json.loads(result.output)["items"] == len(TEXTS) - 1
 
     restored = _engine(settings, models, tmp_path / "b")
+    assert load_fusion(restored.collection("docs")) == TUNED
     assert _answers(restored, "docs") == expected
     assert restored.probes.classify("docs", "topic", [ProbeInput.of_text("a symphony orchestra")]) == probe_before
     report = restored.verify_collection("docs")

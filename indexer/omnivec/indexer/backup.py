@@ -7,6 +7,7 @@ through the storage layer (so DEST is a folder or an ``s3://`` prefix)::
       collection.json     the collection's spaces and encoders, as recorded at creation
       rows.lance/         a fresh LanceDB table with every row of that version (one version)
       probes/...          the trained probes, byte for byte
+      fusion.json         the stored fusion weights (``omnivec eval --tune``), when there are any
       export.json         written last (the pointer): version, row count, and the SHA-256 and
                           size of every file above
 
@@ -34,6 +35,7 @@ from omnivec.indexer.config import StorageSettings
 from omnivec.indexer.data_checksums import ChecksumLedger, file_sha256
 from omnivec.indexer.durable_files import fsync_table_commit
 from omnivec.indexer.errors import AlreadyExistsError, CorruptDataError, NotFoundError
+from omnivec.indexer.fusion_store import FUSION_FILE
 from omnivec.indexer.storage import DataRoot, open_data_root
 from omnivec.indexer.store import Store, validate_collection_name
 from omnivec.indexer.table_schema import TABLE_NAME
@@ -104,6 +106,8 @@ def export_collection(
     source = collection.root.objects
     for key in sorted(source.sizes("probes")):
         target.objects.write(key, [source.read(key)])
+    if source.exists(FUSION_FILE):  # tuned weights: without them the copy would rank otherwise
+        target.objects.write(FUSION_FILE, [source.read(FUSION_FILE)])
     files = {
         key: {"sha256": digest, "size": size}
         for key in sorted(target.objects.sizes())
@@ -190,7 +194,7 @@ def import_collection(
             f"export {source.uri} lists {pointer['rows']} rows but {table.count_rows()} were read"
         )
     for key in sorted(pointer["files"]):
-        if key.startswith("probes/"):
+        if key.startswith("probes/") or key == FUSION_FILE:
             root.objects.write(key, [source.objects.read(key)])
     ChecksumLedger(root.objects, table_name).record_new(int(table.version))
     if not store.root.objects.create(f"{name}/collection.json", json.dumps(meta, indent=2).encode()):
