@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # The distributed extra (Ray, lance-ray) is tested by `make test` but not needed to serve.
 DIST_STAMP := $(VENV)/.installed-distributed
 
-.PHONY: serve test compile test-extended test-fast demo bench generate proto proto-check lint clean screenshots browser-deps system-deps
+.PHONY: serve test compile test-fast demo bench generate proto proto-check lint clean screenshots browser-deps system-deps
 
 HTTP_PORT ?= 8080
 
@@ -39,10 +39,6 @@ test: $(STAMP) $(DIST_STAMP) compile
 	$(BIN)/python scripts/generate_proto.py --check
 	$(BIN)/python scripts/generate_async_client.py --check
 	$(BIN)/python -m pytest
-
-# The default suite plus the tests marked `extended` (minutes each: full-size ViT-B-32 exports).
-test-extended: $(STAMP) $(DIST_STAMP) compile
-	OMNIVEC_EXTENDED=1 $(BIN)/python -m pytest -m extended
 
 test-fast: $(STAMP) $(DIST_STAMP) compile
 	$(BIN)/python -m pytest -m "not slow"

@@ -19,20 +19,6 @@ from tests.support.storage import STORAGES, StorageTarget
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces: tests never reach a hub
 
-EXTENDED = os.environ.get("OMNIVEC_EXTENDED") == "1"
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``extended`` take minutes each; they run under OMNIVEC_EXTENDED=1 only
-    (``make test-extended``), so the default suite stays within its CI budget."""
-    if EXTENDED:
-        return
-    skip = pytest.mark.skip(reason="extended: minutes of CPU; run with `make test-extended`")
-    for item in items:
-        if item.get_closest_marker("extended") is not None:
-            item.add_marker(skip)
-
-
 @pytest.fixture(scope="session")
 def tiny_clip_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A seeded tiny CLIP saved as a plain state-dict checkpoint file."""
