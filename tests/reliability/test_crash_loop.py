@@ -39,7 +39,8 @@ from omnivec.indexer.storage import DataRoot, open_data_root
 from tests.support.reliability import ServerProcess, bound, record, server_env
 from tests.support.storage import StorageTarget
 
-pytestmark = pytest.mark.reliability
+# The long loop's time budget (below) is past the suite's default 600 s timeout.
+pytestmark = [pytest.mark.reliability, pytest.mark.timeout(bound(600, 4000))]
 
 COLLECTION = "crash"
 TOPICS = ["rivers", "mountains", "violins", "volcanoes", "bicycles", "glaciers", "orchids", "comets"]

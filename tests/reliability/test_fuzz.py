@@ -61,7 +61,8 @@ from tests.support.reliability import (
     record,
 )
 
-pytestmark = pytest.mark.reliability
+# The long version's thousands of examples per test can pass the suite's default 600 s timeout.
+pytestmark = [pytest.mark.reliability, pytest.mark.timeout(bound(600, 3600))]
 
 # Long version: the figures. 300 examples per test gave 1,949 gRPC requests and 304
 # filter expressions (2026-11-27); 1,600 give > 10,000 requests, and the filter translator gets

@@ -35,7 +35,8 @@ from tests.support.reliability import (
     server_env,
 )
 
-pytestmark = pytest.mark.reliability
+# The long soak runs 10 minutes plus set-up and checks: past the suite's default 600 s timeout.
+pytestmark = [pytest.mark.reliability, pytest.mark.timeout(bound(600, 1500))]
 
 DURATION_S = bound(20.0, 600.0)
 # Clients of each kind (long: 16 in all); the short version keeps one of each beside the searchers.
