@@ -16,12 +16,12 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
-import threading
 from pathlib import Path
 
 import pytest
 
 from tests.support.paths import REPO
+from tests.support.processes import drain
 
 pytestmark = pytest.mark.slow
 
@@ -91,9 +91,7 @@ def test_omnivec_serve_and_the_sdk_from_the_wheels(
         stdin=subprocess.DEVNULL,
         env=_clean_env(**settings_env, OMNIVEC_DATA_DIR=str(tmp_path / "data")),
     )
-    # Drained as it comes: the server logs every RPC, and a full pipe would block it.
-    logged: list[str] = []
-    threading.Thread(target=lambda: logged.extend(server.stderr or ()), daemon=True).start()
+    logged, _ = drain(server.stderr)  # the server logs every RPC: a full pipe would block it
     try:
         assert server.stdout is not None
         line = server.stdout.readline()

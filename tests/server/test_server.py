@@ -44,7 +44,7 @@ from omnivec.client import (
 from tests.support.async_adapter import SyncFacade
 from tests.support.certificates import make_certificates
 from tests.support.paths import SAMPLES, SPEECH
-from tests.support.processes import wait_until_every_encoder_serves
+from tests.support.processes import drain, wait_until_every_encoder_serves
 
 TOKEN = "s3cret-token"
 
@@ -632,20 +632,15 @@ def test_sigterm_lets_an_in_flight_search_finish(settings_env: dict[str, str], t
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         stdin=subprocess.DEVNULL,
     )
-    # The log is drained as it comes: a pipe nobody reads holds 64 KiB, and the server logs
-    # every RPC (the health polls below included), so on a slow start it blocked in a log write
-    # and its health check ran past the deadline.
-    logged: list[str] = []
-    drain = threading.Thread(
-        target=lambda: logged.extend(process.stderr or ()), name="server-stderr", daemon=True
-    )
-    drain.start()
+    # The log is drained as it comes: undrained, a slow start filled the pipe with the health
+    # polls' log lines and the server's health check ran past the deadline.
+    logged, draining = drain(process.stderr)
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
         if not line.startswith("omnivec serving on 127.0.0.1:"):
             process.wait(30)
-            drain.join(10)
+            draining.join(10)
         assert line.startswith("omnivec serving on 127.0.0.1:"), line + "".join(logged)
         target = line.strip().rsplit(" ", 1)[1]
         # Every encoder loaded, not only the text path (what SERVING means): Whisper serves the
@@ -670,7 +665,7 @@ def test_sigterm_lets_an_in_flight_search_finish(settings_env: dict[str, str], t
         assert "error" not in outcome, outcome.get("error")
         assert len(outcome["hits"]) == 1
         assert process.wait(60) == 0
-        drain.join(30)
+        draining.join(30)
         stderr = "".join(logged)
         finished = "method=/omnivec.v1.SearchService/Search code=OK"
         assert "shutting down" in stderr and finished in stderr

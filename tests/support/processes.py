@@ -7,8 +7,9 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from tests.support.paths import OMNIVEC_BIN
@@ -35,6 +36,15 @@ def invoke_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
 
     result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
     return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
+
+
+def drain(stream: Iterable[str] | None) -> tuple[list[str], threading.Thread]:
+    """Reads a child's pipe into a list as it comes, on a daemon thread: a pipe nobody reads
+    holds 64 KiB, and a server that logs every RPC then blocks in a log write."""
+    lines: list[str] = []
+    thread = threading.Thread(target=lambda: lines.extend(stream or ()), name="drain", daemon=True)
+    thread.start()
+    return lines, thread
 
 
 @contextlib.contextmanager

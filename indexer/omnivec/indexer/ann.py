@@ -133,11 +133,8 @@ def _single_threaded(wanted: bool) -> Iterator[None]:
     ms with one, and the spinning core is the one concurrent queries needed (figure 3). The
     setting is per thread (an OpenMP ICV), so it is restored for this thread's batched work.
     """
-    if not wanted:
-        yield
-        return
     before = faiss.omp_get_max_threads()
-    if before == 1:
+    if not wanted or before == 1:
         yield
         return
     faiss.omp_set_num_threads(1)

@@ -51,15 +51,12 @@ def items_with_documents(collection: Collection, version: int) -> frozenset[str]
 
 
 def item_candidates(
-    collection: Collection, rows: Sequence[tuple[int, float]], *, aggregate: bool,
-    version: int | None = None,
+    collection: Collection, rows: Sequence[tuple[int, float]], *, aggregate: bool, version: int,
 ) -> list[Candidate]:
     """``rows`` (rowid, score), best first, as items best first. Each candidate carries the row
     to show (its best chunk, else its document row) and that row's score. With ``aggregate``,
     items are ordered by the fusion of their document and best-chunk ranks; else by best row.
-    ``version``: the table version the search reads (else the current one is read)."""
-    if version is None:
-        version = collection.version
+    ``version``: the table version the search reads (``SearchPlan.version``)."""
     keys = collection.item_keys((r for r, _ in rows), version=version)
     chunk_rank: dict[str, int] = {}
     document_rank: dict[str, int] = {}

@@ -285,15 +285,12 @@ HIT_COLUMNS = (
 
 
 def fused_hits(
-    collection: Collection, candidates: Candidates, fusion: Fusion, k: int, *,
-    version: int | None = None,
+    collection: Collection, candidates: Candidates, fusion: Fusion, k: int, *, version: int,
 ) -> list[Hit]:
     """The best ``k`` candidates under ``fusion`` as hits, each row fetched once (``version``:
-    the search's table version, else the current one)."""
+    the search's table version, ``SearchPlan.version``)."""
     order, fused, best = fused_order(candidates, fusion, k)
     rowids = [int(candidates.rowids[i, j]) for i, j in zip(order, best)]
-    if version is None:
-        version = collection.version
     rows = collection.fetch_rows(rowids, HIT_COLUMNS, version=version)
     # A document row (no text) is shown as its item's first chunk, the row written after it.
     documents = [r for r in rowids if r in rows and rows[r]["chunk"] == DOCUMENT_CHUNK]
