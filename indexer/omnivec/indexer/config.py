@@ -40,6 +40,8 @@ from omnivec.indexer.errors import ConfigError
 
 __all__ = [
     "BACKENDS",
+    "DEFAULT_INDEX_CACHE_MB",
+    "DEFAULT_METADATA_CACHE_MB",
     "Backend",
     "ClipSettings",
     "IndexSettings",
@@ -227,6 +229,12 @@ class ServerSettings(BaseModel):
     )
 
 
+# LanceDB's caches, bounded far below its own defaults (1 GiB of metadata, 6 GiB of indices):
+# see omnivec.indexer.storage.lance_cache.
+DEFAULT_METADATA_CACHE_MB = 64
+DEFAULT_INDEX_CACHE_MB = 512
+
+
 class StorageSettings(BaseModel):
     """Object storage, used when ``data_dir`` is a URI (``s3://bucket/prefix``; ``gs://`` and
     ``az://`` are passed to LanceDB as they are). Every field left unset falls back to the
@@ -254,6 +262,17 @@ class StorageSettings(BaseModel):
         "checks the store for other processes' commits (LanceDB's read_consistency_interval), "
         "and its ANN index catches up from the table version. Unset: 1 s for an object-store "
         "data_dir, never for a local one (the one writer is this process). 0: check on every read.",
+    )
+    metadata_cache_mb: int = Field(
+        DEFAULT_METADATA_CACHE_MB, ge=1, le=65536,
+        description="LanceDB's cache of table metadata (the manifests and fragment lists of the "
+        "versions read), MiB for the whole process. Each write is a new version, so LanceDB's "
+        "own 1 GiB default lets a busy server's memory grow for hours.",
+    )
+    index_cache_mb: int = Field(
+        DEFAULT_INDEX_CACHE_MB, ge=1, le=65536,
+        description="LanceDB's cache of loaded indices (the keyword index, scalar indices), MiB "
+        "for the whole process.",
     )
     max_retries: int = Field(
         3, ge=0, le=20, description="Retries of a failed store request (connection, 5xx)."
