@@ -1,15 +1,18 @@
-"""One bounded LanceDB cache per process, shared by every table it opens.
+"""Bounded LanceDB caches, one per opened data directory, shared by its collections.
 
 LanceDB keeps the metadata of each table version it reads (manifest, fragment list, deletion
-files) and the indices it loads in a cache per connection, by default up to 1 GiB of metadata
-and 6 GiB of indices. Every upsert and delete is a new version whose manifest lists every
-fragment so far, so a server that writes all day caches ever bigger manifests for ever more
+files, file footers) and the indices it loads in a cache per connection, by default up to 1 GiB
+of metadata and 6 GiB of indices. Every upsert and delete is a new version whose manifest lists
+every fragment so far, so a server that writes all day caches ever bigger manifests for ever more
 versions: in a 10-minute soak (600 commits) the server's memory grew by 6% in the second half,
-and a plain LanceDB table with 1,600 small commits grows from 270 to 770 MiB. With the
-metadata cache bounded it stays near 330 MiB (``tests/engine/test_lance_cache.py``).
+and a plain LanceDB table with 1,600 small commits grows from 270 to 770 MiB. With the metadata
+cache bounded it stays near 330 MiB (``tests/engine/test_lance_cache.py``).
 
-The sizes are ``[storage] metadata_cache_mb`` and ``index_cache_mb``; every connection made with
-the same sizes shares one cache, so the bound is the process's, not each collection's.
+The sizes are ``[storage] metadata_cache_mb`` and ``index_cache_mb``. A :class:`LanceCache`
+belongs to one :func:`~omnivec.indexer.storage.open_data_root` (a server opens its data
+directory once, so the bound is the server's); its collections share it. It is not shared further
+on purpose: a cache outlives the files it read, so a data directory opened anew (after damage, a
+restore, another process's repair) must read the files as they are now.
 """
 
 from __future__ import annotations
@@ -17,23 +20,50 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-__all__ = ["shared_session"]
+from omnivec.indexer.config import DEFAULT_INDEX_CACHE_MB, DEFAULT_METADATA_CACHE_MB
 
-_lock = threading.Lock()
-_sessions: dict[tuple[int, int], Any] = {}
+__all__ = ["LanceCache"]
 
 
-def shared_session(metadata_cache_mb: int, index_cache_mb: int) -> Any:
-    """The process's ``lancedb.Session`` with these cache sizes (made on first use)."""
-    key = (metadata_cache_mb, index_cache_mb)
-    with _lock:
-        session = _sessions.get(key)
-        if session is None:
-            from omnivec.indexer.storage.lancedb_import import import_lancedb
+class LanceCache:
+    """A ``lancedb.Session`` with bounded caches, made on first use (importing lancedb costs a
+    second; opening a data directory must not)."""
 
-            session = import_lancedb().Session(
-                index_cache_size_bytes=index_cache_mb << 20,
-                metadata_cache_size_bytes=metadata_cache_mb << 20,
-            )
-            _sessions[key] = session
-        return session
+    def __init__(
+        self,
+        metadata_cache_mb: int = DEFAULT_METADATA_CACHE_MB,
+        index_cache_mb: int = DEFAULT_INDEX_CACHE_MB,
+    ) -> None:
+        self.metadata_cache_mb = metadata_cache_mb
+        self.index_cache_mb = index_cache_mb
+        self._lock = threading.Lock()
+        self._session: Any = None
+
+    def session(self) -> Any:
+        with self._lock:
+            if self._session is None:
+                from omnivec.indexer.storage.lancedb_import import import_lancedb
+
+                self._session = import_lancedb().Session(
+                    index_cache_size_bytes=self.index_cache_mb << 20,
+                    metadata_cache_size_bytes=self.metadata_cache_mb << 20,
+                )
+            return self._session
+
+    @property
+    def size_bytes(self) -> int:
+        """What the caches hold now (0 before first use)."""
+        session = self._session
+        return 0 if session is None else int(session.size_bytes)
+
+    # A session is this process's memory: a copy sent to another process (a Ray worker) keeps
+    # the sizes and makes its own.
+    def __getstate__(self) -> dict[str, int]:
+        return {"metadata_cache_mb": self.metadata_cache_mb, "index_cache_mb": self.index_cache_mb}
+
+    def __setstate__(self, state: dict[str, int]) -> None:
+        self.__init__(state["metadata_cache_mb"], state["index_cache_mb"])  # type: ignore[misc]
+
+    def __repr__(self) -> str:
+        return (f"LanceCache(metadata_cache_mb={self.metadata_cache_mb}, "
+                f"index_cache_mb={self.index_cache_mb})")

@@ -20,11 +20,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from omnivec.indexer.config import (
-    DEFAULT_INDEX_CACHE_MB,
-    DEFAULT_METADATA_CACHE_MB,
-    StorageSettings,
-)
+from omnivec.indexer.config import StorageSettings
+from omnivec.indexer.storage.lance_cache import LanceCache
 from omnivec.indexer.storage.objects import LocalObjects, Objects
 
 __all__ = ["DEFAULT_REMOTE_CONSISTENCY_SECONDS", "DataRoot", "lance_options", "open_data_root"]
@@ -51,8 +48,8 @@ class DataRoot:
     objects: Objects = field(repr=False)
     storage_options: dict[str, str] = field(repr=False, default_factory=dict)
     read_consistency_seconds: float | None = None
-    # LanceDB's cache sizes (MiB): metadata of the versions read, and loaded indices.
-    cache_mb: tuple[int, int] = (DEFAULT_METADATA_CACHE_MB, DEFAULT_INDEX_CACHE_MB)
+    # LanceDB's bounded caches, shared with the root's children (its collections).
+    lance_cache: LanceCache = field(repr=False, compare=False, default_factory=LanceCache)
 
     @property
     def local_path(self) -> Path | None:
@@ -76,12 +73,11 @@ class DataRoot:
             self.objects.child(name),
             self.storage_options,
             self.read_consistency_seconds,
-            self.cache_mb,
+            self.lance_cache,
         )
 
     def connect(self) -> Any:
         """The LanceDB database at this root (tables are its children)."""
-        from omnivec.indexer.storage.lance_cache import shared_session
         from omnivec.indexer.storage.lancedb_import import import_lancedb
 
         lancedb = import_lancedb()
@@ -90,7 +86,7 @@ class DataRoot:
             self.uri,
             storage_options=self.storage_options or None,
             read_consistency_interval=None if interval is None else timedelta(seconds=interval),
-            session=shared_session(*self.cache_mb),
+            session=self.lance_cache.session(),
         )
 
 
@@ -136,10 +132,10 @@ def open_data_root(data_dir: Path | str, settings: StorageSettings | None = None
     """The DataRoot for ``data_dir``: a local folder (today's layout and behaviour) or a URI."""
     settings = settings or StorageSettings()
     consistency = settings.read_consistency_seconds
-    cache_mb = (settings.metadata_cache_mb, settings.index_cache_mb)
+    cache = LanceCache(settings.metadata_cache_mb, settings.index_cache_mb)
     if not _is_uri(data_dir):
         path = Path(data_dir)
-        return DataRoot(str(path), LocalObjects(path), {}, consistency, cache_mb)
+        return DataRoot(str(path), LocalObjects(path), {}, consistency, cache)
     from omnivec.indexer.storage.object_store import open_object_store
 
     uri = str(data_dir).rstrip("/")
@@ -149,5 +145,5 @@ def open_data_root(data_dir: Path | str, settings: StorageSettings | None = None
         open_object_store(uri, options),
         options,
         DEFAULT_REMOTE_CONSISTENCY_SECONDS if consistency is None else consistency,
-        cache_mb,
+        cache,
     )
