@@ -162,5 +162,6 @@ def test_a_search_that_began_before_a_commit_is_answered_without_a_rescan() -> N
     assert calls == [None, "rowid >= 2"] and cache.cached_version == 4
     got = cache.rows([1, 2], version=3)
     assert got is not None and sorted(got) == [1, 2]  # what a fresh read sees
-    assert cache.column([2], "text", version=3) == {2: "two"}
+    assert cache.row_values([2], ["text"], version=3) == {2: ("two",)}
+    assert cache.row_values([2], ["not_held"], version=3) is None  # LanceDB answers instead
     assert calls == [None, "rowid >= 2"] and cache.cached_version == 4  # no rescan

@@ -25,6 +25,7 @@ import numpy as np
 from omnivec.bench.common import BenchContext, random_unit_vectors
 
 COLLECTION = "bench"
+_TIMELINE_LINES = 200  # start-up lines kept with their times (milestones)
 _SERVING = re.compile(r"omnivec serving on (\S+?:\d+)")
 
 
@@ -110,7 +111,7 @@ def serve_command() -> list[str]:
 
 @dataclass
 class ServerProcess:
-    proc: subprocess.Popen[str]
+    proc: subprocess.Popen[bytes]
     address: str
     started_at: float  # perf_counter when Popen was called
     announced_at: float
@@ -149,8 +150,8 @@ def start_server(settings: Any, *, timeout: float = 300.0,
     env.pop("OMNIVEC_CONFIG", None)
     started = time.perf_counter()
     proc = subprocess.Popen(
-        serve_command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-        stdin=subprocess.DEVNULL, bufsize=1,
+        serve_command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+        stdin=subprocess.DEVNULL,
     )
     lines: list[str] = []
     timeline: list[tuple[float, str]] = []
@@ -158,18 +159,28 @@ def start_server(settings: Any, *, timeout: float = 300.0,
     ready = threading.Event()
 
     def pump() -> None:
+        """Reads the server's output in chunks, not a line per call: the server logs a line per
+        RPC, and a line-by-line reader in the benchmark process took the GIL and a core from the
+        client it times. Lines are looked at only until the start-up milestones are seen."""
         assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line.rstrip())
-            if len(timeline) < 200:
-                timeline.append((time.perf_counter() - started, line.rstrip()))
-            if len(lines) > 500:
-                del lines[:100]
-            m = _SERVING.search(line)
-            if m and "address" not in found:
-                found["address"] = m.group(1)
-                found["at"] = time.perf_counter()
-                ready.set()
+        fd = proc.stdout.fileno()
+        partial = b""
+        while chunk := os.read(fd, 1 << 16):
+            *complete, partial = (partial + chunk).split(b"\n")
+            if len(timeline) >= _TIMELINE_LINES and "address" in found:
+                lines[:] = [*lines, *(c.decode(errors="replace") for c in complete[-50:])][-500:]
+                continue
+            for raw in complete:
+                line = raw.decode(errors="replace").rstrip()
+                lines.append(line)
+                if len(timeline) < _TIMELINE_LINES:
+                    timeline.append((time.perf_counter() - started, line))
+                m = _SERVING.search(line)
+                if m and "address" not in found:
+                    found["address"] = m.group(1)
+                    found["at"] = time.perf_counter()
+                    ready.set()
+            del lines[:-500]
         ready.set()
 
     threading.Thread(target=pump, name="serve-log", daemon=True).start()

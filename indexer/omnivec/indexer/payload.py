@@ -89,15 +89,21 @@ class PayloadCache:
         picked = snap.table.select(wanted_columns).take(pa.array(found))
         return {row["rowid"]: row for row in picked.to_pylist()}
 
-    def column(self, rowids: Iterable[int], name: str, version: int) -> dict[int, Any] | None:
-        """One column of the rows present among ``rowids`` (cheaper than whole rows), or None
-        when the cache cannot answer."""
+    def row_values(
+        self, rowids: Iterable[int], names: Sequence[str], version: int
+    ) -> dict[int, tuple[Any, ...]] | None:
+        """``names``' values of the rows present among ``rowids``, as one tuple per row (cheaper
+        than whole rows, and one snapshot for all of them), or None when the cache cannot
+        answer."""
+        if not set(names) <= set(self.columns):
+            return None
         snap = self._current(version)
         if snap is None:
             return None
         present, found = _positions(snap, rowids)
-        values = snap.table.column(name).take(pa.array(found)).to_pylist()
-        return dict(zip(present.tolist(), values))
+        picked = snap.table.select(list(names)).take(pa.array(found))
+        values = [picked.column(i).to_pylist() for i in range(len(names))]
+        return dict(zip(present.tolist(), zip(*values, strict=True)))
 
     def _current(self, version: int) -> _Snapshot | None:
         # A copy at a later version answers too: a search reads the table version once, and a

@@ -619,12 +619,11 @@ class Collection:
         columns = ("item_id", "modality", "chunk")
         if version is None:
             version = self.version  # read once: each read is a round trip to LanceDB's event loop
-        held = [self._payload.column(ids, c, version) for c in columns]
-        items, modalities, chunks = held
-        if items is None or modalities is None or chunks is None:
-            rows = self.fetch_rows(ids, columns, version=version)
-            return {r: (row["item_id"], row["modality"], row["chunk"]) for r, row in rows.items()}
-        return {r: (items[r], modalities[r], chunks[r]) for r in items}
+        held = self._payload.row_values(ids, columns, version)
+        if held is not None:
+            return held
+        rows = self.fetch_rows(ids, columns, version=version)
+        return {r: (row["item_id"], row["modality"], row["chunk"]) for r, row in rows.items()}
 
     def item_vectors(self, item_id: str) -> dict[str, np.ndarray]:
         """The stored vectors of an item's first chunk, per space (for query-by-example)."""

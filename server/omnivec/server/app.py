@@ -36,6 +36,7 @@ from omnivec.server.auth import BearerTokenInterceptor, load_tokens
 from omnivec.server.batching import BatchingEncoder, BatchingPolicy, make_wrapper
 from omnivec.server.interceptors import MalformedRequestInterceptor, RequestLogInterceptor
 from omnivec.server.limits import server_options
+from omnivec.server.log_queue import log_off_the_request_path
 from omnivec.server.metrics import ServerMetrics
 from omnivec.server.servicers import ServerDeps
 from omnivec.server.servicers.classify import ClassifyServicer
@@ -327,6 +328,15 @@ def serve(settings: Settings, *, announce: Callable[[str], None] | None = None) 
     status. ``announce`` gets ``omnivec serving on HOST:PORT`` once the port is bound (stdout
     by default), which tells scripts the real port when 0 was asked for."""
     _configure_logging()
+    queued_logs = log_off_the_request_path()
+    try:
+        return _serve(settings, announce)
+    finally:
+        if queued_logs is not None:
+            queued_logs.stop()
+
+
+def _serve(settings: Settings, announce: Callable[[str], None] | None) -> int:
     server, _port = create_server(settings)
     stop_requested = threading.Event()
 
