@@ -479,6 +479,31 @@ def test_bad_arguments_are_invalid_argument(sync_client: Client, media: dict[str
         assert unset_modality.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
+def test_metadata_json_cannot_hold_fails_its_item_alone(
+    sync_client: Client, media: dict[str, Any]
+) -> None:
+    """A Struct can carry Infinity and NaN, JSON cannot: found by the long fuzz run, where it was
+    INTERNAL for the whole stream."""
+    from omnivec.v1 import common_pb2, indexing_pb2, indexing_pb2_grpc
+
+    def item(n: int, **metadata: float) -> indexing_pb2.UpsertRequest:
+        request = indexing_pb2.UpsertRequest(collection="media", sequence=n, item=indexing_pb2.UpsertItem(
+            id=f"meta-{n}", media=common_pb2.Media(text=f"note {n} on metadata")))
+        request.item.metadata.update(metadata)
+        return request
+
+    with grpc.insecure_channel(f"{sync_client.target}") as channel:
+        stub = indexing_pb2_grpc.IndexingServiceStub(channel)
+        results = list(stub.Upsert(iter([item(1, year=float("inf")), item(2, score=float("nan")),
+                                         item(3, year=2024.0)]), timeout=60))
+    by_id = {r.sequence: r for r in results}
+    for n, value in ((1, "Infinity"), (2, "NaN")):
+        assert by_id[n].status == indexing_pb2.ITEM_STATUS_FAILED, by_id[n]
+        assert value in by_id[n].error and "finite numbers" in by_id[n].error, by_id[n].error
+    assert by_id[3].status == indexing_pb2.ITEM_STATUS_OK
+    assert sync_client.delete_items("media", ids=["meta-3"]) == 1
+
+
 def search_pb2_grpc_stub(channel: grpc.Channel) -> Any:
     from omnivec.v1 import search_pb2_grpc
 

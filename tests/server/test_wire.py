@@ -103,6 +103,9 @@ def test_metadata_keeps_ints_as_ints_and_floats_as_floats() -> None:
 def test_what_a_caller_sends_is_checked_strictly() -> None:
     with pytest.raises(TypeError):
         wire.metadata_to_struct(["not", "a", "mapping"])  # type: ignore[arg-type]
+    for value, named in ((float("inf"), "Infinity"), (float("nan"), "NaN")):
+        with pytest.raises(ValueError, match=f"{named}.*finite numbers"):
+            wire.metadata_to_struct({"deep": [{"x": value}]})
     with pytest.raises(ValueError, match="JSON object"):
         wire.metadata_to_struct({"when": WHEN})
 

@@ -14,7 +14,7 @@ from omnivec.client import wire
 from omnivec.client.types import EvalOptions, EvalQuery, ItemStatus, SearchQuery
 from omnivec.indexer.encoders.base import EncoderSpec
 from omnivec.indexer.encoders.speech import Transcript
-from omnivec.indexer.errors import InvalidInputError
+from omnivec.indexer.errors import InvalidInputError, MediaError
 from omnivec.indexer.ingest import IngestItem
 from omnivec.indexer.media import MediaKind
 from omnivec.indexer.store import CollectionInfo, SnapshotInfo
@@ -143,7 +143,10 @@ def upsert_item_from_proto(request: indexing_pb2.UpsertRequest) -> IngestItem:
     media = item.media
     kind = media.WhichOneof("content")
     label = media.filename or f"item #{request.sequence}"
-    metadata = wire.metadata_from_struct(item.metadata) if item.HasField("metadata") else {}
+    try:
+        metadata = wire.metadata_from_struct(item.metadata) if item.HasField("metadata") else {}
+    except ValueError as exc:  # this item fails alone, with the reason
+        raise MediaError(label, f"metadata is not a JSON object: {exc}") from exc
     common: dict[str, Any] = {
         "label": label,
         "item_id": item.id or None,

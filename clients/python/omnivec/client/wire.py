@@ -185,6 +185,7 @@ def metadata_to_struct(metadata: Mapping[str, Any] | None) -> struct_pb2.Struct 
     struct = struct_pb2.Struct()
     try:
         struct.update(metadata)
+        metadata_from_struct(struct)  # what the server reads back: refused here, not there
     except (ValueError, TypeError) as e:
         raise ValueError(f"metadata must be a JSON object: {e}") from e
     return struct
@@ -201,7 +202,12 @@ def _restore_ints(value: Any) -> Any:
 
 
 def metadata_from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
-    result: dict[str, Any] = _restore_ints(json_format.MessageToDict(struct))
+    """A Struct as a JSON object. ValueError for a number JSON cannot hold (a Struct can carry
+    Infinity and NaN; JSON, and so stored metadata and filters, cannot)."""
+    try:
+        result: dict[str, Any] = _restore_ints(json_format.MessageToDict(struct))
+    except ValueError as e:  # protobuf's message names the value: "Fail to serialize Infinity"
+        raise ValueError(f"{e}; JSON metadata holds only finite numbers") from e
     return result
 
 
