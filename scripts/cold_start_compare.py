@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from omnivec.server.announce import serving_address
+
 REPO = Path(__file__).resolve().parents[1]
 QUERY = "the coffee machine is broken"
 
@@ -65,9 +67,8 @@ def _server(python: str, env: dict[str, str]) -> dict[str, float]:
         assert proc.stdout is not None
         address = None
         for line in proc.stdout:
-            found = re.search(r"omnivec serving on (\S+?:\d+)", line)
-            if found:
-                address = found.group(1)
+            address = serving_address(line)
+            if address:
                 break
         if address is None:
             raise RuntimeError("the server did not announce its port")

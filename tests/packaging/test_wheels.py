@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from omnivec.server.announce import serving_address
 from tests.support.paths import REPO
 from tests.support.processes import drain
 
@@ -95,14 +96,14 @@ def test_omnivec_serve_and_the_sdk_from_the_wheels(
     try:
         assert server.stdout is not None
         line = server.stdout.readline()
-        match = re.search(r"omnivec serving on (\S+?:\d+)", line)
-        if not match and server.poll() is None:
+        address = serving_address(line)
+        if not address and server.poll() is None:
             server.wait(30)
-        assert match, line + "".join(logged)
+        assert address, line + "".join(logged)
         sdk = textwrap.dedent(f"""
             import json, time
             from omnivec.client import Client, Media, UpsertItem
-            with Client({match.group(1)!r}, timeout=120) as client:
+            with Client({address!r}, timeout=120) as client:
                 for _ in range(600):
                     if client.health() == "SERVING":
                         break

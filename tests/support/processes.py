@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import subprocess
 import threading
@@ -12,6 +11,7 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from omnivec.server.announce import serving_address
 from tests.support.paths import OMNIVEC_BIN
 
 
@@ -59,9 +59,8 @@ def serve_process(env: dict[str, str], data_dir: Path | str) -> Iterator[str]:
         assert proc.stdout is not None
         target = None
         for line in proc.stdout:
-            match = re.search(r"omnivec serving on (\S+?:\d+)", line)
-            if match:
-                target = match.group(1)
+            target = serving_address(line)
+            if target:
                 break
         assert target, "server did not start"
         wait_until_every_encoder_serves(target, {**os.environ, **env})

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -23,10 +22,10 @@ from typing import Any
 import numpy as np
 
 from omnivec.bench.common import BenchContext, random_unit_vectors
+from omnivec.server.announce import SERVING, serving_address
 
 COLLECTION = "bench"
 _TIMELINE_LINES = 200  # start-up lines kept with their times (milestones)
-_SERVING = re.compile(r"omnivec serving on (\S+?:\d+)")
 
 
 def synth_table(
@@ -121,7 +120,7 @@ class ServerProcess:
     def milestones(self) -> dict[str, float]:
         """Seconds since Popen at which the server logged each start-up step (when it did)."""
         marks = {
-            "port_bound": "omnivec serving on", "text_loaded": "encoder text: loaded",
+            "port_bound": SERVING, "text_loaded": "encoder text: loaded",
             "clip_loaded": "encoder clip: loaded", "speech_loaded": "encoder speech: loaded",
             "health_serving": "ready: health SERVING",
         }
@@ -175,9 +174,9 @@ def start_server(settings: Any, *, timeout: float = 300.0,
                 lines.append(line)
                 if len(timeline) < _TIMELINE_LINES:
                     timeline.append((time.perf_counter() - started, line))
-                m = _SERVING.search(line)
-                if m and "address" not in found:
-                    found["address"] = m.group(1)
+                address = serving_address(line)
+                if address and "address" not in found:
+                    found["address"] = address
                     found["at"] = time.perf_counter()
                     ready.set()
             del lines[:-500]

@@ -32,6 +32,7 @@ from grpc_reflection.v1alpha import reflection
 from omnivec.indexer.config import ServerSettings, Settings
 from omnivec.indexer.engine import Engine
 from omnivec.indexer.errors import ConfigError
+from omnivec.server.announce import SERVING, WEB_APP
 from omnivec.server.auth import BearerTokenInterceptor, load_tokens
 from omnivec.server.batching import BatchingEncoder, BatchingPolicy, make_wrapper
 from omnivec.server.interceptors import MalformedRequestInterceptor, RequestLogInterceptor
@@ -350,9 +351,9 @@ def _serve(settings: Settings, announce: Callable[[str], None] | None) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         server.start()
-        lines = [f"omnivec serving on {server.address}"]
+        lines = [f"{SERVING} {server.address}"]
         if server.http_url is not None:
-            lines.append(f"omnivec web app on {server.http_url}")
+            lines.append(f"{WEB_APP} {server.http_url}")
         for line in lines:
             if announce is None:
                 # One write per line: print() writes the text and its newline separately, and
