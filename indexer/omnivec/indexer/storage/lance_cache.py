@@ -4,9 +4,10 @@ LanceDB keeps the metadata of each table version it reads (manifest, fragment li
 files, file footers) and the indices it loads in a cache per connection, by default up to 1 GiB
 of metadata and 6 GiB of indices. Every upsert and delete is a new version whose manifest lists
 every fragment so far, so a server that writes all day caches ever bigger manifests for ever more
-versions: in a 10-minute soak (600 commits) the server's memory grew by 6% in the second half,
-and a plain LanceDB table with 1,600 small commits grows from 270 to 770 MiB. With the metadata
-cache bounded it stays near 330 MiB (``tests/engine/test_lance_cache.py``).
+versions (about 150 KB per version with a few hundred fragments): a plain LanceDB table with
+1,600 small commits grows from 270 to 770 MiB; with the metadata cache bounded it stays near
+330 MiB (``tests/engine/test_lance_cache.py`` checks the bound). It is one of the sources of a
+busy server's memory growth, not the only one (README, Reliability).
 
 The sizes are ``[storage] metadata_cache_mb`` and ``index_cache_mb``. A :class:`LanceCache`
 belongs to one :func:`~omnivec.indexer.storage.open_data_root` (a server opens its data
