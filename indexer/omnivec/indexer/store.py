@@ -193,7 +193,7 @@ class Collection:
         self._indexes = SpaceIndexes(
             self, self.name, root.objects.child("ann"),
             {s: spec.dim for s, spec in self.specs.items()}, settings,
-            follow=root.follows_other_writers,
+            write_lock=self._write_lock, follow=root.follows_other_writers,
         )
         self._writer: WriterClaim | None = None
         self._next_rowid: int | None = None
