@@ -17,6 +17,7 @@ import pytest
 
 from omnivec.bench.served import synth_table
 from omnivec.indexer import ann_lifecycle
+from omnivec.indexer.ann import AnnIndex
 from omnivec.indexer.encoders.base import EncoderSpec
 from omnivec.indexer.store import Store
 
@@ -36,7 +37,7 @@ def test_a_rebuild_never_loses_a_commit_that_landed_while_it_scanned(
     build = indexes._build
     scanned = threading.Event()
 
-    def slow_build(space: str) -> ann_lifecycle.AnnIndex:
+    def slow_build(space: str) -> AnnIndex:
         index = build(space)
         scanned.set()
         time.sleep(0.5)  # the old code let a commit land here, into the index being replaced
