@@ -583,3 +583,28 @@ def test_cli_train_list_show_classify_apply(
     assert usage.exit_code == 2 and "exactly one of --probe" in usage.output
     deleted = cli("probe", "delete", "topic", "--collection", "docs", "--version", "1", "--json")
     assert deleted.exit_code == 0 and json.loads(deleted.stdout) == {"name": "topic", "deleted_versions": 1}
+
+
+def test_loaded_models_are_cached_most_recently_used_first_within_a_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A probe retrained every few seconds must not keep every version it served in memory."""
+    from omnivec.indexer.probes import storage as probe_storage
+
+    monkeypatch.setattr(probe_storage, "MAX_CACHED_MODELS", 2)
+    shutil.copytree(FORMAT1, tmp_path / "pets")
+    versions = tmp_path / "pets" / "probes" / "pets"
+    for number in (2, 3):
+        shutil.copytree(versions / "v1", versions / f"v{number}")
+        record = json.loads((versions / f"v{number}" / "probe.json").read_text(encoding="utf-8"))
+        record["version"] = number
+        (versions / f"v{number}" / "probe.json").write_text(json.dumps(record), encoding="utf-8")
+    storage = ProbeStorage(tmp_path / "pets", "pets")
+    first = storage.load("pets", 1)[1]
+    storage.load("pets", 2)
+    assert storage.load("pets", 1)[1] is first  # cached, and now the most recently used
+    storage.load("pets", 3)  # evicts version 2, the least recently used
+    assert [key[0].name for key in storage._models] == ["v1", "v3"]
+    assert storage.load("pets", 1)[1] is first
+    assert storage.load("pets", 2)[1] is not None  # read again from its files
+    assert len(storage._models) == 2

@@ -25,7 +25,8 @@ does, so a reader sees a whole version or none of it, and a crash leaves at most
 unpublished number that listing ignores. Deleting removes ``probe.json`` first (the version is
 gone at once), then the rest.
 
-Versions are immutable once written, so loaded models are cached by (path, weights checksum).
+Versions are immutable once written, so loaded models are cached by (path, weights checksum), the
+most recently used ``MAX_CACHED_MODELS`` of them.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import os
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +69,8 @@ RECORD_FORMAT = 2
 _READABLE_FORMATS = (1, 2)
 _VERSION_DIR = re.compile(r"^v([1-9][0-9]{0,8})$")
 _LAST_VERSION = ".last_version"
+# Loaded probe models kept per collection (a few KB to a few MB each: classes x dim weights).
+MAX_CACHED_MODELS = 64
 _CLAIM = ".claim"
 
 
@@ -192,7 +196,9 @@ class ProbeStorage:
         self.objects = collection if isinstance(collection, Objects) else LocalObjects(Path(collection))
         self.collection_name = collection_name
         self._lock = threading.Lock()
-        self._models: dict[tuple[Path, str], ProbeModel] = {}
+        # Loaded models, most recently used last. Bounded: a probe retrained every few seconds
+        # for weeks would otherwise keep every version it ever served in memory.
+        self._models: OrderedDict[tuple[Path, str], ProbeModel] = OrderedDict()
 
     # -- keys and listing -------------------------------------------------------------------
     def _dir(self, name: str) -> str:
@@ -267,6 +273,8 @@ class ProbeStorage:
         key = (record.path, record.weights_sha256)
         with self._lock:
             cached = self._models.get(key)
+            if cached is not None:
+                self._models.move_to_end(key)
         if cached is not None:
             return record, cached
         try:
@@ -292,6 +300,8 @@ class ProbeStorage:
         model = ProbeModel.from_arrays(arrays, meta)
         with self._lock:
             self._models[key] = model
+            while len(self._models) > MAX_CACHED_MODELS:
+                self._models.popitem(last=False)
         return record, model
 
     # -- writing ----------------------------------------------------------------------------
