@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 
 from omnivec.client import Client, ItemRef, LabelledExample, Media, UpsertItem
+from omnivec.server.announce import SERVING, serving_address
 from tests.support.reliability import OMNIVEC_BIN, record, server_env
 
 pytestmark = pytest.mark.reliability
@@ -124,8 +125,8 @@ def test_every_acknowledged_upsert_was_flushed_first(
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
-        assert line.startswith("omnivec serving on "), line
-        target = line.strip().rsplit(" ", 1)[1]
+        target = serving_address(line)
+        assert line.startswith(SERVING) and target, line
         with Client(target, retries=3, timeout=300) as client:
             deadline = time.monotonic() + 300
             while client.health() != "SERVING" and time.monotonic() < deadline:

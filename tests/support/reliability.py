@@ -24,6 +24,8 @@ from typing import IO, Any
 
 import grpc
 
+from omnivec.server.announce import SERVING, serving_address
+
 LONG = os.environ.get("OMNIVEC_RELIABILITY", "").strip().lower() == "long"
 MODE = "long" if LONG else "short"
 REPORT_ENV = "OMNIVEC_RELIABILITY_REPORT"
@@ -135,10 +137,11 @@ class ServerProcess:
                     break
         finally:
             selector.close()
-        if not line.startswith("omnivec serving on "):
+        address = serving_address(line)
+        if not line.startswith(SERVING) or address is None:
             self.kill()
             raise AssertionError(f"server did not start: {line!r}\n{self.log_tail()}")
-        self.target = line.strip().rsplit(" ", 1)[1]
+        self.target = address
         return self.target
 
     def wait_serving(self, timeout: float = 180.0) -> None:

@@ -266,13 +266,13 @@ class StorageSettings(BaseModel):
     metadata_cache_mb: int = Field(
         DEFAULT_METADATA_CACHE_MB, ge=1, le=65536,
         description="LanceDB's cache of table metadata (the manifests and fragment lists of the "
-        "versions read), MiB for the whole process. Each write is a new version, so LanceDB's "
+        "versions read), MiB per opened data directory (shared by its collections). Each write is a new version, so LanceDB's "
         "own 1 GiB default lets a busy server's memory grow for hours.",
     )
     index_cache_mb: int = Field(
         DEFAULT_INDEX_CACHE_MB, ge=1, le=65536,
         description="LanceDB's cache of loaded indices (the keyword index, scalar indices), MiB "
-        "for the whole process.",
+        "per opened data directory (shared by its collections).",
     )
     max_retries: int = Field(
         3, ge=0, le=20, description="Retries of a failed store request (connection, 5xx)."

@@ -8,8 +8,8 @@ thread hands it to the handlers configured before (the same format, filters and 
 
 The queue is bounded: if stderr stops being read (a full pipe), records beyond
 :data:`MAX_QUEUED` are dropped and counted instead of blocking requests or growing memory
-without end, and the count is logged once the writer catches up. :func:`stop` (called when the
-server stops) writes what is queued.
+without end, and the count is logged once the writer catches up. :meth:`QueuedLogging.stop`
+(called when the server stops) writes what is queued.
 """
 
 from __future__ import annotations
