@@ -160,6 +160,13 @@ class SpaceIndexes:
             index.remove(rowids)
             self._moved(space, before, after)
 
+    def unchanged(self, before: int, after: int) -> None:
+        """The commits from ``before`` to ``after`` changed no row (the caller knows each of
+        them: a compaction's, an index build's): indexes at ``before`` reflect ``after`` too."""
+        for space in list(self._open):
+            if self._reflects.get(space) == before:
+                self._reflects[space] = after
+
     def _moved(self, space: str, before: int, after: int) -> None:
         if self._reflects.get(space) == before and after == before + 1:
             self._reflects[space] = after

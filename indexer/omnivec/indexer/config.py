@@ -162,6 +162,15 @@ class IndexSettings(BaseModel):
         description="Per open collection, keep the display columns of search hits in memory up to "
         "this many MiB (0 = off): a hit then costs no LanceDB query (5-11 ms each on 2 cores).",
     )
+    compact_every_commits: int = Field(
+        64, ge=0, description="The process writing a collection merges its small fragments "
+        "after this many of its commits, in the background (0 = never): each small upsert "
+        "leaves a fragment, and scans, commits and memory grow with their count.",
+    )
+    compact_target_rows: int = Field(
+        16_384, ge=1024, description="Compaction rewrites only fragments under this many rows "
+        "(or with over 10% deleted), into fragments of up to this many: it bounds each one's work.",
+    )
     allow_precision_mismatch: bool = Field(
         False,
         description="Search (and classify) a collection whose vectors were made at another "

@@ -169,6 +169,14 @@ class PayloadCache:
                 new_version, snap.rowids[keep], snap.table.filter(pa.array(keep))
             )
 
+    def unchanged(self, old_version: int, new_version: int) -> None:
+        """The commits from ``old_version`` to ``new_version`` changed no row (the caller knows
+        each of them: a compaction's, an index build's), so a copy at ``old_version`` holds."""
+        with self._lock:
+            snap = self._snapshot
+            if snap is not None and snap.version == old_version:
+                self._snapshot = _Snapshot(new_version, snap.rowids, snap.table)
+
     def _follows(self, old_version: int, new_version: int) -> _Snapshot | None:
         """The held copy, when a commit of this process's own took it from ``old_version`` to
         ``new_version`` and it can be updated in place; else None (the caller holds the lock).

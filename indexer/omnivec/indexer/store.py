@@ -49,6 +49,11 @@ import pyarrow as pa
 from omnivec.client.types import Fusion
 from omnivec.indexer.ann import AnnIndex
 from omnivec.indexer.ann_lifecycle import SpaceIndexes
+from omnivec.indexer.compaction import (
+    CompactionResult,
+    CompactionSchedule,
+    rows_unchanged_between,
+)
 from omnivec.indexer.config import IndexSettings, StorageSettings
 from omnivec.indexer.data_checksums import ChecksumLedger
 from omnivec.indexer.durable_files import fsync_dir, fsync_table_commit
@@ -205,6 +210,9 @@ class Collection:
         self.damage: CorruptDataError | None = None
         # Each commit's new data files are hashed and recorded (omnivec.indexer.data_checksums).
         self.checksums = ChecksumLedger(root.objects, self.table_name)
+        self._compact_target_rows = settings.compact_target_rows
+        self._compaction = CompactionSchedule(settings.compact_every_commits, self.compact, self.name)
+        self._closed = False
 
     @property
     def location(self) -> str:
@@ -336,6 +344,35 @@ class Collection:
         if self.root.local_path is not None:
             fsync_table_commit(self.root.local_path / f"{self.table_name}.lance", started - 2.0)
         self.checksums.record_after_commit(version, self.name)
+        self._compaction.committed()
+
+    def compact(self) -> CompactionResult | None:
+        """Merge small fragments now (see :mod:`omnivec.indexer.compaction`, which also runs
+        this in the background); None once the collection is closed. Searches go on meanwhile:
+        each reads the version it started on."""
+        with self._write_lock:
+            if self._closed:
+                return None
+            self._acquire_writer()
+            before = self.version
+            started = time.time()
+            metrics = self._table.to_lance().optimize.compact_files(
+                target_rows_per_fragment=self._compact_target_rows,
+                materialize_deletions=True,
+                num_threads=1,  # a background chore: leave the other core to queries
+            )
+            self._table.checkout_latest()
+            after = self.version
+            result = CompactionResult(
+                int(metrics.fragments_removed), int(metrics.fragments_added), before, after
+            )
+            if not result.changed:
+                return result
+            self._committed(started, after)
+            self._rows_unchanged(before, after)
+            log.info("%s: compacted %d fragments into %d (version %d)", self.name,
+                     result.fragments_removed, result.fragments_added, after)
+            return result
 
 
     def write_schema(self) -> pa.Schema:
@@ -781,11 +818,14 @@ class Collection:
             self._rows_unchanged(before, self.version)
 
     def _rows_unchanged(self, before: int, after: int) -> None:
-        """A commit that changed no row (an index build): the ANN indexes and the payload copy
-        move to the new version without a catch-up scan."""
-        empty = np.zeros(0, np.int64)
-        self._indexes.removed(empty, before, after)
-        self._payload.removed(empty, before, after)
+        """Commits that changed no row (an index build, a compaction): the ANN indexes and
+        the payload copy move to the new version without a catch-up scan. Only when every
+        commit between is one of those: another writer's rows may have landed in between (a
+        replica on shared storage), and then they catch up from the table instead."""
+        if after == before or not rows_unchanged_between(self._table.to_lance(), before, after):
+            return
+        self._indexes.unchanged(before, after)
+        self._payload.unchanged(before, after)
 
     # -- ANN (see omnivec.indexer.ann_lifecycle) ----------------------------------------------
     def ann(self, space: str) -> AnnIndex:
@@ -899,6 +939,7 @@ class Collection:
 
     def close(self) -> None:
         with self._write_lock:
+            self._closed = True  # a compaction waiting for the lock gives up
             if self._writer is not None:
                 try:
                     self.flush_ann()

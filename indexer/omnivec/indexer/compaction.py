@@ -1,0 +1,113 @@
+"""Compaction: merge the small fragments that a stream of small commits leaves behind.
+
+Every commit adds a Lance fragment (an upsert of three items is a fragment of three rows), and a
+delete adds a deletion file to one. A collection fed by small upserts ends up with thousands of
+tiny fragments, and everything gets worse with the count: each scan (a filter, a catch-up, the
+keyword index's tail) opens every fragment, each commit's manifest lists them all, and a server's
+resident memory grew by about 0.7 MiB per commit in the 10-minute soak (each fragment's file
+metadata and statistics stay cached in LanceDB's session). LanceDB leaves compaction to its user
+(``Table.optimize``); a service has to do it itself, as Qdrant's optimizers and LanceDB Cloud do.
+
+So the process that writes a collection compacts it after every ``index.compact_every_commits``
+of its own commits, in a background thread (the write that crossed the mark is acknowledged
+first), under the collection's write lock. A compaction is a commit like any other: flushed to
+disk and its new data files' checksums recorded before anything relies on it. It changes no row
+(``rowid`` is a column of ours, not Lance's row address), so the FAISS indexes and the payload
+copy move to the new version without a rescan; Lance remaps its own indexes (keyword, and the
+vector index of a space over the memory budget) in the same commit.
+
+Work per compaction is bounded: only fragments under ``index.compact_target_rows`` rows (or with
+over 10% of their rows deleted) are rewritten, into fragments of up to that size, so a large
+collection never rewrites its big fragments. Old versions are kept, and their files with them:
+snapshots and ``restore --version`` need them (nothing is pruned).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["CompactionResult", "CompactionSchedule", "rows_unchanged_between"]
+
+log = logging.getLogger("omnivec.store")
+
+
+@dataclass(frozen=True)
+class CompactionResult:
+    """What one compaction did: fragments rewritten and made, and the versions around it."""
+
+    fragments_removed: int
+    fragments_added: int
+    version_before: int
+    version_after: int
+
+    @property
+    def changed(self) -> bool:
+        return self.version_after != self.version_before
+
+
+# Lance operations that change no row: a compaction commits ReserveFragments (which pylance shows
+# as a bare BaseOperation) and then Rewrite; index builds commit CreateIndex; UpdateConfig and
+# UpdateMap touch settings only. Everything else (Append, Delete, Update, Merge, Overwrite,
+# Restore, DataReplacement...) may change what rows hold.
+_ROW_NEUTRAL = frozenset({"Rewrite", "BaseOperation", "CreateIndex", "UpdateConfig", "UpdateMap"})
+
+
+def rows_unchanged_between(dataset: Any, before: int, after: int) -> bool:
+    """Whether every commit after version ``before`` up to ``after`` of the Lance ``dataset``
+    left the rows as they were (read from each version's transaction record)."""
+    for version in range(before + 1, after + 1):
+        try:
+            transaction = dataset.read_transaction(version)
+        except Exception:  # noqa: BLE001 - no record: assume the worst
+            return False
+        if transaction is None or type(transaction.operation).__name__ not in _ROW_NEUTRAL:
+            return False
+    return True
+
+
+class CompactionSchedule:
+    """Counts one collection's commits and runs ``compact`` in the background every ``every``
+    of them (0: never). At most one compaction runs at a time; commits that land meanwhile count
+    towards the next one."""
+
+    def __init__(self, every: int, compact: Callable[[], CompactionResult | None], name: str):
+        self._every = every
+        self._compact = compact
+        self._name = name
+        self._commits = 0
+        self._lock = threading.Lock()
+        self._running: threading.Thread | None = None
+
+    def committed(self) -> None:
+        """One commit of this process landed (called by the collection after each)."""
+        if self._every <= 0:
+            return
+        with self._lock:
+            self._commits += 1
+            if self._commits < self._every or self._running is not None:
+                return
+            self._commits = 0
+            self._running = threading.Thread(
+                target=self._run, name=f"omnivec-compact-{self._name}", daemon=True
+            )
+            self._running.start()
+
+    def _run(self) -> None:
+        try:
+            self._compact()
+        except Exception as exc:  # noqa: BLE001 - compaction only tidies; the data is committed
+            log.warning("%s: compaction failed (%s); the next one retries", self._name, exc)
+        finally:
+            with self._lock:
+                self._running = None
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for the compaction in progress, if any (close, tests)."""
+        with self._lock:
+            running = self._running
+        if running is not None:
+            running.join(timeout)

@@ -1,0 +1,120 @@
+"""Compaction merges the fragments of many small commits and changes nothing a reader sees
+(omnivec.indexer.compaction): same rows, same vectors, same hits; FAISS, the payload copy and
+the keyword index stay valid without a rebuild; checksums cover the new files; older versions
+still restore. On local disk and on SeaweedFS (the ``storage`` fixture)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from omnivec.bench.served import synth_table
+from omnivec.indexer.config import IndexSettings
+from omnivec.indexer.encoders.base import EncoderSpec
+from omnivec.indexer.store import Collection, Store, vector_column
+from omnivec.indexer.verify import verify_collection
+
+DIM = 8
+SPEC = {"text": EncoderSpec("text", "fake", "none", DIM)}
+WORDS = ["river", "violin", "glacier", "orchid", "comet", "harbour", "desert", "meadow"]
+
+
+def _store(storage: Any, settings: Any, **index: Any) -> Store:
+    configured = storage.settings(settings, storage.data_dir())
+    return Store(configured.data_dir, IndexSettings(**index), configured.storage)
+
+
+def _small_commits(collection: Collection, count: int, *, start: int = 0) -> None:
+    """``count`` commits of 3 rows each, every fourth followed by a delete of one row."""
+    for i in range(start, start + count):
+        texts = [f"{WORDS[(3 * i + j) % len(WORDS)]} note {3 * i + j}" for j in range(3)]
+        collection.add_rows(synth_table(3 * i, 3, {"text": DIM}, seed=i + 1, texts=texts))
+        if i % 4 == 3:
+            collection.delete_where(f"item_id = 'item{3 * i - 5:08d}'")
+
+
+def _fragments(collection: Collection) -> int:
+    return len(collection.lance_table.to_lance().get_fragments())
+
+
+def _rows(collection: Collection) -> dict[int, tuple[str, bytes]]:
+    table = collection.lance_table.search().select(
+        ["rowid", "item_id", vector_column("text")]
+    ).limit(None).to_arrow()
+    vectors = np.array(table.column(vector_column("text")).to_pylist(), np.float32)
+    return {
+        int(r): (item, vectors[i].tobytes())
+        for i, (r, item) in enumerate(zip(table.column("rowid").to_pylist(),
+                                          table.column("item_id").to_pylist()))
+    }
+
+
+def test_compaction_merges_fragments_and_changes_nothing_a_reader_sees(storage, settings) -> None:  # type: ignore[no-untyped-def]
+    store = _store(storage, settings, compact_every_commits=0)
+    collection = store.create("notes", SPEC)
+    _small_commits(collection, 30)
+    collection.flush_ann()  # builds the keyword index and saves FAISS at this version
+    query = np.asarray(collection.row_vectors("text").vectors[5], np.float32)
+    index_before = collection.ann("text")
+    hits_before = index_before.search(query[None, :], 10)
+    rows_before = _rows(collection)
+    keyword_before = collection.keyword_search("glacier", 50, None)
+    uncovered_before = collection.keyword_uncovered_rows()
+    fragments_before = _fragments(collection)
+    version_before = collection.version
+    collection.fetch_rows(list(rows_before)[:3])  # the payload copy exists at this version
+    assert collection.payload_cache_version == version_before
+    assert fragments_before >= 30
+
+    result = collection.compact()
+
+    assert result is not None and result.changed
+    assert result.version_after == collection.version > version_before
+    assert _fragments(collection) <= 2, "30 fragments of 3 rows merge into one"
+    assert _rows(collection) == rows_before, "same rowids, items and vectors"
+    # FAISS and the payload copy moved to the new version without a rebuild or a scan.
+    assert collection.ann("text") is index_before
+    assert collection._indexes._reflects["text"] == collection.version  # white box: no catch-up due
+    assert collection.payload_cache_version == collection.version
+    hits_after = collection.ann("text").search(query[None, :], 10)
+    assert [list(ids) for ids in hits_after[1]] == [list(ids) for ids in hits_before[1]]
+    # Lance remapped the keyword index in the same commit: same hits, nothing newly uncovered.
+    assert {r for r, _ in collection.keyword_search("glacier", 50, None)} == {r for r, _ in keyword_before}
+    assert collection.keyword_uncovered_rows() <= uncovered_before
+    # The rewritten files' checksums were recorded: verify compares every file.
+    report = verify_collection(collection)
+    assert report.ok and report.data_files_unrecorded == 0, report.problems
+
+    # Nothing left to merge: a second compaction commits nothing.
+    again = collection.compact()
+    assert again is not None and not again.changed
+    # Older versions keep their files: the pre-compaction version restores.
+    collection.restore(version=version_before)
+    assert _rows(collection) == rows_before
+    store.close()
+    reopened = _store_reopen(storage, settings, collection)
+    assert _rows(reopened.open("notes")) == rows_before
+    reopened.close()
+
+
+def _store_reopen(storage: Any, settings: Any, collection: Collection) -> Store:
+    configured = storage.settings(settings, collection.root.uri.rsplit("/", 1)[0])
+    return Store(configured.data_dir, IndexSettings(), configured.storage)
+
+
+def test_the_writer_compacts_in_the_background_every_n_commits(storage, settings) -> None:  # type: ignore[no-untyped-def]
+    store = _store(storage, settings, compact_every_commits=10)
+    collection = store.create("notes", SPEC)
+    _small_commits(collection, 24)
+    collection._compaction.wait(60)  # white box: the background run the 20th commit started
+    rows = _rows(collection)
+    assert len(rows) == 72 - 6
+    assert _fragments(collection) < 12, "the commits before the last compaction were merged"
+    assert collection.ann("text").ntotal == len(rows)
+    assert verify_collection(collection).ok
+    store.close()
+    # The compacted table is what the next process opens.
+    reopened = _store_reopen(storage, settings, collection)
+    assert _rows(reopened.open("notes")) == rows
+    reopened.close()
