@@ -266,3 +266,49 @@ def test_eight_rows_cannot_tell_apart_what_240_rows_can() -> None:
     large = paired_difference(first, second)
     assert large.difference == pytest.approx(18 / 240)
     assert verdict(large.low, large.high) == "better" and verdict(-large.high, -large.low) == "worse"
+
+
+def test_bootstrap_interval_agrees_with_wilson_on_many_rows_and_keeps_pairs() -> None:
+    from omnivec.indexer.probes.intervals import (
+        bootstrap_applies,
+        bootstrap_interval,
+        paired_bootstrap,
+        wilson_interval,
+    )
+
+    rng = np.random.default_rng(3)
+    strata = np.repeat(np.arange(10), 24)
+    hits = (rng.random(240) < 0.75).astype(np.float64)
+    low, high = bootstrap_interval(hits, strata)
+    w_low, w_high = wilson_interval(hits.sum(), 240)
+    # On 240 rows the binomial and the bootstrap spreads nearly agree; each holds the mean.
+    assert low <= hits.mean() <= high
+    assert abs(low - w_low) < 0.02 and abs(high - w_high) < 0.02
+    assert bootstrap_interval(hits, strata) == (low, high), "seeded: a report is reproducible"
+    # The same classifier twice: every resample's difference is 0, no verdict.
+    same = paired_bootstrap(hits, hits, strata)
+    assert (same.low, same.difference, same.high) == (0.0, 0.0, 0.0)
+    # One row better, on the same rows: pairing keeps the interval far narrower than unpaired.
+    better = hits.copy()
+    better[np.flatnonzero(hits == 0)[:12]] = 1.0
+    paired = paired_bootstrap(better, hits, strata)
+    assert paired.difference == pytest.approx(12 / 240) and 0.0 < paired.low <= paired.difference
+    # One row per class (one shot): nothing to resample; the report keeps Wilson's interval.
+    assert bootstrap_applies(strata) and not bootstrap_applies(np.arange(30))
+    assert not bootstrap_applies(np.repeat(np.arange(5), 2))  # 10 rows: too few
+
+
+def test_two_shot_report_gives_bootstrap_intervals_for_its_out_of_fold_estimate(
+    debian_b: Topics,
+) -> None:
+    X, labels, prompts = debian_b
+    train, rest = _draw(labels, 2, 4)
+    shots = [labels[i] for i in train]
+    _, report = train_probe(X[train], shots, prompt_embeddings=prompts, unlabeled=X[rest])
+    assert report.estimate_method == "cross-validation" and report.accuracy == report.cv_accuracy
+    interval = report.accuracy_interval
+    assert interval is not None and interval.method == "bootstrap"
+    assert interval.low <= report.cv_accuracy <= interval.high and interval.high - interval.low > 0
+    for comparison in report.comparisons:
+        assert comparison.interval.method == "bootstrap" and comparison.rows == 20
+        assert comparison.interval.low <= comparison.difference <= comparison.interval.high

@@ -413,7 +413,8 @@ class CScore:
 class Interval:
     """``[low, high]`` at confidence ``level`` (0.9: a 90% interval); ``method`` says how it was
     made ("wilson": Wilson score interval; "newcombe": Newcombe's interval of a paired
-    difference)."""
+    difference; "bootstrap": a stratified percentile bootstrap over the rows, for out-of-fold
+    estimates with enough rows to resample)."""
 
     low: float
     high: float

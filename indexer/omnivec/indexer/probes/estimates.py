@@ -19,6 +19,9 @@ from numpy.typing import NDArray
 
 from omnivec.indexer.probes.intervals import (
     REPORT_LEVEL,
+    bootstrap_applies,
+    bootstrap_interval,
+    paired_bootstrap,
     paired_difference,
     verdict,
     wilson_interval,
@@ -62,31 +65,44 @@ class Measured:
 
 
 def measure(scored: ScoredRows, classes: Sequence[str]) -> Measured:
-    """Accuracy with its Wilson interval, class metrics, and a paired comparison per baseline."""
+    """Accuracy with its interval, class metrics, and a paired comparison per baseline.
+
+    A held-out split gets Wilson's interval and Newcombe's paired one; out-of-fold estimates get
+    the stratified bootstrap's when there are rows enough to resample (see
+    :mod:`~.intervals`), else those too."""
     hits = (scored.predictions == scored.y).astype(np.float64)
     n = len(hits)
-    low, high = wilson_interval(float(hits.sum()), n, REPORT_LEVEL)
+    bootstrap = scored.method != "held-out split" and bootstrap_applies(scored.y)
+    if bootstrap:
+        low, high = bootstrap_interval(hits, scored.y, REPORT_LEVEL)
+    else:
+        low, high = wilson_interval(float(hits.sum()), n, REPORT_LEVEL)
     confusion = confusion_counts(scored.y, scored.predictions, len(classes))
     comparisons: list[Comparison] = []
     accuracies: dict[str, float] = {}
     for name in _ordered(scored.baselines):
         base_hits = (scored.baselines[name] == scored.y).astype(np.float64)
         accuracies[name] = float(base_hits.mean()) if n else float("nan")
-        diff = paired_difference(hits, base_hits, REPORT_LEVEL)
+        diff = (
+            paired_bootstrap(hits, base_hits, scored.y, REPORT_LEVEL) if bootstrap
+            else paired_difference(hits, base_hits, REPORT_LEVEL)
+        )
         comparisons.append(
             Comparison(
                 baseline=name,
                 probe_accuracy=diff.first,
                 baseline_accuracy=diff.second,
                 difference=diff.difference,
-                interval=Interval(diff.low, diff.high, REPORT_LEVEL, "newcombe"),
+                interval=Interval(
+                    diff.low, diff.high, REPORT_LEVEL, "bootstrap" if bootstrap else "newcombe"
+                ),
                 rows=diff.rows,
                 verdict=verdict(diff.low, diff.high),
             )
         )
     return Measured(
         accuracy=float(hits.mean()) if n else float("nan"),
-        interval=Interval(low, high, REPORT_LEVEL, "wilson"),
+        interval=Interval(low, high, REPORT_LEVEL, "bootstrap" if bootstrap else "wilson"),
         log_loss=scored.log_loss,
         confusion=confusion,
         class_metrics=metrics_per_class(confusion, classes),

@@ -7,6 +7,15 @@
   Newcombe's score interval for paired proportions (Newcombe 1998, method 10): built from the two
   Wilson intervals and the correlation of the two classifiers' hits, so rows both get right (or
   wrong) narrow it, as they should;
+- :func:`bootstrap_interval` and :func:`paired_bootstrap` - for out-of-fold estimates
+  (cross-validation, leave-one-out): a percentile bootstrap over the scored rows, resampled within
+  each class as the folds were drawn (Efron & Tibshirani 1993, ch. 13), with 2,000 seeded
+  resamples so a report is reproducible. An out-of-fold row's hit is not a draw of a fixed
+  classifier (each fold's probe is another), so the binomial model behind Wilson's interval is
+  not the estimate's; the bootstrap makes no such assumption. It needs rows to resample: with
+  fewer than ``BOOTSTRAP_MIN_ROWS`` rows, or a class with a single row (one shot), every resample
+  is nearly the same set and the interval collapses to a point, so those keep Wilson's and
+  Newcombe's intervals (:func:`bootstrap_applies`);
 - :func:`verdict` - the words for a difference: "better", "worse", or "cannot tell apart" when
   its interval spans 0.
 
@@ -29,8 +38,12 @@ import numpy as np
 from omnivec.indexer.probes.numerics import F64
 
 __all__ = [
+    "BOOTSTRAP_MIN_ROWS",
     "REPORT_LEVEL",
     "PairedDifference",
+    "bootstrap_applies",
+    "bootstrap_interval",
+    "paired_bootstrap",
     "paired_difference",
     "verdict",
     "wilson_interval",
@@ -38,6 +51,8 @@ __all__ = [
 ]
 
 REPORT_LEVEL = 0.9
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_MIN_ROWS = 20
 
 
 def z_score(level: float) -> float:
@@ -111,6 +126,61 @@ def paired_difference(
         rows=n,
         level=level,
     )
+
+
+def bootstrap_applies(strata: np.ndarray) -> bool:
+    """Whether a stratified bootstrap over rows of these classes varies at all (see above)."""
+    _, counts = np.unique(np.asarray(strata), return_counts=True)
+    return len(strata) >= BOOTSTRAP_MIN_ROWS and bool(np.all(counts >= 2))
+
+
+def _resampled_sums(hits: np.ndarray, strata: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+    """Per resample, the sum of each row of ``hits`` (k, n) over the same stratified draw of
+    its columns: (k, resamples)."""
+    rng = np.random.default_rng(seed)
+    sums = np.zeros((hits.shape[0], resamples))
+    for stratum in np.unique(strata):
+        members = np.flatnonzero(strata == stratum)
+        picks = members[rng.integers(0, len(members), size=(resamples, len(members)))]
+        sums += hits[:, picks].sum(axis=2)
+    return sums
+
+
+def bootstrap_interval(
+    hits: F64, strata: np.ndarray, level: float = REPORT_LEVEL, *,
+    resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``hits`` (per row, in [0, 1]), resampling
+    rows within each stratum (class); it always holds the measured mean."""
+    values = np.asarray(hits, dtype=np.float64)
+    if len(values) == 0:
+        return 0.0, 1.0
+    means = _resampled_sums(values[None, :], np.asarray(strata), resamples, seed)[0] / len(values)
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(means, [tail, 1.0 - tail])
+    p = float(values.mean())
+    return min(p, float(low)), max(p, float(high))
+
+
+def paired_bootstrap(
+    first_hits: F64, second_hits: F64, strata: np.ndarray, level: float = REPORT_LEVEL, *,
+    resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0,
+) -> PairedDifference:
+    """``first - second`` accuracy on the same rows, with a percentile bootstrap interval that
+    resamples the rows once for both (the pairing is kept)."""
+    a_hits = np.asarray(first_hits, dtype=np.float64)
+    b_hits = np.asarray(second_hits, dtype=np.float64)
+    if a_hits.shape != b_hits.shape or a_hits.ndim != 1:
+        raise ValueError("paired hits must be two 1-D arrays of the same length")
+    n = len(a_hits)
+    if n == 0:
+        return PairedDifference(math.nan, math.nan, math.nan, -1.0, 1.0, 0, level)
+    sums = _resampled_sums(np.stack([a_hits - b_hits]), np.asarray(strata), resamples, seed)
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(sums[0] / n, [tail, 1.0 - tail])
+    p1, p2 = float(a_hits.mean()), float(b_hits.mean())
+    diff = p1 - p2
+    return PairedDifference(p1, p2, diff, min(diff, float(low)), max(diff, float(high)), n, level)
 
 
 def verdict(low: float, high: float) -> str:
