@@ -66,6 +66,11 @@ DATA_SETS: dict[Path, bool] = {
     DATA / "debian_sections_50.jsonl": False,
 }
 PROMPT = "software package for {}"
+# The independent check (scripts/make_fortunes_probe_dataset.py): never used to choose anything;
+# not among the default sets, pass it with --data. Its own prompt: quotations, not packages.
+FORTUNES = DATA / "fortunes_topics.jsonl"
+SET_PROMPTS = {FORTUNES: "a quote about {}"}
+SET_KINDS = {FORTUNES: "fortunes (quotations), labelled by topic"}
 READABLE = {
     "sound": "sound and music",
     "graphics": "graphics and images",
@@ -156,7 +161,10 @@ def few_shot(X: np.ndarray, labels: list[str], prompts: dict[str, np.ndarray], s
     return out
 
 
-def ensembles(hub: Any, X: np.ndarray, labels: list[str], names: dict[str, str] | None, seeds: int) -> dict[str, Any]:
+def ensembles(
+    hub: Any, X: np.ndarray, labels: list[str], names: dict[str, str] | None, seeds: int,
+    prompt: str = PROMPT,
+) -> dict[str, Any]:
     """Single prompt vs the prompt + the built-in text set, for zero-shot and the default probe."""
     from omnivec.indexer.classify import embed_prompts
     from omnivec.indexer.probes import ProbeTrainingConfig, train_probe
@@ -165,8 +173,8 @@ def ensembles(hub: Any, X: np.ndarray, labels: list[str], names: dict[str, str] 
     classes = sorted(set(labels))
     y = np.asarray([classes.index(lab) for lab in labels])
     variants = {
-        "single": [PROMPT],
-        "ensemble": resolve_templates([PROMPT], "text"),
+        "single": [prompt],
+        "ensemble": resolve_templates([prompt], "text"),
     }
     out: dict[str, Any] = {"templates": {k: len(v) for k, v in variants.items()}}
     for key, templates in variants.items():
@@ -354,9 +362,11 @@ def evaluate_set(hub: Any, path: Path, seeds: int, sections: set[str], prompt_no
     X = hub.text().encode_texts(texts).astype(np.float64)
     embed_s = time.perf_counter() - started
     classes = sorted(set(labels))
-    readable = DATA_SETS.get(path, True)
-    names = READABLE if readable else None
-    P = embed_prompts(hub, "text", classes, PROMPT, names)
+    # The fortunes' topics are plain words already; the Debian sections need READABLE's names.
+    names = READABLE if DATA_SETS.get(path, False) else None
+    readable = names is not None or path in SET_PROMPTS
+    prompt = SET_PROMPTS.get(path, PROMPT)
+    P = embed_prompts(hub, "text", classes, prompt, names)
     if prompt_noise > 0:
         # Poor prompts, simulated: each prompt embedding plus isotropic noise of norm ~noise
         # (seeded), renormalised. 2-3 takes zero-shot 15-25 points below a 4-shot plain probe.
@@ -367,7 +377,9 @@ def evaluate_set(hub: Any, path: Path, seeds: int, sections: set[str], prompt_no
     per_class = min(labels.count(c) for c in classes)
     out: dict[str, Any] = {
         "data": f"{path.relative_to(REPO) if path.is_relative_to(REPO) else path}: "
-                f"{len(texts)} Debian package descriptions, {len(classes)} sections",
+                f"{len(texts)} {SET_KINDS.get(path, 'Debian package descriptions')}, "
+                f"{len(classes)} classes",
+        "prompt": prompt,
         "classes": len(classes),
         "class_names": "readable" if readable else "raw section names",
         "embed_seconds": round(embed_s, 2),
@@ -377,7 +389,7 @@ def evaluate_set(hub: Any, path: Path, seeds: int, sections: set[str], prompt_no
     if "few-shot" in sections:
         out["few_shot_accuracy_pct"] = few_shot(X, labels, prompts, seeds)
     if "ensembles" in sections and not prompt_noise:
-        out["prompt_ensembles_pct"] = ensembles(hub, X, labels, names, max(3, seeds // 2))
+        out["prompt_ensembles_pct"] = ensembles(hub, X, labels, names, max(3, seeds // 2), prompt)
     if "suggest" in sections:
         out["active_learning_pct"] = active_learning(X, labels, prompts, max(3, seeds // 2))
     if "parity" in sections:
@@ -390,7 +402,8 @@ def _print(output: dict[str, Any]) -> None:
     print(f"encoder: {output['encoder']}  prompt: {PROMPT!r}")
     for result in output["sets"]:
         noise = f", prompt embeddings perturbed by {result['prompt_noise']:g}" if result['prompt_noise'] else ""
-        print(f"\ndata: {result['data']} (class names: {result['class_names']}{noise})")
+        print(f"\ndata: {result['data']} (class names: {result['class_names']}{noise}; "
+              f"prompt {result.get('prompt', PROMPT)!r})")
         fs = result.get("few_shot_accuracy_pct")
         if fs:
             print(f"{'shots':>7} {'zero-shot':>11} {'plain':>11} {'prior':>11} {'+unlabeled':>11}"

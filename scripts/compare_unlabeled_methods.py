@@ -35,7 +35,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from bench_probes import DATA_SETS, PROMPT, READABLE, _draw, _load  # noqa: E402
+from bench_probes import DATA_SETS, PROMPT, READABLE, SET_PROMPTS, _draw, _load  # noqa: E402
 
 METHODS = ("zero-shot", "prior", "em", "self-training", "label propagation", "tip-adapter")
 
@@ -102,6 +102,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "unlabeled_methods.txt")
+    ap.add_argument("--data", type=Path, action="append",
+                    help="JSONL set(s) to compare on (default: the three Debian sets)")
+    ap.add_argument("--shots", default="1,2,4", help="comma-separated shots per class")
     args = ap.parse_args()
 
     from omnivec.indexer.classify import embed_prompts
@@ -111,17 +114,20 @@ def main() -> None:
 
     hub = ModelHub(load_settings(offline=True))
     lines = [f"transductive accuracy (%) on the rows not drawn, mean of {args.seeds} draws; prompt {PROMPT!r}"]
-    for path, readable in DATA_SETS.items():
+    for path in args.data or list(DATA_SETS):
+        readable = DATA_SETS.get(path, False)
+        prompt = SET_PROMPTS.get(path, PROMPT)
         texts, labels = _load(path)
         X = hub.text().encode_texts(texts).astype(np.float64)
         classes = sorted(set(labels))
-        P = embed_prompts(hub, "text", classes, PROMPT, READABLE if readable else None)
+        P = embed_prompts(hub, "text", classes, prompt, READABLE if readable else None)
         P = P / np.linalg.norm(P, axis=1, keepdims=True)
         prompts = {c: P[i] for i, c in enumerate(classes)}
         y = np.asarray([classes.index(lab) for lab in labels])
-        lines.append(f"\n{path.name} ({len(classes)} classes, {'readable' if readable else 'raw'} names)")
+        lines.append(f"\n{path.name} ({len(classes)} classes, {'readable' if readable else 'raw'} "
+                     f"names, prompt {prompt!r})")
         lines.append(f"{'shots':>6} " + " ".join(f"{m:>18}" for m in METHODS))
-        for shots in (1, 2, 4):
+        for shots in (int(n) for n in args.shots.split(",")):
             acc: dict[str, list[float]] = {m: [] for m in METHODS}
             for seed in range(args.seeds):
                 train, test = _draw(y, shots, np.random.default_rng(1000 + seed))
