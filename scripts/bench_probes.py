@@ -499,7 +499,7 @@ def main() -> None:
     hub = ModelHub(load_settings(offline=True))
     results = [
         evaluate_set(hub, path, args.seeds, sections, args.prompt_noise)
-        for path in (args.data or list(DATA_SETS))
+        for path in ([p.resolve() for p in args.data] if args.data else list(DATA_SETS))
     ]
     timed = next((r for r in results if r["classes"] == 50), None)
     output: dict[str, Any] = {

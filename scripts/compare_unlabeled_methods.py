@@ -114,7 +114,7 @@ def main() -> None:
 
     hub = ModelHub(load_settings(offline=True))
     lines = [f"transductive accuracy (%) on the rows not drawn, mean of {args.seeds} draws; prompt {PROMPT!r}"]
-    for path in args.data or list(DATA_SETS):
+    for path in [p.resolve() for p in args.data] if args.data else list(DATA_SETS):
         readable = DATA_SETS.get(path, False)
         prompt = SET_PROMPTS.get(path, PROMPT)
         texts, labels = _load(path)
