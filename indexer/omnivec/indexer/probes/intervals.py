@@ -88,18 +88,28 @@ class PairedDifference:
     level: float
 
 
+def _paired_hits(first_hits: F64, second_hits: F64) -> tuple[np.ndarray, np.ndarray]:
+    a_hits = np.asarray(first_hits, dtype=np.float64)
+    b_hits = np.asarray(second_hits, dtype=np.float64)
+    if a_hits.shape != b_hits.shape or a_hits.ndim != 1:
+        raise ValueError("paired hits must be two 1-D arrays of the same length")
+    return a_hits, b_hits
+
+
+def _no_rows(level: float) -> PairedDifference:
+    """Nothing was scored: no difference, and an interval that says nothing."""
+    return PairedDifference(math.nan, math.nan, math.nan, -1.0, 1.0, 0, level)
+
+
 def paired_difference(
     first_hits: F64, second_hits: F64, level: float = REPORT_LEVEL
 ) -> PairedDifference:
     """Accuracy difference of two classifiers scored on the same rows (hits in [0, 1] per row),
     with Newcombe's method-10 interval."""
-    a_hits = np.asarray(first_hits, dtype=np.float64)
-    b_hits = np.asarray(second_hits, dtype=np.float64)
-    if a_hits.shape != b_hits.shape or a_hits.ndim != 1:
-        raise ValueError("paired hits must be two 1-D arrays of the same length")
+    a_hits, b_hits = _paired_hits(first_hits, second_hits)
     n = len(a_hits)
     if n == 0:
-        return PairedDifference(math.nan, math.nan, math.nan, -1.0, 1.0, 0, level)
+        return _no_rows(level)
     both = float(np.sum(a_hits * b_hits))
     only_first = float(np.sum(a_hits * (1.0 - b_hits)))
     only_second = float(np.sum((1.0 - a_hits) * b_hits))
@@ -168,13 +178,10 @@ def paired_bootstrap(
 ) -> PairedDifference:
     """``first - second`` accuracy on the same rows, with a percentile bootstrap interval that
     resamples the rows once for both (the pairing is kept)."""
-    a_hits = np.asarray(first_hits, dtype=np.float64)
-    b_hits = np.asarray(second_hits, dtype=np.float64)
-    if a_hits.shape != b_hits.shape or a_hits.ndim != 1:
-        raise ValueError("paired hits must be two 1-D arrays of the same length")
+    a_hits, b_hits = _paired_hits(first_hits, second_hits)
     n = len(a_hits)
     if n == 0:
-        return PairedDifference(math.nan, math.nan, math.nan, -1.0, 1.0, 0, level)
+        return _no_rows(level)
     sums = _resampled_sums(np.stack([a_hits - b_hits]), np.asarray(strata), resamples, seed)
     tail = (1.0 - level) / 2.0
     low, high = np.quantile(sums[0] / n, [tail, 1.0 - tail])
