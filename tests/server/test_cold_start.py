@@ -7,6 +7,7 @@ checkpoint into the pipe. Meanwhile the real server loads MiniLM and opens the c
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import threading
@@ -96,3 +97,40 @@ def test_health_is_serving_while_clip_still_loads_and_ann_indexes_are_warm(
     finally:
         release.set()
         server.stop(grace=1)
+
+
+def test_stop_waits_for_an_encoder_still_loading(
+    settings: Any, tmp_path: Path, held_clip: tuple[Path, threading.Event],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A server stopped while CLIP is still loading waits for that load to end before it
+    closes: exiting under a thread inside native model-loading code made the C++ runtime abort
+    the process (`make serve` stopped one second after start: "terminate called without an
+    active exception", exit 134)."""
+    pipe, release = held_clip
+    served = settings.model_copy(update={
+        "data_dir": tmp_path / "data",
+        "clip": settings.clip.model_copy(update={"checkpoint": pipe}),
+        "speech": settings.speech.model_copy(update={"enabled": False}),
+    })
+    server, _port = create_server(served, address="127.0.0.1:0")
+    server.start()
+    try:
+        assert server.wait_until_ready(300)
+        assert server.warm_up is not None
+        for _ in range(300):  # CLIP's loader starts once the text path is warm
+            if server.warm_up.states()["clip"].state == "loading":
+                break
+            threading.Event().wait(0.1)
+        assert server.warm_up.states()["clip"].state == "loading"
+        released = threading.Timer(1.0, release.set)  # the checkpoint arrives during the stop
+        released.start()
+        with caplog.at_level(logging.INFO, logger="omnivec.server"):
+            server.stop(grace=0)
+        assert release.is_set(), "stop returned while CLIP was still blocked loading"
+        assert server.warm_up.wait(0) == []
+        assert "waiting for the loading in progress to end (warm-clip)" in caplog.text
+        assert server.warm_up.states()["clip"].state == "ready"
+    finally:
+        release.set()
+        server.stop(grace=0)

@@ -702,6 +702,36 @@ def test_sigterm_lets_an_in_flight_search_finish(settings_env: dict[str, str], t
             process.wait()
 
 
+def test_sigterm_while_encoders_still_load_exits_cleanly(
+    settings_env: dict[str, str], tmp_path: Path
+) -> None:
+    """SIGTERM as soon as the port is bound, while the encoders are still loading: the server
+    waits for the loads in progress and exits 0. It used to exit at once and the C++ runtime
+    aborted the process (exit 134, "terminate called without an active exception") from a
+    thread still inside native model-loading code."""
+    env = {**os.environ, **settings_env, "OMNIVEC_DATA_DIR": str(tmp_path / "data")}
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "omnivec"), "serve", "--host", "127.0.0.1", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    logged, draining = drain(process.stderr)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("omnivec serving on 127.0.0.1:"), line
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(180)
+        draining.join(30)
+        stderr = "".join(logged)
+        assert code == 0, stderr
+        assert "terminate called" not in stderr and "stopped" in stderr, stderr
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 # --- dynamic batching (no server, a fake encoder) -------------------------------------------------
 
 

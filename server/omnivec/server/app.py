@@ -70,6 +70,10 @@ __all__ = ["OMNIVEC_SERVICES", "OmnivecServer", "create_server", "serve"]
 
 log = logging.getLogger("omnivec.server")
 
+# How long a stopping server waits for encoders still loading (a cold CLIP or Whisper load takes
+# a few seconds; a model read from a slow disk, longer).
+WARM_UP_STOP_WAIT_S = 120.0
+
 OMNIVEC_SERVICES: tuple[str, ...] = tuple(
     module.DESCRIPTOR.services_by_name[name].full_name
     for module, name in (
@@ -212,6 +216,14 @@ class OmnivecServer:
         if self.http is not None:
             self.http.stop()  # in-flight HTTP requests finish within the same grace
         self.grpc_server.stop(grace).wait()
+        if self.warm_up is not None:
+            still = self.warm_up.wait(0.0)
+            if still:
+                log.info("waiting for the loading in progress to end (%s)", ", ".join(still))
+                still = self.warm_up.wait(WARM_UP_STOP_WAIT_S)
+            if still:
+                log.warning("still loading after %.0f s (%s); stopping anyway",
+                            WARM_UP_STOP_WAIT_S, ", ".join(still))
         if self.verify_schedule is not None:
             self.verify_schedule.stop()
         for batcher in self._batchers:

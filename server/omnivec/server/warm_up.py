@@ -75,6 +75,7 @@ class WarmUp:
             e.name: EncoderState(e.name, "pending") for e in entries()
         }
         self.collections_warm = threading.Event()
+        self._threads: list[threading.Thread] = []  # every thread started, for wait()
 
     def states(self) -> dict[str, EncoderState]:
         with self._lock:
@@ -106,9 +107,9 @@ class WarmUp:
         # Whoever calls CLIP or Whisper earlier loads it on the spot (ModelHub.get).
         text = loaders.pop(TEXT_PATH_ENCODER, None)
         if text is not None:
-            text.start()
+            self._start(text)
         ann = threading.Thread(target=self._warm_collections, name="warm-ann", daemon=True)
-        ann.start()
+        self._start(ann)
 
         def wait_then_report() -> None:
             if text is not None:
@@ -116,7 +117,7 @@ class WarmUp:
             text_ready = self.states()[TEXT_PATH_ENCODER].state == "ready"
             if not text_ready:  # no text path: every encoder loads now, and SERVING waits for all
                 for thread in loaders.values():
-                    thread.start()
+                    self._start(thread)
                 for thread in loaders.values():
                     thread.join()
             # The ANN warm-up (importing lancedb, opening each table) is the text path's longer
@@ -124,13 +125,35 @@ class WarmUp:
             ann.join()
             if not self._stopped.is_set():
                 on_text_path_warm()
-            if text_ready:
+            if text_ready and not self._stopped.is_set():  # a server stopping loads no more
                 for thread in loaders.values():
-                    thread.start()
+                    self._start(thread)
 
         waiter = threading.Thread(target=wait_then_report, name="warm-up", daemon=True)
-        waiter.start()
+        self._start(waiter)
         return waiter
+
+    def _start(self, thread: threading.Thread) -> None:
+        with self._lock:
+            self._threads.append(thread)
+        thread.start()
+
+    def wait(self, timeout: float) -> list[str]:
+        """Wait up to ``timeout`` seconds for the loading in progress to end; returns the names
+        of the threads still running. A server stopped while an encoder loads must wait for it:
+        the process cannot exit while a thread is inside native model-loading code (ONNX
+        Runtime, CTranslate2, torch), or the C++ runtime aborts it ("terminate called without
+        an active exception", seen on SIGTERM one second after start)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                running = [t for t in self._threads if t.is_alive()]
+            if not running:
+                return []
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return [t.name for t in running]
+            running[0].join(min(left, 0.5))
 
     def _load(self, entry: EncoderEntry) -> None:
         name = entry.name
