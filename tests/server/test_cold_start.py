@@ -50,6 +50,16 @@ def held_clip(tiny_clip_checkpoint: Path, tmp_path: Path) -> Iterator[tuple[Path
         feeder.join(30)
 
 
+def _clip_held_settings(settings: Any, data_dir: Path, pipe: Path) -> Any:
+    """The session's settings over ``data_dir``, with CLIP's checkpoint at the held pipe and
+    Whisper off."""
+    return settings.model_copy(update={
+        "data_dir": data_dir,
+        "clip": settings.clip.model_copy(update={"checkpoint": pipe}),
+        "speech": settings.speech.model_copy(update={"enabled": False}),
+    })
+
+
 def test_health_is_serving_while_clip_still_loads_and_ann_indexes_are_warm(
     settings: Any, models: Any, tmp_path: Path, held_clip: tuple[Path, threading.Event],
 ) -> None:
@@ -62,11 +72,7 @@ def test_health_is_serving_while_clip_still_loads_and_ann_indexes_are_warm(
     maker.upsert("notes", [IngestItem(f"n{i}", "text", text=t, item_id=f"n{i}") for i, t in enumerate(texts)])
     maker.store.close()
 
-    served = settings.model_copy(update={
-        "data_dir": data_dir,
-        "clip": settings.clip.model_copy(update={"checkpoint": pipe}),
-        "speech": settings.speech.model_copy(update={"enabled": False}),
-    })
+    served = _clip_held_settings(settings, data_dir, pipe)
     server, port = create_server(served, address="127.0.0.1:0")
     server.start()
     try:
@@ -108,11 +114,7 @@ def test_stop_waits_for_an_encoder_still_loading(
     the process (`make serve` stopped one second after start: "terminate called without an
     active exception", exit 134)."""
     pipe, release = held_clip
-    served = settings.model_copy(update={
-        "data_dir": tmp_path / "data",
-        "clip": settings.clip.model_copy(update={"checkpoint": pipe}),
-        "speech": settings.speech.model_copy(update={"enabled": False}),
-    })
+    served = _clip_held_settings(settings, tmp_path / "data", pipe)
     server, _port = create_server(served, address="127.0.0.1:0")
     server.start()
     try:

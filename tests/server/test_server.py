@@ -636,6 +636,19 @@ def test_tls_and_mutual_tls(
 
 # --- graceful shutdown ----------------------------------------------------------------------------
 
+def _serve_subprocess(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str], threading.Thread]:
+    """`omnivec serve` on a free port, with its log drained as it comes (undrained, a slow start
+    filled the pipe with the health polls' log lines and the server's health check ran past the
+    deadline): the process, the lines logged so far, and the draining thread."""
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "omnivec"), "serve", "--host", "127.0.0.1", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    logged, draining = drain(process.stderr)
+    return process, logged, draining
+
+
 def test_sigterm_lets_an_in_flight_search_finish(settings_env: dict[str, str], tmp_path: Path) -> None:
     env = {
         **os.environ, **settings_env,
@@ -652,14 +665,7 @@ def test_sigterm_lets_an_in_flight_search_finish(settings_env: dict[str, str], t
     with wave.open(str(long_query), "wb") as out:
         out.setparams(params)
         out.writeframes(frames * 3)
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "omnivec"), "serve", "--host", "127.0.0.1", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-        stdin=subprocess.DEVNULL,
-    )
-    # The log is drained as it comes: undrained, a slow start filled the pipe with the health
-    # polls' log lines and the server's health check ran past the deadline.
-    logged, draining = drain(process.stderr)
+    process, logged, draining = _serve_subprocess(env)
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
@@ -710,12 +716,7 @@ def test_sigterm_while_encoders_still_load_exits_cleanly(
     aborted the process (exit 134, "terminate called without an active exception") from a
     thread still inside native model-loading code."""
     env = {**os.environ, **settings_env, "OMNIVEC_DATA_DIR": str(tmp_path / "data")}
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "omnivec"), "serve", "--host", "127.0.0.1", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-        stdin=subprocess.DEVNULL,
-    )
-    logged, draining = drain(process.stderr)
+    process, logged, draining = _serve_subprocess(env)
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
