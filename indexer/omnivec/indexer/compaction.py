@@ -106,7 +106,8 @@ class CompactionSchedule:
                 self._running = None
 
     def wait(self, timeout: float | None = None) -> None:
-        """Wait for the compaction in progress, if any (close, tests)."""
+        """Wait for the compaction in progress, if any (for tests: ``close`` needs no wait, the
+        collection's write lock it takes is held by a running compaction)."""
         with self._lock:
             running = self._running
         if running is not None:

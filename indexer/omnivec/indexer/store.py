@@ -818,11 +818,15 @@ class Collection:
             self._rows_unchanged(before, self.version)
 
     def _rows_unchanged(self, before: int, after: int) -> None:
-        """Commits that changed no row (an index build, a compaction): the ANN indexes and
-        the payload copy move to the new version without a catch-up scan. Only when every
-        commit between is one of those: another writer's rows may have landed in between (a
-        replica on shared storage), and then they catch up from the table instead."""
-        if after == before or not rows_unchanged_between(self._table.to_lance(), before, after):
+        """Commits that changed no row (an index build, a compaction), made by the caller under
+        the write lock since it read ``before``: the ANN indexes and the payload copy move to
+        the new version without a catch-up scan. One version is the caller's own commit. More
+        (a compaction is two) are checked against Lance's transaction records: another writer's
+        rows may have landed in between (a replica on shared storage), and then they catch up
+        from the table instead."""
+        if after == before:
+            return
+        if after > before + 1 and not rows_unchanged_between(self._table.to_lance(), before, after):
             return
         self._indexes.unchanged(before, after)
         self._payload.unchanged(before, after)
