@@ -88,6 +88,12 @@ SHOTS = (1, 2, 4, 8, 16)
 ROUNDS, PER_ROUND = 5, 10
 
 
+def set_prompting(path: Path) -> tuple[str, dict[str, str] | None]:
+    """A set's prompt template and class names: READABLE's names for the Debian sets that use
+    them, the labels themselves otherwise (raw section names, or the fortunes' plain topics)."""
+    return SET_PROMPTS.get(path, PROMPT), READABLE if DATA_SETS.get(path, False) else None
+
+
 def _load(path: Path) -> tuple[list[str], list[str]]:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     return [r["text"] for r in rows], [r["section"] for r in rows]
@@ -362,10 +368,8 @@ def evaluate_set(hub: Any, path: Path, seeds: int, sections: set[str], prompt_no
     X = hub.text().encode_texts(texts).astype(np.float64)
     embed_s = time.perf_counter() - started
     classes = sorted(set(labels))
-    # The fortunes' topics are plain words already; the Debian sections need READABLE's names.
-    names = READABLE if DATA_SETS.get(path, False) else None
-    readable = names is not None or path in SET_PROMPTS
-    prompt = SET_PROMPTS.get(path, PROMPT)
+    prompt, names = set_prompting(path)
+    readable = names is not None or path in SET_PROMPTS  # the fortunes' topics are plain words
     P = embed_prompts(hub, "text", classes, prompt, names)
     if prompt_noise > 0:
         # Poor prompts, simulated: each prompt embedding plus isotropic noise of norm ~noise

@@ -35,7 +35,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from bench_probes import DATA_SETS, PROMPT, READABLE, SET_PROMPTS, _draw, _load  # noqa: E402
+from bench_probes import DATA_SETS, PROMPT, _draw, _load, set_prompting  # noqa: E402
 
 METHODS = ("zero-shot", "prior", "em", "self-training", "label propagation", "tip-adapter")
 
@@ -115,16 +115,15 @@ def main() -> None:
     hub = ModelHub(load_settings(offline=True))
     lines = [f"transductive accuracy (%) on the rows not drawn, mean of {args.seeds} draws; prompt {PROMPT!r}"]
     for path in [p.resolve() for p in args.data] if args.data else list(DATA_SETS):
-        readable = DATA_SETS.get(path, False)
-        prompt = SET_PROMPTS.get(path, PROMPT)
+        prompt, names = set_prompting(path)
         texts, labels = _load(path)
         X = hub.text().encode_texts(texts).astype(np.float64)
         classes = sorted(set(labels))
-        P = embed_prompts(hub, "text", classes, prompt, READABLE if readable else None)
+        P = embed_prompts(hub, "text", classes, prompt, names)
         P = P / np.linalg.norm(P, axis=1, keepdims=True)
         prompts = {c: P[i] for i, c in enumerate(classes)}
         y = np.asarray([classes.index(lab) for lab in labels])
-        lines.append(f"\n{path.name} ({len(classes)} classes, {'readable' if readable else 'raw'} "
+        lines.append(f"\n{path.name} ({len(classes)} classes, {'readable' if names else 'raw'} "
                      f"names, prompt {prompt!r})")
         lines.append(f"{'shots':>6} " + " ".join(f"{m:>18}" for m in METHODS))
         for shots in (int(n) for n in args.shots.split(",")):
