@@ -196,6 +196,13 @@ class RaySettings(BaseModel):
     actor_gpus: float = Field(0.0, ge=0, description="GPUs per encoder actor; > 0 runs the "
                               "encoders on CUDA (fractions share a GPU).")
     task_cpus: float = Field(0.25, gt=0, le=64, description="CPUs per read/decode/write task.")
+    stage_tasks: int = Field(
+        0, ge=0, description="Decode tasks, and write tasks, that may run at once; 0 = one of "
+        "each per CPU of the encoder actors (no limit with GPU actors, which need many decoders "
+        "each). Every task's worker process imports the decoders when it starts: with no limit, "
+        "Ray starts one per free task slot at once, and on a small machine their start-up "
+        "delays the actors' own model loads.",
+    )
     batch_items: int = Field(32, ge=1, description="Items per encoder call.")
     commit_rows: int = Field(
         4096, ge=1, description="Commit the written fragments once this many rows wait (one "

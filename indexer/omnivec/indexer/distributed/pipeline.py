@@ -28,7 +28,12 @@ import pyarrow as pa
 
 from omnivec.indexer.config import Settings
 from omnivec.indexer.discovery import IngestItem
-from omnivec.indexer.distributed.cluster import encoder_actor_count, ray_connection, require_ray
+from omnivec.indexer.distributed.cluster import (
+    encoder_actor_count,
+    ray_connection,
+    require_ray,
+    stage_task_limit,
+)
 from omnivec.indexer.distributed.job import RayJob
 from omnivec.indexer.distributed.records import EncodedBatch, item_record
 from omnivec.indexer.distributed.stages import (
@@ -122,6 +127,10 @@ def _index_stream(
 
     ray_settings = job.resolve(settings.ray)
     actors = min(encoder_actor_count(ray_settings), _blocks(len(chosen), ray_settings.batch_items))
+    limit = stage_task_limit(ray_settings, actors)
+    tasks: dict[str, Any] = {"num_cpus": ray_settings.task_cpus} | (
+        {"concurrency": limit} if limit else {}
+    )
     allocator = ray.remote(num_cpus=0)(RowIdAllocator).remote(first_rowid)
     actor_settings = settings.model_copy(update={
         "device": "cuda" if ray_settings.actor_gpus > 0 else settings.device,
@@ -132,7 +141,7 @@ def _index_stream(
         chosen, override_num_blocks=_blocks(len(chosen), 2 * ray_settings.batch_items)
     )
     ds = ds.map_batches(
-        decode_batch, batch_format="pyarrow", batch_size=None, num_cpus=ray_settings.task_cpus,
+        decode_batch, batch_format="pyarrow", batch_size=None, **tasks,
         fn_kwargs={
             "spaces": collection.spaces, "collection": collection.name,
             "index_settings": settings.index, "preprocess": preprocess,
@@ -155,7 +164,7 @@ def _index_stream(
     )
     storage_options = collection.root.storage_options or None
     ds = ds.map_batches(
-        write_batch, batch_format="pyarrow", batch_size=None, num_cpus=ray_settings.task_cpus,
+        write_batch, batch_format="pyarrow", batch_size=None, **tasks,
         fn_kwargs={
             "uri": collection.table_uri, "schema": collection.write_schema(),
             "allocator": allocator, "storage_options": storage_options,
