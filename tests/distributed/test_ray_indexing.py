@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,9 +23,9 @@ import pytest
 from omnivec.indexer.config import RaySettings, Settings
 from omnivec.indexer.distributed import RayJob
 from omnivec.indexer.engine import Engine
-from omnivec.indexer.ingest import IndexEvent, IndexReport
+from omnivec.indexer.ingest import IndexEvent
 from tests.distributed.conftest import write_notes
-from tests.support.paths import OMNIVEC_BIN
+from tests.support.paths import OMNIVEC_BIN, SPEECH
 from tests.support.processes import run_cli
 from tests.support.rows import assert_same_rows, stored_rows
 from tests.support.seaweedfs import SeaweedFS
@@ -36,6 +36,11 @@ from tests.support.storage import StorageTarget
 pytestmark = [pytest.mark.distributed, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 NOTES = 120
+# Last in the folder (names sort after the notes): a minute of speech, which the encoder actor
+# transcribes for seconds after the notes, so a kill once the first notes are committed lands
+# while the actor still has work.
+LECTURE = "zz_lecture.ogg"
+ITEMS = NOTES + 1
 # Small commits and batches, so that a kill lands between commits with work left.
 # One encoder actor: killed, the job waits for Ray to restart it (and to retry its batch).
 KILL_TEST_RAY = RaySettings(actors=1, batch_items=4, commit_rows=8, commit_seconds=2.0)
@@ -120,13 +125,15 @@ def test_cli_ray_cluster_on_s3_equals_in_process(
 
 @pytest.fixture(scope="module")
 def notes(tmp_path_factory: pytest.TempPathFactory, settings, models) -> Iterator[tuple[Path, dict]]:  # type: ignore[no-untyped-def]
-    """A folder of one-chunk notes and its rows as the in-process indexer stores them."""
+    """A folder of one-chunk notes and a recorded lecture, and its rows as the in-process indexer
+    stores them."""
     folder = tmp_path_factory.mktemp("notes")
     write_notes(folder, NOTES)
+    shutil.copy(SPEECH / "long_lecture.ogg", folder / LECTURE)
     data = tmp_path_factory.mktemp("notes_in_process")
     engine = Engine(settings.model_copy(update={"data_dir": data}), models)
     report = engine.index_paths("notes", [folder], spaces=["text"])
-    assert report.indexed == NOTES
+    assert report.indexed == ITEMS
     engine.store.close()
     yield folder, stored_rows(data, "notes")
 
@@ -151,8 +158,9 @@ def test_driver_then_encoder_actor_killed_a_rerun_completes_the_collection(
     tmp_path: Path,
 ) -> None:
     """Both faults in one collection (each Ray run starts its encoders, the slow part here):
-    the driver is killed after its first commits; the re-run loses its encoder actor before it
-    encoded what is left, and still finishes; the result equals the in-process run, and a third run commits nothing."""
+    the driver is killed after its first commits; the re-run loses its encoder actor part-way
+    through encoding what is left, and still finishes; the result equals the in-process run, and
+    a third run commits nothing."""
     folder, reference = notes
     data = tmp_path / "data"
 
@@ -175,46 +183,43 @@ def test_driver_then_encoder_actor_killed_a_rerun_completes_the_collection(
     driver.wait(timeout=60)
     assert len(acknowledged) >= 8, driver.stderr.read() if driver.stderr else ""
     partial = stored_rows(data, "notes")
-    assert set(acknowledged) <= {item for item, _ in partial}, "acknowledged items survive"
-    assert len(partial) < NOTES, "the driver must die mid-run"
+    stored = {item for item, _ in partial}
+    assert set(acknowledged) <= stored, "acknowledged items survive"
+    assert len(stored) < ITEMS, "the driver must die mid-run"
     deadline = time.monotonic() + 120
     while _encoder_actor_pids():  # Ray ends a dead driver's actors; the next kill is the re-run's
         assert time.monotonic() < deadline, "the killed driver's actors outlived it"
         time.sleep(0.2)
 
-    # 2. re-run from this process; kill -9 of an encoder actor once it committed something
+    # 2. re-run from this process; kill -9 of its encoder actor mid-encoding: once the actor's
+    # first notes are committed (it has encoded and returned work), while the lecture, last in
+    # the folder, is still to come back from it
     engine = Engine(settings.model_copy(update={"data_dir": data, "ray": KILL_TEST_RAY}), models)
     events: list[IndexEvent] = []
-    outcome: list[IndexReport | BaseException] = []
+    at_kill: list[list[str]] = []  # the items committed when the actor was killed
 
-    def index() -> None:
-        try:
-            outcome.append(engine.index_paths("notes", [folder], ray=RayJob(ray_cluster),
-                                              on_event=events.append))
-        except BaseException as exc:  # noqa: BLE001 - re-raised by the test below
-            outcome.append(exc)
+    def on_event(event: IndexEvent) -> None:
+        events.append(event)
+        if event.status == "indexed" and not at_kill:
+            victims = _encoder_actor_pids()
+            assert len(victims) == 1, victims
+            os.kill(victims[0], signal.SIGKILL)
+            at_kill.append([e.item_id or "" for e in events if e.status == "indexed"])
 
-    runner = threading.Thread(target=index)
-    runner.start()
-    # Killed as soon as it exists: text encoding is quick, so an actor waited on until a commit
-    # had often encoded every note already and was gone (seen on the busy 2-core machine).
-    deadline = time.monotonic() + 600
-    while not (victims := _encoder_actor_pids()):
-        assert runner.is_alive() and time.monotonic() < deadline, outcome or "no encoder actor"
-        time.sleep(0.02)
-    os.kill(victims[0], signal.SIGKILL)
-    done_at_kill = sum(e.status == "indexed" for e in events)
-    runner.join(timeout=900)
-    assert not runner.is_alive(), "the job did not finish after its actor was killed"
-    assert done_at_kill < NOTES - len(partial), "the actor must die mid-run"
-    report = outcome[0]
-    assert isinstance(report, IndexReport), report
-    assert (report.unchanged, report.indexed, report.failed) == (len(partial), NOTES - len(partial), [])
+    report = engine.index_paths("notes", [folder], ray=RayJob(ray_cluster), on_event=on_event)
+    assert at_kill, "no commit before the run ended: nothing was killed"
+    lecture_id = next(e.item_id for e in events if e.item.label.endswith(LECTURE))
+    assert 1 <= len(at_kill[0]) < ITEMS - len(stored) and lecture_id not in at_kill[0], (
+        "the actor must die after encoding some items and before returning all of them"
+    )
+    assert (report.unchanged, report.indexed, report.failed) == (
+        len(stored), ITEMS - len(stored), []
+    )
     assert_same_rows(reference, stored_rows(data, "notes"))
 
     # 3. idempotent: nothing to do, nothing committed
     version = engine.collection("notes").version
     again = engine.index_paths("notes", [folder], ray=RayJob(ray_cluster))
-    assert (again.indexed, again.unchanged) == (0, NOTES)
+    assert (again.indexed, again.unchanged) == (0, ITEMS)
     assert engine.collection("notes").version == version
     engine.store.close()

@@ -127,10 +127,10 @@ def _index_stream(
 
     ray_settings = job.resolve(settings.ray)
     actors = min(encoder_actor_count(ray_settings), _blocks(len(chosen), ray_settings.batch_items))
-    limit = stage_task_limit(ray_settings, actors)
-    tasks: dict[str, Any] = {"num_cpus": ray_settings.task_cpus} | (
-        {"concurrency": limit} if limit else {}
-    )
+    tasks: dict[str, Any] = {
+        "num_cpus": ray_settings.task_cpus,
+        "compute": ray.data.TaskPoolStrategy(size=stage_task_limit(ray_settings, actors)),
+    }
     allocator = ray.remote(num_cpus=0)(RowIdAllocator).remote(first_rowid)
     actor_settings = settings.model_copy(update={
         "device": "cuda" if ray_settings.actor_gpus > 0 else settings.device,
