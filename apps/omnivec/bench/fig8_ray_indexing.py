@@ -94,7 +94,8 @@ def run(ctx: BenchContext) -> list[FigureResult]:
     return [FigureResult(
         "fig8", "fig8.ray", "Indexing on a two-node local Ray cluster vs in process",
         f"Engine.index_paths(ray=...) on a two-node ray.cluster_utils.Cluster (1 encoder actor "
-        f"of {ctx.threads} CPU, quarter-CPU tasks) vs in-process Engine.index_paths, same {n} "
+        f"of {ctx.threads} CPU, quarter-CPU tasks, decode and write tasks capped by "
+        f"ray.stage_tasks) vs in-process Engine.index_paths, same {n} "
         f"JPEGs (640x480), {ctx.clip_model} with seeded random weights, batch {batch}, "
         f"{ctx.threads} torch threads, {cores} cores shared by both",
         omnivec=Measure("index --ray (two-node local cluster)", "images/s", stats(a)),
@@ -104,6 +105,7 @@ def run(ctx: BenchContext) -> list[FigureResult]:
         extra={
             "images": n, "batch_items": batch, "encoder_actors": 1, "device": ctx.device,
             "actor_cpus": ctx.threads, "task_cpus": ray_settings.task_cpus,
+            "stage_tasks": ray_settings.stage_tasks or "auto (one per actor CPU)",
             "steady_state_images_per_s": {k: stats(v).to_dict() for k, v in steady.items()},
             "steady_state_ratio": round(steady_ratio, 3),
         },
