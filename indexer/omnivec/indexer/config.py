@@ -243,11 +243,18 @@ class ServerSettings(BaseModel):
         description="Seconds between scheduled full verifies of every collection (as "
         "`omnivec collections verify`; damage is logged with its recovery command). Unset: off.",
     )
+    memory_trim_seconds: float = Field(
+        5.0, ge=0.0,
+        description="Seconds between returns of the memory the server freed to the operating "
+        "system (glibc's malloc_trim), with pyarrow's buffers from the system allocator rather "
+        "than mimalloc (0: neither). Without them a busy server's resident memory keeps growing "
+        "with freed memory the allocators hold (README, Reliability).",
+    )
 
 
 # LanceDB's caches, bounded far below its own defaults (1 GiB of metadata, 6 GiB of indices):
 # see omnivec.indexer.storage.lance_cache.
-DEFAULT_METADATA_CACHE_MB = 64
+DEFAULT_METADATA_CACHE_MB = 16
 DEFAULT_INDEX_CACHE_MB = 512
 
 

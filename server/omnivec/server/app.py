@@ -38,6 +38,7 @@ from omnivec.server.batching import BatchingEncoder, BatchingPolicy, make_wrappe
 from omnivec.server.interceptors import MalformedRequestInterceptor, RequestLogInterceptor
 from omnivec.server.limits import server_options
 from omnivec.server.log_queue import log_off_the_request_path
+from omnivec.server.memory_release import MemoryRelease
 from omnivec.server.metrics import ServerMetrics
 from omnivec.server.servicers import ServerDeps
 from omnivec.server.servicers.classify import ClassifyServicer
@@ -154,6 +155,7 @@ class OmnivecServer:
         self._stop_lock = threading.Lock()
         self.metrics_port: int | None = None
         self.verify_schedule: VerifySchedule | None = None
+        self.memory_release = MemoryRelease(settings.memory_trim_seconds)
         self.warm_up: WarmUp | None = None  # set by start(warm=True): readiness per encoder
 
     @property
@@ -182,6 +184,7 @@ class OmnivecServer:
         if self.settings.verify_interval is not None:
             self.verify_schedule = VerifySchedule(self.engine, self.settings.verify_interval)
             self.verify_schedule.start()
+        self.memory_release.start()
         if warm:
             self.warm_up = WarmUp(self.engine, self.health.set, self._stopped)
             self.warm_up.start(self._mark_ready)
@@ -226,6 +229,7 @@ class OmnivecServer:
                             WARM_UP_STOP_WAIT_S, ", ".join(still))
         if self.verify_schedule is not None:
             self.verify_schedule.stop()
+        self.memory_release.stop()
         for batcher in self._batchers:
             batcher.stop_batching()
         self.metrics.close()
