@@ -246,9 +246,9 @@ class ServerSettings(BaseModel):
     memory_trim_seconds: float = Field(
         5.0, ge=0.0,
         description="Seconds between returns of the memory the server freed to the operating "
-        "system (glibc's malloc_trim), with pyarrow's buffers from the system allocator rather "
-        "than mimalloc (0: neither). Without them a busy server's resident memory keeps growing "
-        "with freed memory the allocators hold (README, Reliability).",
+        "system (glibc's malloc_trim; 0 = never, and pyarrow keeps its own pool in a server "
+        "started in process). Without it a busy server's resident memory keeps growing with "
+        "freed memory the allocators hold (README, Reliability).",
     )
 
 
