@@ -3,7 +3,8 @@
 Modules: ``app`` (create_server, serve, health, reflection, TLS, shutdown), ``servicers`` (one per
 service), ``conversions`` (proto <-> engine types), ``status`` (errors -> status codes),
 ``auth`` (bearer tokens), ``limits`` (sizes, counts, deadlines), ``batching`` (dynamic batching of
-encoder calls), ``interceptors`` (request logs and metrics), ``metrics`` (Prometheus).
+encoder calls), ``interceptors`` (request logs and metrics), ``metrics`` (Prometheus),
+``memory_release`` (freed memory back to the operating system).
 """
 
 from __future__ import annotations

@@ -5,20 +5,23 @@ grew by about 1 MiB a second while the C heap it held (heaptrack) grew by a tent
 the rest was pyarrow's default memory pool, mimalloc: it keeps freed pages in a heap per thread,
 and a server runs about a hundred threads (gRPC's, LanceDB's tokio workers). So:
 
-- The server allocates pyarrow's buffers from the system allocator (``pa.set_memory_pool``),
-  unless ``ARROW_DEFAULT_MEMORY_POOL`` names a pool. The buffers it builds are small (the rows of
-  an upsert, the columns of a search hit); LanceDB's own scans and commits allocate in Rust.
+- pyarrow's buffers come from the system allocator, unless ``ARROW_DEFAULT_MEMORY_POOL`` names a
+  pool. pyarrow reads that variable once, when it is imported, so the command line sets it first
+  (:func:`prefer_system_arrow_pool`, called by ``omnivec.cli``); a server started in process
+  switches pyarrow's default pool when it starts (:func:`use_system_arrow_pool`), which covers
+  fewer of pyarrow's allocations. The buffers omnivec builds are small (the rows of an upsert,
+  the columns of a search hit); LanceDB's own scans and commits allocate in Rust.
 - glibc keeps free chunks in the middle of its arenas, and raises its mmap threshold each time a
   large mmap'd block is freed (up to 32 MiB), after which large buffers fragment the arenas too.
   The server fixes the threshold (large blocks stay mmap'd and are unmapped on free) and calls
   ``malloc_trim(0)`` every ``[server] memory_trim_seconds``: since glibc 2.8 it walks every arena
   and returns each free page, in a few milliseconds for a heap of a few hundred MiB.
 
-Figures (4-minute soak, second-half RSS growth): 17.4% with mimalloc, 5.1% with the system pool,
-4.9% with the system pool and trimming, whose peak RSS is also 100 MiB lower (README, Reliability).
-Without glibc (musl, macOS) only the pool changes.
+Figures (4-minute soak, second-half RSS growth): 13.6% with mimalloc, 5.1% with the system pool
+(the variable), 7.4% with the pool switched in process only, 4.9% with the system pool and
+trimming, whose peak RSS is also 100 MiB lower (README, Reliability). Without glibc (musl, macOS)
+only the pool changes.
 """
-
 from __future__ import annotations
 
 import ctypes
@@ -29,10 +32,11 @@ import threading
 import time
 from typing import Any
 
-__all__ = ["MemoryRelease", "glibc", "use_system_arrow_pool"]
+__all__ = ["MemoryRelease", "glibc", "prefer_system_arrow_pool", "use_system_arrow_pool"]
 
 log = logging.getLogger("omnivec.server")
 
+ARROW_POOL_ENV = "ARROW_DEFAULT_MEMORY_POOL"
 # mallopt parameter (malloc.h). Setting it turns off glibc's dynamic threshold.
 M_MMAP_THRESHOLD = -3
 # Blocks of this size or more are mmap'd and unmapped on free: glibc's own starting threshold.
@@ -41,8 +45,6 @@ MMAP_THRESHOLD_BYTES = 128 * 1024
 
 def glibc() -> Any | None:
     """The C library when it is glibc with ``malloc_trim``, else None."""
-    if not hasattr(ctypes, "CDLL"):
-        return None
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.gnu_get_libc_version.restype = ctypes.c_char_p
@@ -56,10 +58,16 @@ def glibc() -> Any | None:
     return libc
 
 
+def prefer_system_arrow_pool() -> None:
+    """Names the system pool in ``ARROW_DEFAULT_MEMORY_POOL`` unless it names one already; takes
+    effect only if pyarrow is not imported yet."""
+    os.environ.setdefault(ARROW_POOL_ENV, "system")
+
+
 def use_system_arrow_pool() -> bool:
     """Makes the system allocator pyarrow's default pool, unless ``ARROW_DEFAULT_MEMORY_POOL``
     chose one; returns whether it did."""
-    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+    if os.environ.get(ARROW_POOL_ENV):
         return False
     import pyarrow as pa
 
