@@ -20,7 +20,8 @@ def test_tiny_ann_figure_and_report(tmp_path: Path) -> None:
                        threads=1, faiss_threads=1)
     results = fig4_ann.run(ctx, override={"n": 5_000, "n_ivfpq": 5_000, "n_lance": 2_000,
                                           "centres": 50, "queries": 20, "exact_queries": 5})
-    assert [r.name for r in results] == ["fig4.hnsw", "fig4.ivfpq", "fig4.lance"]
+    assert [r.name for r in results] == ["fig4.hnsw", "fig4.ivfpq", "fig4.ivfpq_rerank",
+                                         "fig4.lance"]
     for r in results:
         assert r.omnivec is not None and r.raw is not None and r.ratio is not None
         assert r.omnivec.stats.n == 1
@@ -30,14 +31,15 @@ def test_tiny_ann_figure_and_report(tmp_path: Path) -> None:
     assert results[0].extra["auto_params"]["kind"] == "flat"
     assert results[0].extra["recall_at_10"] == 1.0
     # 2k vectors of 512-d are far over fig4.lance's 1 MiB budget: LanceDB's index serves them.
-    assert results[2].extra["index_kind"] == "lance-ivf-hnsw-sq"
+    assert results[3].extra["index_kind"] == "lance-ivf-hnsw-sq"
 
     paths = write_results(results, out_dir=tmp_path / "out", mode="quick", started=0.0,
                           settings={"device": "cpu", "torch_threads": 1, "faiss_threads": 1,
                                     "decode_workers": 2, "repeats": 1})
     doc = json.loads(paths["latest_json"].read_text())
     assert doc["machine"]["cores"] >= 1
-    assert [f["name"] for f in doc["figures"]] == ["fig4.hnsw", "fig4.ivfpq", "fig4.lance"]
+    assert [f["name"] for f in doc["figures"]] == ["fig4.hnsw", "fig4.ivfpq", "fig4.ivfpq_rerank",
+                                                   "fig4.lance"]
     assert paths["json"].read_text() == paths["latest_json"].read_text()
     md = paths["latest_md"].read_text()
     assert "| fig4.hnsw |" in md and "recall_at_10" in md

@@ -97,6 +97,9 @@ def test_choose_params_picks_by_size_and_respects_kind() -> None:
 
     ivf = choose_params(1_000_000, 512, kind=AnnKind.IVFPQ)
     assert ivf.kind is AnnKind.IVFPQ
+    assert ivf.refine_factor == 20  # re-ranks 20 * k candidates by default
+    assert choose_params(1_000_000, 512, kind=AnnKind.IVFPQ, ivfpq_rerank=False).refine_factor == 0
+    assert choose_params(1_000_000, 512).refine_factor == 0  # HNSW has nothing to re-rank
     assert ivf.nlist == 4_000  # ~4 * sqrt(n)
     assert 1 <= ivf.nprobe <= ivf.nlist
     assert ivf.pq_m == 64 and 512 % ivf.pq_m == 0
@@ -122,6 +125,13 @@ def test_params_round_trip_and_validation() -> None:
         AnnParams(kind=AnnKind.IVFPQ)
     with pytest.raises(InvalidInputError, match="divide"):
         AnnIndex.empty(30, AnnParams(kind=AnnKind.IVFPQ, nlist=4, nprobe=1, pq_m=7))
+    with pytest.raises(InvalidInputError, match="refine_factor must be >= 0"):
+        AnnParams(kind=AnnKind.IVFPQ, nlist=4, nprobe=1, pq_m=4, refine_factor=-1)
+    with pytest.raises(InvalidInputError, match="IVF-PQ only"):
+        AnnParams(kind=AnnKind.HNSW, refine_factor=10)
+    # A header saved before re-ranking existed has no refine_factor: it reads as 0.
+    old = {k: v for k, v in p.to_dict().items() if k != "refine_factor"}
+    assert AnnParams.from_dict(old).refine_factor == 0
 
 
 # ------------------------------------------------------------------------------ search quality
@@ -235,8 +245,8 @@ def test_ivfpq_memory_and_recall() -> None:
     centers = unit(rng, groups, d)
     x = normalise(np.repeat(centers, per, axis=0) + 0.03 * rng.standard_normal((groups * per, d)))
     ids = np.arange(groups * per, dtype=np.int64) * 2
-    params = choose_params(x.shape[0], d, kind=AnnKind.IVFPQ)
-    assert params.pq_m == 64
+    params = choose_params(x.shape[0], d, kind=AnnKind.IVFPQ, ivfpq_rerank=False)
+    assert params.pq_m == 64 and params.refine_factor == 0  # codes only: the memory option
     t0 = time.perf_counter()
     index = AnnIndex.build(x, ids, params)
     build_s = time.perf_counter() - t0
@@ -267,6 +277,87 @@ def test_ivfpq_memory_and_recall() -> None:
     _, f = index.search(extra[:10], 10)
     assert not np.isin(f, extra_ids[:10]).any()
     assert index.tombstone_ratio == 0.0 and index.ntotal == x.shape[0] + 10
+
+
+def _tight_clusters(rng: np.random.Generator, n: int, d: int, nq: int) -> tuple[F32, F32]:
+    """Points around n/250 unit centres with noise of norm 0.75 (intra-cluster cosine ~0.64),
+    and queries from the same mixture: a query's neighbours differ in cosine by ~0.01, finer
+    than what 8-bit PQ codes can separate (figure 4's data)."""
+    centres = unit(rng, n // 250, d)
+
+    def draw(m: int) -> F32:
+        noise = rng.standard_normal((m, d)) * (0.75 / np.sqrt(d))
+        return normalise(centres[rng.integers(0, centres.shape[0], size=m)] + noise)
+
+    return draw(n), draw(nq)
+
+
+@pytest.mark.usefixtures("fast_pq_training")
+def test_ivfpq_rerank_restores_the_recall_pq_codes_lose(tmp_path: Path) -> None:
+    rng = np.random.default_rng(31)
+    n, d = 20_000, 64
+    x, q = _tight_clusters(rng, n, d, 100)
+    ids = np.arange(n, dtype=np.int64) * 3
+    _, truth = exact_topk(q, x, ids, 10)
+    codes_only = AnnIndex.build(x, ids, choose_params(n, d, kind=AnnKind.IVFPQ, ivfpq_rerank=False))
+    reranked = AnnIndex.build(x, ids, choose_params(n, d, kind=AnnKind.IVFPQ))
+    assert codes_only.trained and reranked.trained and reranked.params.refine_factor == 20
+    r_codes = recall(codes_only.search(q, 10)[1], truth)
+    scores, found = reranked.search(q, 10)
+    r_rerank = recall(found, truth)
+    print(f"recall@10: PQ codes {r_codes:.3f}, re-ranked {r_rerank:.3f}")
+    assert r_codes < 0.8 and r_rerank >= 0.9 and r_rerank > r_codes + 0.2
+    # Scores come from the 8-bit copy: cosines to within its rounding, best first.
+    exact_scores = np.einsum("qd,qkd->qk", q, x[found // 3])
+    assert np.abs(scores - exact_scores).max() < 5e-3
+    assert (np.diff(scores, axis=1) <= 0).all()
+    # The copy costs one byte a dimension (and its id map) on top of the codes.
+    assert reranked.bytes_per_vector() == codes_only.bytes_per_vector() + d + 48
+
+    # A small allowed set is scanned exactly over the copy: the exact answer up to rounding.
+    allowed = ids[rng.choice(n, size=300, replace=False)]
+    keep = np.isin(ids, allowed)
+    _, f = reranked.search(q[:20], 10, allowed_ids=allowed)
+    _, t = exact_topk(q[:20], x[keep], ids[keep], 10)
+    assert np.isin(f, allowed).all() and recall(f, t) >= 0.95
+
+    # Removed ids leave the copy too; new ones are re-ranked from it.
+    reranked.remove(truth[:, 0])
+    _, f = reranked.search(q, 10)
+    assert not np.isin(f, truth[:, 0]).any()
+    extra = x[:5] + 0.0
+    extra_ids = np.arange(10**6, 10**6 + 5, dtype=np.int64)
+    reranked.add(extra, extra_ids)
+    s1, f1 = reranked.search(extra, 2)
+    assert set(extra_ids) <= set(f1.ravel().tolist())  # each is its own (tied) nearest
+    assert np.allclose(s1[:, 0], 1.0, atol=5e-3)
+
+    # Saved and loaded with its copy: the same answers.
+    reranked.save(tmp_path / "ivf.ann", version=5)
+    loaded, _ = AnnIndex.load(tmp_path / "ivf.ann")
+    assert loaded.params.refine_factor == 20
+    for allowed_ids in (None, allowed):
+        s0, i0 = reranked.search(q, 10, allowed_ids=allowed_ids)
+        s2, i2 = loaded.search(q, 10, allowed_ids=allowed_ids)
+        np.testing.assert_array_equal(i2, i0)
+        np.testing.assert_array_equal(s2, s0)
+
+
+@pytest.mark.usefixtures("fast_pq_training")
+def test_a_saved_ivfpq_without_its_rerank_copy_is_unreadable(tmp_path: Path) -> None:
+    from omnivec.indexer.ann_file import StoredIndex, serialize_index
+
+    rng = np.random.default_rng(32)
+    params = AnnParams(kind=AnnKind.IVFPQ, nlist=8, nprobe=2, pq_m=4, refine_factor=5)
+    index = AnnIndex.build(unit(rng, 10_000, 8), np.arange(10_000, dtype=np.int64), params)
+    assert index.trained
+    # The codes and ids alone, without the copy the params ask for (a file cut by a bug).
+    stored = StoredIndex(8, params, "ivfpq", index.faiss_index, index.ids(),
+                         np.empty(0, dtype=np.int64))
+    path = tmp_path / "ivf.ann"
+    path.write_bytes(b"".join(bytes(part) for part in serialize_index(stored, version=1)))
+    with pytest.raises(AnnIndexUnreadable, match="re-ranking copy is missing"):
+        AnnIndex.load(path)
 
 
 @pytest.mark.usefixtures("fast_pq_training")

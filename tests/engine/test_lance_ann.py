@@ -32,6 +32,10 @@ def test_memory_estimate_grows_with_the_index_kind() -> None:
     pq = faiss_memory_bytes(1000, 512, AnnParams(kind=AnnKind.IVFPQ, nlist=10, nprobe=2, pq_m=64))
     assert pq < flat < hnsw
     assert flat == 1000 * (4 * 512 + 48)
+    reranked = faiss_memory_bytes(
+        1000, 512, AnnParams(kind=AnnKind.IVFPQ, nlist=10, nprobe=2, pq_m=64, refine_factor=20)
+    )
+    assert reranked == pq + 1000 * (512 + 48)  # the 8-bit copy and its id map
 
 
 def _without_vectors(rows: pa.Table, space: str) -> pa.Table:
@@ -108,3 +112,27 @@ def test_a_space_too_small_to_train_is_scanned_exactly(tmp_path: Path) -> None:
     query = random_unit_vectors(1, DIM, seed=4)[0]
     assert [r for r, _ in collection.search("text", query, 5)] == _exact(vectors, rowids, query, 5)
     store.close()
+
+
+def test_an_ivfpq_space_keeps_its_rerank_copy_as_configured(tmp_path: Path) -> None:
+    """``index.ann_ivfpq_rerank`` reaches the collection's IVF-PQ, survives a reopen, and a flush
+    under the other setting rebuilds the index to match it."""
+    rows = 10_500  # enough to train 269 lists and 256-centroid codebooks (39 points each)
+    store = Store(tmp_path, IndexSettings(ann_kind="ivfpq"))
+    collection = store.create("pq", SPEC)
+    collection.add_rows(synth_table(0, rows, {"text": DIM}, seed=7))
+    collection.flush_ann()
+    index = collection.ann("text")
+    assert index.trained and index.params.refine_factor == 20
+    vectors, rowids = collection.vectors("text")
+    found = collection.search("text", vectors[17], 1)
+    assert found[0][0] == int(rowids[17]) and abs(found[0][1] - 1.0) < 5e-3
+    store.close()
+
+    codes_only = Store(tmp_path, IndexSettings(ann_kind="ivfpq", ann_ivfpq_rerank=False))
+    collection = codes_only.open("pq")
+    assert collection.ann("text").params.refine_factor == 20  # the saved index, as it was
+    collection.flush_ann()
+    assert collection.ann("text").params.refine_factor == 0
+    assert collection.ann("text").ntotal == rows
+    codes_only.close()

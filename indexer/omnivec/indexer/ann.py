@@ -9,7 +9,9 @@ Three layouts back an :class:`AnnIndex`:
 * ``flat``  -- ``IndexIDMap2(IndexFlatIP)``: exact; also the side buffer of an untrained IVF-PQ.
 * ``hnsw``  -- ``IndexIDMap2(IndexHNSWFlat)``: HNSW cannot delete, so removals are tombstones that
   a selector excludes at search time; ``tombstone_ratio`` tells the caller when to rebuild.
-* ``ivfpq`` -- a bare ``IndexIVFPQ`` (see :meth:`AnnIndex._new_ivfpq` for why it is not wrapped).
+* ``ivfpq`` -- a bare ``IndexIVFPQ`` (see :meth:`AnnIndex._new_ivfpq` for why it is not wrapped),
+  and, when ``AnnParams.refine_factor`` is set, an 8-bit scalar-quantised copy of every vector
+  (``IndexIDMap2(IndexScalarQuantizer)``) that re-ranks the PQ candidates.
 
 Which kind and parameters to use is decided in :mod:`omnivec.indexer.ann_params`; the saved file
 format is :mod:`omnivec.indexer.ann_file`; when to load, catch up, rebuild and save is
@@ -96,6 +98,10 @@ _FILTER_EXACT_FRACTION: Final = 0.10
 _MAX_EF_SEARCH: Final = 4_096
 # Exact scans reconstruct candidates in chunks so memory stays ~chunk*dim*4 bytes.
 _EXACT_CHUNK: Final = 16_384
+# The re-ranking copy of an IVF-PQ: 8 bits a dimension, with per-dimension ranges trained with
+# the codebooks (a 512-d vector costs 512 bytes; a float copy would cost 2,048). Its rounding
+# error on a cosine is ~1e-3, well under what separates neighbours that PQ codes confuse.
+_REFINE_QUANTIZER: Final = faiss.ScalarQuantizer.QT_8bit
 # IndexIDMap2 keeps an int64 id array plus a std::unordered_map id -> slot; with libstdc++ a map
 # node is 24 bytes + malloc overhead + a bucket pointer, ~40 bytes per vector.
 _ID_MAP2_BYTES: Final = 8 + 40
@@ -166,6 +172,9 @@ class AnnIndex:
         self._tombstones: I64 = np.empty(0, dtype=np.int64)
         # Kept alive together: IDSelectorNot holds a raw pointer to the batch selector.
         self._tombstone_sel: tuple[faiss.IDSelector, faiss.IDSelector] | None = None
+        # A trained IVF-PQ with refine_factor > 0: the 8-bit copy that re-ranks its candidates,
+        # holding exactly the ids of self._index.
+        self._refine: faiss.IndexIDMap2 | None = None
 
     # ----------------------------------------------------------------------------- construction
 
@@ -208,6 +217,12 @@ class AnnIndex:
         ivf.nprobe = p.nprobe
         ivf.pq.cp.niter = _PQ_TRAIN_ITERS
         return ivf
+
+    def _new_refine(self) -> faiss.IndexIDMap2:
+        # IndexIDMap2 (not bare, unlike the IVF): re-ranking reconstructs candidates by id, and
+        # flat codes compact in order on remove, so the id map stays right.
+        sq = faiss.IndexScalarQuantizer(self._dim, _REFINE_QUANTIZER, faiss.METRIC_INNER_PRODUCT)
+        return faiss.IndexIDMap2(sq)
 
     def _ivf_min_train(self) -> int:
         return POINTS_PER_CENTROID * max(self._params.nlist, 1 << _PQ_NBITS)
@@ -283,6 +298,8 @@ class AnnIndex:
             else:
                 ivf = faiss.extract_index_ivf(self._index)
                 per_stored = float(ivf.code_size + 8)  # code + the int64 id in its list
+                if self._refine is not None:
+                    per_stored += d + _ID_MAP2_BYTES  # one byte a dimension, and its id map
             stored = int(self._ids.size)
             live = stored - int(self._tombstones.size)
             return per_stored * stored / live if live else per_stored
@@ -328,6 +345,8 @@ class AnnIndex:
                     "reused; removed HNSW ids stay as tombstones until a rebuild)"
                 )
             self._index.add_with_ids(x, new_ids)
+            if self._refine is not None:
+                self._refine.add_with_ids(x, new_ids)
             self._ids = _merge_sorted(self._ids, sorted_new)
             if self._params.kind is AnnKind.IVFPQ and self._layout == "flat":
                 self._maybe_train_locked()
@@ -338,10 +357,17 @@ class AnnIndex:
         if self._ids.size < self._ivf_min_train():
             return
         x = self._index.reconstruct_batch(self._ids)
+        sample = ivf_training_sample(x, self._params.nlist)
         ivf = self._new_ivfpq()
-        ivf.train(ivf_training_sample(x, self._params.nlist))
+        ivf.train(sample)
         ivf.add_with_ids(x, self._ids)
-        self._index = ivf  # swapped only once fully built: a failure leaves the buffer intact
+        refine = None
+        if self._params.refine_factor:
+            refine = self._new_refine()
+            refine.train(sample)
+            refine.add_with_ids(x, self._ids)
+        # Swapped only once fully built: a failure leaves the buffer intact.
+        self._index, self._refine = ivf, refine
         self._layout = "ivfpq"
 
     def remove(self, ids: np.ndarray) -> None:
@@ -359,6 +385,8 @@ class AnnIndex:
                 self._tombstone_sel = (batch, faiss.IDSelectorNot(batch))
                 return
             removed = self._index.remove_ids(faiss.IDSelectorBatch(present))
+            if self._refine is not None:
+                self._refine.remove_ids(faiss.IDSelectorBatch(present))
             if removed != present.size:  # pragma: no cover - would mean our id set drifted
                 raise CorruptDataError(
                     f"ANN index removed {removed} of {present.size} ids; rebuild it"
@@ -439,7 +467,10 @@ class AnnIndex:
         if self._layout == "flat" or (cand is not None and self._prefer_exact_locked(n_cand)):
             d, i = self._exhaustive_locked(q, k_eff, cand)
         else:
-            d, i = self._approx_locked(q, k_eff, cand, n_cand)
+            depth = self._rerank_depth_locked(k_eff, n_cand)
+            d, i = self._approx_locked(q, depth, cand, n_cand)
+            if depth > k_eff:
+                d, i = self._rerank_locked(q, i, k_eff)
             # FAISS pads with -1 when a widened walk still found fewer than k_eff allowed
             # vectors; k_eff of them exist, so those queries are redone exactly.
             short = (i >= 0).sum(axis=1) < k_eff
@@ -450,6 +481,28 @@ class AnnIndex:
         scores[:, :k_eff] = d
         labels[:, :k_eff] = i
         scores[labels < 0] = -np.inf  # FAISS pads IP results with -FLT_MAX, we promise -inf
+        return scores, labels
+
+    def _rerank_depth_locked(self, k: int, n_cand: int) -> int:
+        """How many candidates to fetch for ``k`` answers: more when they are re-ranked."""
+        if self._refine is None:
+            return k
+        return min(k * self._params.refine_factor, n_cand)
+
+    def _rerank_locked(self, q: F32, cand: I64, k: int) -> tuple[F32, I64]:
+        """Per query, the top ``k`` of its candidate ids (-1 padded) by the 8-bit copy."""
+        assert self._refine is not None
+        nq = q.shape[0]
+        scores = np.full((nq, k), -np.inf, dtype=np.float32)
+        labels = np.full((nq, k), -1, dtype=np.int64)
+        for row in range(nq):
+            ids = cand[row][cand[row] >= 0]
+            if not ids.size:
+                continue
+            s = self._refine.reconstruct_batch(ids) @ q[row]
+            top = np.argsort(-s, kind="stable")[:k]
+            scores[row, : top.size] = s[top]
+            labels[row, : top.size] = ids[top]
         return scores, labels
 
     def _prefer_exact_locked(self, n_cand: int) -> bool:
@@ -485,8 +538,9 @@ class AnnIndex:
 
     def _exhaustive_locked(self, q: F32, k: int, cand: I64 | None) -> tuple[F32, I64]:
         """Exact top-k over ``cand`` (None: every live vector). For IVF-PQ "exact" means every
-        allowed code is scored, so ranking uses PQ reconstructions; no float copy is kept because
-        that would cost 4*dim bytes/vector and defeat the point of choosing IVF-PQ."""
+        allowed vector is scored by its 8-bit copy when it keeps one, else by its PQ code; no
+        float copy is kept because that would cost 4*dim bytes/vector and defeat the point of
+        choosing IVF-PQ."""
         if self._layout == "flat":
             sel = None if cand is None else faiss.IDSelectorBatch(cand)
             params = faiss.SearchParameters()
@@ -495,19 +549,25 @@ class AnnIndex:
             d, i = self._index.search(q, k, params=params)
             del sel
             return d, i
-        if self._layout == "ivfpq":
+        if self._layout == "ivfpq" and (self._refine is None or cand is None):
             sel = None if cand is None else faiss.IDSelectorBatch(cand)
-            d, i = self._index.search(q, k, params=_ivf_search_params(self._params.nlist, sel))
+            depth = self._rerank_depth_locked(k, int(self._ids.size) if cand is None else cand.size)
+            d, i = self._index.search(
+                q, depth, params=_ivf_search_params(self._params.nlist, sel)
+            )
             del sel
-            return d, i
-        # HNSW: reconstruct the candidates from the graph's flat storage and scan them.
+            return self._rerank_locked(q, i, k) if depth > k else (d, i)
+        # HNSW, or an allowed set of an IVF-PQ with its 8-bit copy: reconstruct the candidates
+        # (from the graph's flat storage, or the copy) and scan them.
+        source = self._refine if self._layout == "ivfpq" else self._index
+        assert source is not None
         ids = self._live_ids_locked() if cand is None else cand
         nq = q.shape[0]
         best_s = np.full((nq, k), -np.inf, dtype=np.float32)
         best_i = np.full((nq, k), -1, dtype=np.int64)
         for start in range(0, ids.size, _EXACT_CHUNK):
             chunk = ids[start : start + _EXACT_CHUNK]
-            vecs = self._index.reconstruct_batch(chunk)
+            vecs = source.reconstruct_batch(chunk)
             s = (q @ vecs.T).astype(np.float32, copy=False)
             all_s = np.concatenate([best_s, s], axis=1)
             all_i = np.concatenate([best_i, np.broadcast_to(chunk, (nq, chunk.size))], axis=1)
@@ -542,7 +602,8 @@ class AnnIndex:
         the new object; searches keep running meanwhile. A full disk is ResourceExhaustedError."""
         with self._lock.read():
             stored = StoredIndex(
-                self._dim, self._params, self._layout, self._index, self._ids, self._tombstones
+                self._dim, self._params, self._layout, self._index, self._ids, self._tombstones,
+                self._refine,
             )
             parts = serialize_index(stored, version=version)
         objects.write(key, parts)
@@ -563,6 +624,7 @@ class AnnIndex:
         index._layout = stored.layout
         index._ids = stored.ids
         index._tombstones = stored.tombstones
+        index._refine = stored.refine
         if stored.tombstones.size:
             batch = faiss.IDSelectorBatch(stored.tombstones)
             index._tombstone_sel = (batch, faiss.IDSelectorNot(batch))

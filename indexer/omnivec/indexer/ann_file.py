@@ -4,6 +4,7 @@
 
     magic "OMNIANN\\0" | u32 format | u32 header length | sha256(header) | header JSON | payload
     payload = faiss.serialize_index bytes | stored ids (int64 LE) | tombstones (int64 LE)
+              | the IVF-PQ's re-ranking copy (faiss.serialize_index bytes; absent otherwise)
 
 The header records the LanceDB version the index reflects. :func:`read_index_file` accepts only
 a complete, checksum-valid file whose parts agree with each other; anything else is
@@ -16,6 +17,7 @@ import hashlib
 import json
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -69,6 +71,7 @@ class StoredIndex:
     index: faiss.Index
     ids: I64  # every id stored in ``index`` (live or tombstoned), sorted
     tombstones: I64  # removed-but-still-stored ids (HNSW only), sorted
+    refine: faiss.IndexIDMap2 | None = None  # an IVF-PQ's 8-bit re-ranking copy, same ids as ``index``
 
 
 def serialize_index(stored: StoredIndex, *, version: int) -> list[bytes | memoryview]:
@@ -80,7 +83,10 @@ def serialize_index(stored: StoredIndex, *, version: int) -> list[bytes | memory
     index_bytes = faiss.serialize_index(stored.index)
     ids_bytes = stored.ids.astype("<i8").tobytes()
     tomb_bytes = stored.tombstones.astype("<i8").tobytes()
-    payload: tuple[memoryview | bytes, ...] = (index_bytes.data, ids_bytes, tomb_bytes)
+    refine_bytes = b"" if stored.refine is None else faiss.serialize_index(stored.refine).data
+    payload: tuple[memoryview | bytes, ...] = (
+        index_bytes.data, ids_bytes, tomb_bytes, refine_bytes,
+    )
     digest = hashlib.sha256()
     for part in payload:
         digest.update(part)
@@ -99,6 +105,7 @@ def serialize_index(stored: StoredIndex, *, version: int) -> list[bytes | memory
             "index": int(index_bytes.nbytes),
             "ids": len(ids_bytes),
             "tombstones": len(tomb_bytes),
+            "refine": len(refine_bytes),
         },
         "payload_sha256": digest.hexdigest(),
         "faiss_version": faiss.__version__,
@@ -161,6 +168,7 @@ def _read_from(f: Any, path: str, size: int) -> tuple[StoredIndex, int]:
         n_index = _json_int(sections["index"], 0)
         n_ids = _json_int(sections["ids"], 0)
         n_tomb = _json_int(sections["tombstones"], 0)
+        n_refine = _json_int(sections.get("refine", 0), 0)  # files before re-ranking lack it
         layout = header["layout"]
         payload_sha = header["payload_sha256"]
         stored = _json_int(header["stored"], 0)
@@ -170,15 +178,17 @@ def _read_from(f: Any, path: str, size: int) -> tuple[StoredIndex, int]:
         raise bad("header does not agree with the file prefix")
     if layout not in ("flat", "hnsw", "ivfpq") or n_ids % 8 or n_tomb % 8:
         raise bad("malformed header: bad layout or section sizes")
-    if _PREFIX.size + header_len + n_index + n_ids + n_tomb != size:
+    if _PREFIX.size + header_len + n_index + n_ids + n_tomb + n_refine != size:
         raise bad(f"truncated or padded: {size} bytes on disk, header describes more or fewer")
     index_arr = np.frombuffer(f.read(n_index), dtype=np.uint8)
     ids_raw = f.read(n_ids)
     tomb_raw = f.read(n_tomb)
-    if index_arr.size != n_index or len(ids_raw) != n_ids or len(tomb_raw) != n_tomb:
+    refine_arr = np.frombuffer(f.read(n_refine), dtype=np.uint8)
+    if (index_arr.size != n_index or len(ids_raw) != n_ids or len(tomb_raw) != n_tomb
+            or refine_arr.size != n_refine):
         raise bad("truncated payload")
     digest = hashlib.sha256()
-    for part in (index_arr.data, ids_raw, tomb_raw):
+    for part in (index_arr.data, ids_raw, tomb_raw, refine_arr.data):
         digest.update(part)
     if digest.hexdigest() != payload_sha:
         raise bad("payload checksum mismatch")
@@ -207,7 +217,36 @@ def _read_from(f: Any, path: str, size: int) -> tuple[StoredIndex, int]:
             raise bad("stored ids do not match the FAISS id map")
     if tombstones.size and (layout != "hnsw" or not np.isin(tombstones, ids).all()):
         raise bad("tombstones are not a subset of the stored ids")
-    return StoredIndex(dim, params, layout, faiss_index, ids, tombstones), version
+    refine = _read_refine(refine_arr, layout, params, dim, ids, bad)
+    return StoredIndex(dim, params, layout, faiss_index, ids, tombstones, refine), version
+
+
+def _read_refine(
+    raw: npt.NDArray[np.uint8], layout: str, params: AnnParams, dim: int, ids: I64,
+    bad: Callable[[str], AnnIndexUnreadable],
+) -> faiss.IndexIDMap2 | None:
+    """The re-ranking copy, present exactly when a trained IVF-PQ asks for one."""
+    wanted = layout == "ivfpq" and params.refine_factor > 0
+    if not raw.size:
+        if wanted:
+            raise bad("the IVF-PQ's re-ranking copy is missing")
+        return None
+    if not wanted:
+        raise bad(f"a re-ranking copy is stored, but a {layout} index with refine_factor "
+                  f"{params.refine_factor} has none")
+    try:
+        refine = faiss.deserialize_index(raw)
+    except RuntimeError as e:
+        raise bad(f"FAISS cannot deserialize the re-ranking copy: {e}") from None
+    if not isinstance(refine, faiss.IndexIDMap2) or not _matches(
+        refine, (faiss.IndexIDMap2, faiss.IndexScalarQuantizer)
+    ):
+        raise bad(f"re-ranking copy is a {type(refine).__name__}, not an 8-bit scalar quantiser")
+    if refine.d != dim or refine.metric_type != faiss.METRIC_INNER_PRODUCT:
+        raise bad("re-ranking copy dim/metric does not match the header")
+    if not np.array_equal(np.sort(faiss.vector_to_array(refine.id_map)), ids):
+        raise bad("re-ranking copy ids do not match the stored ids")
+    return refine
 
 
 def _expected_types(layout: str, kind: AnnKind) -> tuple[type[Any], type[Any] | None] | None:

@@ -199,7 +199,9 @@ class SpaceIndexes:
                     self._follow_table(space)  # another writer's commits landed meanwhile
                     index = self._open[space]
                 wanted = self._params(space, index.ntotal)
-                if wanted.kind != index.kind or index.tombstone_ratio > MAX_TOMBSTONE_RATIO:
+                reranks = (wanted.refine_factor > 0) != (index.params.refine_factor > 0)
+                if (wanted.kind != index.kind or reranks
+                        or index.tombstone_ratio > MAX_TOMBSTONE_RATIO):
                     index = self._build(space)
                     self._open[space] = index
                 self._save(space, index, version)
@@ -278,6 +280,7 @@ class SpaceIndexes:
             kind=None if kind == "auto" else AnnKind(kind),
             exact_threshold=self._settings.ann_exact_threshold,
             recall_target=self._settings.ann_recall_target,
+            ivfpq_rerank=self._settings.ann_ivfpq_rerank,
         )
 
     def _build(self, space: str) -> AnnIndex:

@@ -53,6 +53,9 @@ class AnnParams:
     nlist: int = 0
     nprobe: int = 0
     pq_m: int = 0  # sub-quantizers; bytes/vector ~= pq_m with 8-bit codes
+    # IVF-PQ: re-rank refine_factor * k PQ candidates with an 8-bit scalar-quantised copy of
+    # each vector (dim more bytes a vector); 0 = rank by the PQ codes alone.
+    refine_factor: int = 0
 
     def __post_init__(self) -> None:
         # Accept the plain string ("hnsw") too, since params round-trip through JSON and config.
@@ -82,8 +85,15 @@ class AnnParams:
                         f"IVF-PQ needs AnnParams.{name} >= 1 (got {getattr(self, name)}); "
                         "use choose_params(..., kind=AnnKind.IVFPQ) to pick them"
                     )
+            if self.refine_factor < 0:
+                raise InvalidInputError(
+                    f"AnnParams.refine_factor must be >= 0 (0 = no re-ranking), got "
+                    f"{self.refine_factor}"
+                )
         elif min(self.nlist, self.nprobe, self.pq_m) < 0:
             raise InvalidInputError("AnnParams.nlist, nprobe and pq_m must be >= 0")
+        elif self.refine_factor:
+            raise InvalidInputError("AnnParams.refine_factor applies to IVF-PQ only; leave it 0")
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"kind": self.kind.value}
@@ -126,6 +136,7 @@ def choose_params(
     kind: AnnKind | None = None,
     exact_threshold: int = 20_000,
     recall_target: float = 0.95,
+    ivfpq_rerank: bool = True,
 ) -> AnnParams:
     """Pick an index kind and its parameters from the collection size, dim and recall target.
 
@@ -134,6 +145,8 @@ def choose_params(
     the choice uses only n and dim; the HNSW numbers are calibrated on isotropic random vectors,
     the hardest case for a graph index, so real embeddings (low intrinsic dimension) get recall
     above the target. Tune ``ef_search``/``nprobe`` down after measuring if latency matters.
+    ``ivfpq_rerank``: an IVF-PQ re-ranks its candidates with 8-bit copies of the vectors (False:
+    PQ codes only, the smallest memory and the lowest recall).
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise InvalidInputError(f"n must be an int >= 0, got {n!r}")
@@ -185,7 +198,13 @@ def choose_params(
     # recall targets get 4-dim sub-vectors (twice the bytes). pq_m must divide dim.
     dsub = 4 if recall_target >= 0.97 else 8
     pq_m = _largest_divisor_at_most(dim, max(1, dim // dsub))
-    return AnnParams(kind=kind, nlist=nlist, nprobe=nprobe, pq_m=pq_m)
+    # PQ codes rank the right neighbours near the top but not in order when their cosines
+    # differ by less than the quantisation error (tight clusters). Re-ranking 20 * k candidates
+    # by an 8-bit copy fixes the order: on 200k clustered 512-d vectors recall@10 went 0.33 (PQ
+    # alone) -> 0.91 (10 * k) -> 0.97 (20 * k) -> 0.97 (40 * k: nprobe bounds it), for 1.7x
+    # the PQ-only search time.
+    refine = math.ceil(20 * effort) if ivfpq_rerank else 0
+    return AnnParams(kind=kind, nlist=nlist, nprobe=nprobe, pq_m=pq_m, refine_factor=refine)
 
 
 def _round_up(x: float, step: int) -> int:

@@ -149,6 +149,12 @@ class IndexSettings(BaseModel):
     ann_kind: Literal["auto", "flat", "hnsw", "ivfpq"] = "auto"
     ann_exact_threshold: int = Field(20_000, ge=1)
     ann_recall_target: float = Field(0.95, gt=0.0, le=1.0)
+    ann_ivfpq_rerank: bool = Field(
+        True, description="An IVF-PQ index (ann_kind = \"ivfpq\") keeps an 8-bit copy of each "
+        "vector (one byte a dimension) and re-ranks its PQ candidates with it: recall@10 0.30 -> "
+        "0.97 on 1M clustered vectors (README, Performance). false: PQ codes only, the least "
+        "memory (pq_m + 8 bytes a vector) and the lowest recall.",
+    )
     ann_memory_budget_mb: float = Field(
         4096, gt=0, description="Per space: when its FAISS index would hold more RAM than this, "
         "LanceDB's own vector index, stored with the table, serves the space instead.",

@@ -55,6 +55,8 @@ def faiss_memory_bytes(n: int, dim: int, params: AnnParams) -> int:
         per_vector = 4 * dim + 2 * params.hnsw_m * 4 * (1 + 1 / params.hnsw_m) + _ID_MAP_BYTES
     elif params.kind is AnnKind.IVFPQ:
         per_vector = params.pq_m + 8  # codes and the id in its inverted list
+        if params.refine_factor:
+            per_vector += dim + _ID_MAP_BYTES  # the 8-bit re-ranking copy and its id map
     else:
         per_vector = 4 * dim + _ID_MAP_BYTES
     return int(n * per_vector)
