@@ -106,6 +106,22 @@ def test_fp32_backends_give_torch_vectors(embedded: dict[str, tuple[np.ndarray, 
             assert float(np.abs(got - want).max()) <= 1e-4, backend
 
 
+def test_openvino_int8_quantizes_activations_too(
+    encoders: dict[str, SentenceEncoder], exports_dir: Path
+) -> None:
+    """Static int8: NNCF puts FakeQuantize on the activations it calibrated on the shipped texts
+    (weight compression alone would leave none, and no int8 instruction could run)."""
+    import openvino as ov
+
+    from omnivec.indexer.encoders.text_exports import calibration_texts
+
+    assert len(calibration_texts()) == 300
+    info = describe_text_weights(_settings("openvino-int8", exports_dir))
+    folder = text_export_key("openvino-int8", Path(info.source)).folder(exports_dir)
+    ops = [op.get_type_name() for op in ov.Core().read_model(folder / "openvino_model.xml").get_ops()]
+    assert ops.count("FakeQuantize") >= 24  # 6 layers x (q, k, v, out, 2 feed-forward) at least
+
+
 def test_int8_backends_are_close_to_torch(embedded: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
     torch_docs, torch_queries = embedded["torch"]
     for backend in INT8:

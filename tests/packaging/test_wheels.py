@@ -80,6 +80,11 @@ def test_the_wheels_install_every_omnivec_package(wheel_venv: Path, tmp_path: Pa
     files = json.loads(_run(wheel_venv / "bin" / "python", "-c", script, cwd=tmp_path))
     for name, file in files.items():
         assert Path(file).is_relative_to(wheel_venv), (name, file)  # not the source tree
+    # Data files travel with the code: the static int8 export's calibration texts.
+    count = _run(wheel_venv / "bin" / "python", "-c",
+                 "from omnivec.indexer.encoders.text_exports import calibration_texts; "
+                 "print(len(calibration_texts()))", cwd=tmp_path)
+    assert int(count) == 300
 
 
 def test_omnivec_serve_and_the_sdk_from_the_wheels(

@@ -23,7 +23,7 @@ import os
 import shutil
 import sys
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
@@ -36,6 +36,7 @@ from omnivec.indexer.errors import FailedPreconditionError
 __all__ = [
     "ExportKey",
     "compress_openvino_int8",
+    "quantize_openvino_int8",
     "ensure_export",
     "export_state",
     "find_export",
@@ -80,15 +81,37 @@ def _installed_version(package: str) -> str | None:
 
 
 def compress_openvino_int8(model: Any) -> Any:
-    """NNCF's data-free int8 weight compression (INT8_ASYM) of an OpenVINO model.
+    """NNCF's data-free int8 weight compression (INT8_ASYM) of an OpenVINO model."""
+    import nncf
 
-    NNCF logs a statistics table and draws a progress bar on stdout, which is the CLI's output
+    with _nncf_quiet():
+        return nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
+
+
+def quantize_openvino_int8(model: Any, calibration: Sequence[Any]) -> Any:
+    """NNCF's static int8 quantization of a transformer OpenVINO model: weights and activations,
+    activation ranges measured on ``calibration`` (model inputs, one dict per sample). The MIXED
+    preset (symmetric weights, asymmetric activations) and the transformer model type (which
+    keeps softmax, layer norms and their neighbours in fp32 and smooths outlier channels) are
+    what sentence-transformers' ``export_static_quantized_openvino_model`` asks for."""
+    import nncf
+
+    with _nncf_quiet():
+        return nncf.quantize(
+            model, nncf.Dataset(list(calibration)), subset_size=len(calibration),
+            model_type=nncf.ModelType.TRANSFORMER, preset=nncf.QuantizationPreset.MIXED,
+        )
+
+
+@contextmanager
+def _nncf_quiet() -> Iterator[None]:
+    """NNCF logs a statistics table and draws a progress bar on stdout, which is the CLI's output
     (`omnivec embed --json` is parsed by callers): errors only, and the bar goes to stderr."""
     import nncf
 
     nncf.set_log_level(logging.ERROR)
     with contextlib.redirect_stdout(sys.stderr):
-        return nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
+        yield
 
 
 @dataclass(frozen=True)
