@@ -560,13 +560,19 @@ def test_load_rejects_damaged_files(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------ concurrency
 
 
-@pytest.mark.parametrize("kind", [AnnKind.HNSW, AnnKind.FLAT])
+@pytest.mark.usefixtures("fast_pq_training")
+@pytest.mark.parametrize("kind", [AnnKind.HNSW, AnnKind.FLAT, AnnKind.IVFPQ])
 def test_concurrent_search_during_adds(kind: AnnKind) -> None:
     rng = np.random.default_rng(21)
-    d, n0, batches, per = 32, 1_000, 15, 200
+    d, batches, per = 32, 15, 200
+    # IVF-PQ starts trained (10k vectors), so readers re-rank by its 8-bit copy while it grows.
+    n0 = 10_000 if kind is AnnKind.IVFPQ else 1_000
     x = unit(rng, n0 + batches * per, d)
     ids = np.arange(x.shape[0], dtype=np.int64) * 7 + 1
-    index = AnnIndex.build(x[:n0], ids[:n0], choose_params(n0, d, kind=kind))
+    params = (AnnParams(kind=kind, nlist=16, nprobe=4, pq_m=4, refine_factor=10)
+              if kind is AnnKind.IVFPQ else choose_params(n0, d, kind=kind))
+    index = AnnIndex.build(x[:n0], ids[:n0], params)
+    assert index.trained
     valid = set(ids.tolist())
     errors: list[BaseException] = []
     bad: list[str] = []
