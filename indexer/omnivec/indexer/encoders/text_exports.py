@@ -183,7 +183,7 @@ def _quantize_openvino(parent: Path, staging: Path) -> None:
 
     meta: dict[str, Any] = json.loads((parent / _META).read_text())
     max_length = int(meta["max_seq_length"])
-    tokenize = _rust_tokenizer(parent, max_length) or _transformers_tokenizer(parent, max_length)
+    tokenize = _tokenizer(parent, max_length)
     inputs = list(meta["inputs"])
     # One text per sample, unpadded: the ranges are those of real tokens, not of padding.
     samples = [{n: v for n, v in tokenize([t]).items() if n in inputs} for t in calibration_texts()]
@@ -243,6 +243,11 @@ class _Tokenizer(Protocol):
     def __call__(self, texts: list[str]) -> dict[str, np.ndarray]: ...
 
 
+def _tokenizer(folder: Path, max_length: int) -> _Tokenizer:
+    """The export's saved tokenizer, as SentenceTransformer.encode calls it."""
+    return _rust_tokenizer(folder, max_length) or _transformers_tokenizer(folder, max_length)
+
+
 def _rust_tokenizer(folder: Path, max_length: int) -> _Tokenizer | None:
     """The saved ``tokenizer.json`` run by the ``tokenizers`` library itself: the same Rust
     tokenizer transformers' fast tokenizer wraps, without importing transformers (seconds of a
@@ -299,9 +304,7 @@ class ExportedTextModel:
         self._inputs: list[str] = list(meta["inputs"])
         self.dim = int(meta["dim"])
         self.max_seq_length = int(max_seq_length or meta["max_seq_length"])
-        self._tokenize = _rust_tokenizer(folder, self.max_seq_length) or _transformers_tokenizer(
-            folder, self.max_seq_length
-        )
+        self._tokenize = _tokenizer(folder, self.max_seq_length)
         self._folder = folder
         self._opener = _onnx_session if _MODEL_FILE[backend] == _ONNX else _openvino_session
         # A runtime session's thread count is fixed when it is made, so there is one session per
