@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from typing import Any
 
 from omnivec.indexer.threads import BULK_BATCH, ThreadPolicy, machine_busy, usable_cores
@@ -33,3 +36,32 @@ def test_the_text_encoder_runs_each_pass_with_the_policys_count(models: Any) -> 
     encoder.encode_texts([f"text number {i}" for i in range(BULK_BATCH)])
     expected = {policy.threads_for(BULK_BATCH), max(1, usable_cores() // 2)}  # busy or not
     assert torch.get_num_threads() in expected
+
+
+def test_thread_settings_wait_for_a_torch_import_in_progress_on_another_thread(
+    settings_env: dict[str, str],
+) -> None:
+    """At server start-up CLIP's loader imports torch while Whisper's loader applies the thread
+    settings. A fresh interpreter reproduces it: one thread imports torch, the other applies the
+    settings the moment torch appears in sys.modules, half-initialised."""
+    script = """
+import sys, threading
+from omnivec.indexer.config import load_settings
+from omnivec.indexer.models import apply_thread_settings
+settings = load_settings()
+assert "torch" not in sys.modules
+importer = threading.Thread(target=lambda: __import__("torch"))
+importer.start()
+while "torch" not in sys.modules:
+    pass
+apply_thread_settings(settings)  # torch is being imported on the other thread
+importer.join()
+import torch
+print(torch.get_num_threads(), settings.effective_torch_threads)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+        env={**os.environ, **settings_env, "OMNIVEC_TORCH_THREADS": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "1"]

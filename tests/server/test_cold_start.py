@@ -136,3 +136,31 @@ def test_stop_waits_for_an_encoder_still_loading(
     finally:
         release.set()
         server.stop(grace=0)
+
+
+def test_an_encoder_whose_weights_arrive_after_the_start_serves_once_a_call_loads_it(
+    settings: Any, tiny_clip_checkpoint: Path, tmp_path: Path,
+) -> None:
+    """Start-up leaves CLIP ``not-local`` (no checkpoint yet); the user copies it in; the first
+    CLIP call loads it, and health turns SERVING instead of saying NOT_SERVING for good."""
+    checkpoint = tmp_path / "arrives-later.pt"
+    served = _clip_held_settings(settings, tmp_path / "data", checkpoint)
+    server, port = create_server(served, address="127.0.0.1:0")
+    server.start()
+    try:
+        assert server.wait_until_ready(300)
+        assert server.warm_up is not None
+        for _ in range(600):
+            if server.warm_up.states()["clip"].state not in ("pending", "loading"):
+                break
+            threading.Event().wait(0.1)
+        assert server.warm_up.states()["clip"].state == "not-local"
+        with Client(f"127.0.0.1:{port}", timeout=120) as client:
+            assert client.health("omnivec.encoder.clip") == "NOT_SERVING"
+            shutil.copyfile(tiny_clip_checkpoint, checkpoint)
+            assert client.embed(texts=["a cat"], space="clip").shape[0] == 1
+            assert client.health("omnivec.encoder.clip") == "SERVING"
+        clip = server.warm_up.states()["clip"]
+        assert (clip.state, clip.detail) == ("ready", "loaded by a call (was not-local)")
+    finally:
+        server.stop(grace=0)

@@ -677,6 +677,7 @@ def test_sigterm_lets_an_in_flight_search_finish(settings_env: dict[str, str], t
         # Every encoder loaded, not only the text path (what SERVING means): Whisper serves the
         # query, and CLIP still loading would compete with it for the cores.
         wait_until_every_encoder_serves(target, env)
+        process.send_signal(signal.SIGUSR1)  # a stack dump to stderr; the server carries on
         with Client(target, timeout=120) as c:
             c.create_collection("notes", ["text"])
             c.upsert("notes", [UpsertItem(Media(text="the espresso machine makes crema"))])
@@ -700,6 +701,7 @@ def test_sigterm_lets_an_in_flight_search_finish(settings_env: dict[str, str], t
         stderr = "".join(logged)
         finished = "method=/omnivec.v1.SearchService/Search code=OK"
         assert "shutting down" in stderr and finished in stderr
+        assert "(most recent call first)" in stderr and "in _serve" in stderr  # the SIGUSR1 dump
         # It was in flight at the signal: it finished after the shutdown began.
         assert stderr.index("shutting down") < stderr.index(finished), stderr
     finally:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import IO
 
 from omnivec.server.announce import serving_address
 from tests.support.paths import OMNIVEC_BIN
@@ -50,10 +53,13 @@ def drain(stream: Iterable[str] | None) -> tuple[list[str], threading.Thread]:
 @contextlib.contextmanager
 def serve_process(env: dict[str, str], data_dir: Path | str) -> Iterator[str]:
     """A real `omnivec serve` subprocess on a free loopback port; yields HOST:PORT."""
+    # The log goes to a file, not a pipe: nobody reads a pipe while the tests run, and a server
+    # blocked in a log write stops answering. The file is what a failed start shows.
+    log = tempfile.NamedTemporaryFile("w+", prefix="omnivec-serve-", suffix=".log")
     proc = subprocess.Popen(
         [str(OMNIVEC_BIN), "serve", "--host", "127.0.0.1", "--port", "0"],
         env={**os.environ, **env, "OMNIVEC_DATA_DIR": str(data_dir)},
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        stdout=subprocess.PIPE, stderr=log, text=True,
     )
     try:
         assert proc.stdout is not None
@@ -62,13 +68,26 @@ def serve_process(env: dict[str, str], data_dir: Path | str) -> Iterator[str]:
             target = serving_address(line)
             if target:
                 break
-        assert target, "server did not start"
-        wait_until_every_encoder_serves(target, {**os.environ, **env})
+        assert target, f"server did not start:\n{_tail(log)}"
+        try:
+            wait_until_every_encoder_serves(target, {**os.environ, **env})
+        except AssertionError as failed:
+            proc.send_signal(signal.SIGUSR1)  # every thread's stack into the log (omnivec.server.app)
+            time.sleep(2)
+            raise AssertionError(f"{failed}\nserver log, stacks last:\n{_tail(log)}") from None
         _warm_text_encoder(target)
         yield target
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+        log.close()
+
+
+def _tail(log: IO[str], lines: int = 200) -> str:
+    """The last lines of a server's log file, health checks left out."""
+    log.flush()
+    text = Path(log.name).read_text(errors="replace").splitlines()
+    return "\n".join([line for line in text if "Health/Check" not in line][-lines:])
 
 
 def wait_until_every_encoder_serves(target: str, env: dict[str, str], budget_s: float = 300) -> None:
@@ -83,8 +102,10 @@ def wait_until_every_encoder_serves(target: str, env: dict[str, str], budget_s: 
     ]
     deadline = time.monotonic() + budget_s
     with Client(target, timeout=30) as client:
-        while not all(client.health(name) == "SERVING" for name in names):
-            assert time.monotonic() < deadline, f"encoders not loaded within {budget_s:.0f} s"
+        while waiting := [name for name in names if client.health(name) != "SERVING"]:
+            assert time.monotonic() < deadline, (
+                f"encoders not loaded within {budget_s:.0f} s; not SERVING: {waiting}"
+            )
             time.sleep(0.2)
 
 

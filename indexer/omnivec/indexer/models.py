@@ -42,9 +42,14 @@ def apply_thread_settings(settings: Settings) -> None:
     """Set torch's intra-op thread count once per process, if an encoder imported torch (one
     that did not, Whisper, must not pay for importing it)."""
     global _threads_applied
-    torch = sys.modules.get("torch")
-    if _threads_applied or torch is None:
+    if _threads_applied or "torch" not in sys.modules:
         return
+    # `import`, not sys.modules: while another thread is still importing torch (CLIP's loader
+    # beside Whisper's at server start-up), sys.modules holds a half-initialised torch without
+    # set_num_threads, and Whisper's load failed with AttributeError (health NOT_SERVING for
+    # good; a CI run, 3 start-ups in 38). The import statement waits for that import to finish.
+    import torch
+
     torch.set_num_threads(settings.effective_torch_threads)
     _threads_applied = True
 
@@ -122,6 +127,7 @@ class ModelHub:
         self._models: dict[str, Any] = {}
         self._locks = {entry.name: threading.Lock() for entry in entries()}
         self._wrapper: Callable[[Any], Any] | None = None
+        self._load_listeners: list[Callable[[str], None]] = []
 
     def set_embedder_wrapper(self, wrapper: Callable[[Any], Any]) -> None:
         """Wrap embedding encoders as they are created (the server installs dynamic batching).
@@ -132,6 +138,12 @@ class ModelHub:
         for entry in entries(Role.EMBEDDING):
             if entry.name in self._models:
                 self._models[entry.name] = wrapper(self._models[entry.name])
+
+    def add_load_listener(self, listener: Callable[[str], None]) -> None:
+        """``listener(name)`` runs after each encoder this hub loads, on the loading thread: the
+        server's health follows an encoder that its start-up could not load and a later call
+        did (weights copied in after the start)."""
+        self._load_listeners.append(listener)
 
     def get(self, name: str) -> Any:
         """The encoder registered as ``name``, loaded on first use."""
@@ -144,6 +156,7 @@ class ModelHub:
         if model is not None:
             return model
         # An encoder registered after this hub was made gets its lock here (setdefault is atomic).
+        loaded_here = False
         with self._locks.setdefault(name, threading.Lock()):
             model = self._models.get(name)
             if model is None:
@@ -152,6 +165,10 @@ class ModelHub:
                 if self._wrapper is not None and entry.role is Role.EMBEDDING:
                     model = self._wrapper(model)
                 self._models[name] = model
+                loaded_here = True
+        if loaded_here:  # outside the lock: a listener may ask for this encoder
+            for listener in self._load_listeners:
+                listener(name)
         return model
 
     def clip(self) -> ClipEncoder:

@@ -16,6 +16,7 @@ Reflection lists every omnivec service, health and reflection itself. ``serve()`
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import signal
 import sys
@@ -345,12 +346,26 @@ def serve(settings: Settings, *, announce: Callable[[str], None] | None = None) 
     status. ``announce`` gets ``omnivec serving on HOST:PORT`` once the port is bound (stdout
     by default), which tells scripts the real port when 0 was asked for."""
     _configure_logging()
+    dumps_stacks = _dump_stacks_on_sigusr1()
     queued_logs = log_off_the_request_path()
     try:
         return _serve(settings, announce)
     finally:
         if queued_logs is not None:
             queued_logs.stop()
+        if dumps_stacks:
+            faulthandler.unregister(signal.SIGUSR1)
+
+
+def _dump_stacks_on_sigusr1() -> bool:
+    """`kill -USR1 <pid>` prints every thread's stack to stderr and the server goes on: the one
+    way to see where a server that stopped answering, or an encoder that never finished loading,
+    is stuck, on a machine without py-spy or gdb. False where stderr is no file (captured)."""
+    try:
+        faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
+    except (AttributeError, ValueError, OSError):
+        return False
+    return True
 
 
 def _serve(settings: Settings, announce: Callable[[str], None] | None) -> int:

@@ -92,6 +92,7 @@ class WarmUp:
         """Starts the loaders; ``on_text_path_warm`` runs once the text path is warm (see the
         module doc). Returns the thread that waits for it."""
         settings = self._engine.settings
+        self._engine.models.add_load_listener(self._loaded_by_a_call)
         loaders: dict[str, threading.Thread] = {}
         for entry in entries():
             if not entry.enabled(settings):
@@ -189,6 +190,17 @@ class WarmUp:
         seconds = time.perf_counter() - started
         self._record(EncoderState(name, "ready", round(seconds, 2)))
         log.info("encoder %s: loaded (%.1f s)", name, seconds)
+
+    def _loaded_by_a_call(self, name: str) -> None:
+        """An encoder that start-up left ``not-local`` or ``failed`` and a call has now loaded
+        (its weights copied in since, say) serves from now on; health says so."""
+        if self._stopped.is_set():  # a stopped server's hub may serve on (tests share one)
+            return
+        with self._lock:
+            state = self._states.get(name)
+        if state is not None and state.state in ("not-local", "failed"):
+            log.info("encoder %s: loaded by a call (was %s)", name, state.state)
+            self._record(EncoderState(name, "ready", detail=f"loaded by a call (was {state.state})"))
 
     def _warm_collections(self) -> None:
         """Opens every collection and loads each space's ANN index (caught up or rebuilt as at
