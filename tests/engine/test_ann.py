@@ -23,6 +23,7 @@ from omnivec.indexer.ann import (
     set_faiss_threads,
 )
 from omnivec.indexer.errors import CorruptDataError, InvalidInputError
+from omnivec.indexer.lance_ann import faiss_memory_bytes
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
@@ -279,6 +280,15 @@ def test_ivfpq_memory_and_recall() -> None:
     assert index.tombstone_ratio == 0.0 and index.ntotal == x.shape[0] + 10
 
 
+def test_the_memory_budget_plans_with_what_a_live_index_reports() -> None:
+    rng = np.random.default_rng(5)
+    n, d = 500, 32
+    x, ids = unit(rng, n, d), np.arange(n, dtype=np.int64)
+    for params in (AnnParams(kind=AnnKind.FLAT), AnnParams(kind=AnnKind.HNSW, hnsw_m=16)):
+        index = AnnIndex.build(x, ids, params)
+        assert faiss_memory_bytes(n, d, params) == int(n * index.bytes_per_vector())
+
+
 def _tight_clusters(rng: np.random.Generator, n: int, d: int, nq: int) -> tuple[F32, F32]:
     """Points around n/250 unit centres with noise of norm 0.75 (intra-cluster cosine ~0.64),
     and queries from the same mixture: a query's neighbours differ in cosine by ~0.01, finer
@@ -313,6 +323,9 @@ def test_ivfpq_rerank_restores_the_recall_pq_codes_lose(tmp_path: Path) -> None:
     assert (np.diff(scores, axis=1) <= 0).all()
     # The copy costs one byte a dimension (and its id map) on top of the codes.
     assert reranked.bytes_per_vector() == codes_only.bytes_per_vector() + d + 48
+    # The memory budget plans with the figure a live index reports (one formula).
+    for index in (codes_only, reranked):
+        assert faiss_memory_bytes(n, d, index.params) == int(n * index.bytes_per_vector())
 
     # A small allowed set is scanned exactly over the copy: the exact answer up to rounding.
     allowed = ids[rng.choice(n, size=300, replace=False)]

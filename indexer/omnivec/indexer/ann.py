@@ -46,6 +46,7 @@ from omnivec.indexer.ann_params import (
     Layout,
     check_index_shape,
     choose_params,
+    stored_vector_bytes,
 )
 from omnivec.indexer.concurrency import ReadWriteLock
 from omnivec.indexer.errors import CorruptDataError, InvalidInputError
@@ -102,9 +103,6 @@ _EXACT_CHUNK: Final = 16_384
 # the codebooks (a 512-d vector costs 512 bytes; a float copy would cost 2,048). Its rounding
 # error on a cosine is ~1e-3, well under what separates neighbours that PQ codes confuse.
 _REFINE_QUANTIZER: Final = faiss.ScalarQuantizer.QT_8bit
-# IndexIDMap2 keeps an int64 id array plus a std::unordered_map id -> slot; with libstdc++ a map
-# node is 24 bytes + malloc overhead + a bucket pointer, ~40 bytes per vector.
-_ID_MAP2_BYTES: Final = 8 + 40
 
 
 def ivf_training_sample(x: F32, nlist: int) -> F32:
@@ -285,21 +283,13 @@ class AnnIndex:
         excluding fixed costs such as the coarse quantizer and PQ codebooks. Tombstoned vectors
         still occupy memory, so the figure rises with ``tombstone_ratio``."""
         with self._lock.read():
-            d, p = self._dim, self._params
-            per_stored: float
-            if self._layout == "flat":
-                per_stored = 4 * d + _ID_MAP2_BYTES
-            elif self._layout == "hnsw":
-                # Level 0 keeps 2M int32 links; a node reaches level l with probability M^-l and
-                # holds M links there, so the upper levels add M/(M-1) links on average; plus
-                # the int32 level and size_t offset FAISS keeps per node.
-                links = 2 * p.hnsw_m + p.hnsw_m / (p.hnsw_m - 1)
-                per_stored = 4 * d + 4 * links + 4 + 8 + _ID_MAP2_BYTES
-            else:
-                ivf = faiss.extract_index_ivf(self._index)
-                per_stored = float(ivf.code_size + 8)  # code + the int64 id in its list
-                if self._refine is not None:
-                    per_stored += d + _ID_MAP2_BYTES  # one byte a dimension, and its id map
+            code_size = None
+            if self._layout == "ivfpq":
+                code_size = int(faiss.extract_index_ivf(self._index).code_size)
+            per_stored = stored_vector_bytes(
+                self._layout, self._dim, self._params, code_size=code_size,
+                refine=self._refine is not None,
+            )
             stored = int(self._ids.size)
             live = stored - int(self._tombstones.size)
             return per_stored * stored / live if live else per_stored

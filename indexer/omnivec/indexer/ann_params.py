@@ -24,10 +24,15 @@ __all__ = [
     "Layout",
     "check_index_shape",
     "choose_params",
+    "stored_vector_bytes",
 ]
 
 Layout = Literal["flat", "hnsw", "ivfpq"]
 """How an index is stored right now: an IVF-PQ holds its vectors flat until it can be trained."""
+
+# IndexIDMap2 keeps an int64 id array plus a std::unordered_map id -> slot; with libstdc++ a map
+# node is 24 bytes + malloc overhead + a bucket pointer, ~40 bytes per vector.
+ID_MAP2_BYTES: Final = 8 + 40
 
 # FAISS k-means warns below 39 training points per centroid and quality drops visibly there, so
 # an IVF-PQ is not trained before it has that many for both the coarse and the PQ codebooks.
@@ -216,3 +221,26 @@ def _largest_divisor_at_most(n: int, cap: int) -> int:
         if n % m == 0:
             return m
     return 1
+
+
+def stored_vector_bytes(
+    layout: Layout, dim: int, params: AnnParams, *, code_size: int | None = None,
+    refine: bool | None = None,
+) -> float:
+    """Resident bytes one stored vector costs in a FAISS index of ``layout`` (vectors or codes,
+    graph links, id bookkeeping), fixed costs (coarse quantizer, codebooks) left out. The one
+    formula both for planning (the memory budget, from ``params``) and for a live index, which
+    passes its real ``code_size`` and whether it holds the re-ranking copy (``refine``)."""
+    if layout == "flat":
+        return float(4 * dim + ID_MAP2_BYTES)
+    if layout == "hnsw":
+        # Level 0 keeps 2M int32 links; a node reaches level l with probability M^-l and holds M
+        # links there, so the upper levels add M/(M-1) links on average; plus the int32 level
+        # and size_t offset FAISS keeps per node.
+        m = params.hnsw_m
+        links = 2 * m + m / (m - 1)
+        return 4 * dim + 4 * links + 4 + 8 + ID_MAP2_BYTES
+    per = float((params.pq_m if code_size is None else code_size) + 8)  # code + int64 id in its list
+    if params.refine_factor > 0 if refine is None else refine:
+        per += dim + ID_MAP2_BYTES  # the 8-bit re-ranking copy (a byte a dimension) and its id map
+    return per

@@ -24,7 +24,7 @@ from typing import Any, Final, Protocol
 
 import numpy as np
 
-from omnivec.indexer.ann_params import AnnKind, AnnParams
+from omnivec.indexer.ann_params import AnnParams, Layout, stored_vector_bytes
 from omnivec.indexer.config import IndexSettings
 from omnivec.indexer.errors import InvalidInputError
 from omnivec.indexer.table_schema import vector_column
@@ -42,23 +42,14 @@ REFINE_FACTOR: Final = 5
 MAX_UNINDEXED_RATIO: Final = 0.1
 # optimize() also prunes old versions; snapshots and `restore --version` need them, so none go.
 _KEEP_VERSIONS = timedelta(days=365 * 100)
-# Per-vector bytes beyond the vectors themselves: FAISS' IndexIDMap2 (id array + hash map).
-_ID_MAP_BYTES: Final = 48
 
 LANCE_KINDS: Final = {"ivf_hnsw_sq": "lance-ivf-hnsw-sq", "ivf_pq": "lance-ivf-pq"}
 
 
 def faiss_memory_bytes(n: int, dim: int, params: AnnParams) -> int:
     """RAM a FAISS index of ``n`` vectors with ``params`` holds (vectors, links, id map)."""
-    if params.kind is AnnKind.HNSW:
-        # 2*M int32 links at level 0, ~1/M of the nodes again on the upper levels.
-        per_vector = 4 * dim + 2 * params.hnsw_m * 4 * (1 + 1 / params.hnsw_m) + _ID_MAP_BYTES
-    elif params.kind is AnnKind.IVFPQ:
-        per_vector = params.pq_m + 8  # codes and the id in its inverted list
-        if params.refine_factor:
-            per_vector += dim + _ID_MAP_BYTES  # the 8-bit re-ranking copy and its id map
-    else:
-        per_vector = 4 * dim + _ID_MAP_BYTES
+    layout: Layout = params.kind.value  # what the index will be once trained
+    per_vector = stored_vector_bytes(layout, dim, params)
     return int(n * per_vector)
 
 
