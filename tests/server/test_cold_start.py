@@ -7,11 +7,12 @@ checkpoint into the pipe. Meanwhile the real server loads MiniLM and opens the c
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,31 @@ def _clip_held_settings(settings: Any, data_dir: Path, pipe: Path) -> Any:
         "clip": settings.clip.model_copy(update={"checkpoint": pipe}),
         "speech": settings.speech.model_copy(update={"enabled": False}),
     })
+
+
+@contextlib.contextmanager
+def _serving(settings: Any, data_dir: Path, checkpoint: Path) -> Iterator[tuple[Any, int]]:
+    """A started, ready server (``_clip_held_settings``) and its port; stopped on exit."""
+    server, port = create_server(
+        _clip_held_settings(settings, data_dir, checkpoint), address="127.0.0.1:0"
+    )
+    server.start()
+    try:
+        assert server.wait_until_ready(300)
+        assert server.warm_up is not None
+        yield server, port
+    finally:
+        server.stop(grace=0)
+
+
+def _clip_state_when(server: Any, reached: Callable[[str], bool], seconds: float = 60) -> str:
+    """CLIP's warm-up state once ``reached`` holds for it, or when ``seconds`` have passed."""
+    for _ in range(int(seconds * 10)):
+        state: str = server.warm_up.states()["clip"].state
+        if reached(state):
+            return state
+        threading.Event().wait(0.1)
+    return str(server.warm_up.states()["clip"].state)
 
 
 def test_health_is_serving_while_clip_still_loads_and_ann_indexes_are_warm(
@@ -114,28 +140,20 @@ def test_stop_waits_for_an_encoder_still_loading(
     the process (`make serve` stopped one second after start: "terminate called without an
     active exception", exit 134)."""
     pipe, release = held_clip
-    served = _clip_held_settings(settings, tmp_path / "data", pipe)
-    server, _port = create_server(served, address="127.0.0.1:0")
-    server.start()
-    try:
-        assert server.wait_until_ready(300)
-        assert server.warm_up is not None
-        for _ in range(300):  # CLIP's loader starts once the text path is warm
-            if server.warm_up.states()["clip"].state == "loading":
-                break
-            threading.Event().wait(0.1)
-        assert server.warm_up.states()["clip"].state == "loading"
-        released = threading.Timer(1.0, release.set)  # the checkpoint arrives during the stop
-        released.start()
-        with caplog.at_level(logging.INFO, logger="omnivec.server"):
-            server.stop(grace=0)
-        assert release.is_set(), "stop returned while CLIP was still blocked loading"
-        assert server.warm_up.wait(0) == []
-        assert "waiting for the loading in progress to end (warm-clip)" in caplog.text
-        assert server.warm_up.states()["clip"].state == "ready"
-    finally:
-        release.set()
-        server.stop(grace=0)
+    with _serving(settings, tmp_path / "data", pipe) as (server, _port):
+        try:
+            # CLIP's loader starts once the text path is warm.
+            assert _clip_state_when(server, lambda state: state == "loading") == "loading"
+            released = threading.Timer(1.0, release.set)  # the checkpoint arrives during the stop
+            released.start()
+            with caplog.at_level(logging.INFO, logger="omnivec.server"):
+                server.stop(grace=0)
+            assert release.is_set(), "stop returned while CLIP was still blocked loading"
+            assert server.warm_up.wait(0) == []
+            assert "waiting for the loading in progress to end (warm-clip)" in caplog.text
+            assert server.warm_up.states()["clip"].state == "ready"
+        finally:
+            release.set()
 
 
 def test_an_encoder_whose_weights_arrive_after_the_start_serves_once_a_call_loads_it(
@@ -144,17 +162,9 @@ def test_an_encoder_whose_weights_arrive_after_the_start_serves_once_a_call_load
     """Start-up leaves CLIP ``not-local`` (no checkpoint yet); the user copies it in; the first
     CLIP call loads it, and health turns SERVING instead of saying NOT_SERVING for good."""
     checkpoint = tmp_path / "arrives-later.pt"
-    served = _clip_held_settings(settings, tmp_path / "data", checkpoint)
-    server, port = create_server(served, address="127.0.0.1:0")
-    server.start()
-    try:
-        assert server.wait_until_ready(300)
-        assert server.warm_up is not None
-        for _ in range(600):
-            if server.warm_up.states()["clip"].state not in ("pending", "loading"):
-                break
-            threading.Event().wait(0.1)
-        assert server.warm_up.states()["clip"].state == "not-local"
+    with _serving(settings, tmp_path / "data", checkpoint) as (server, port):
+        settled = _clip_state_when(server, lambda state: state not in ("pending", "loading"))
+        assert settled == "not-local"
         with Client(f"127.0.0.1:{port}", timeout=120) as client:
             assert client.health("omnivec.encoder.clip") == "NOT_SERVING"
             shutil.copyfile(tiny_clip_checkpoint, checkpoint)
@@ -162,5 +172,3 @@ def test_an_encoder_whose_weights_arrive_after_the_start_serves_once_a_call_load
             assert client.health("omnivec.encoder.clip") == "SERVING"
         clip = server.warm_up.states()["clip"]
         assert (clip.state, clip.detail) == ("ready", "loaded by a call (was not-local)")
-    finally:
-        server.stop(grace=0)
