@@ -36,7 +36,8 @@ import pytest
 
 from omnivec.client import Client, Media, UpsertItem
 from omnivec.indexer.storage import DataRoot, open_data_root
-from tests.support.reliability import ServerProcess, bound, record, server_env
+from tests.support.processes import ServerProcess
+from tests.support.reliability import bound, record, server_env
 from tests.support.storage import StorageTarget
 
 # The long loop's time budget (below) is past the suite's default 600 s timeout.

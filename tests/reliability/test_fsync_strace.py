@@ -33,7 +33,8 @@ import pytest
 
 from omnivec.client import Client, ItemRef, LabelledExample, Media, UpsertItem
 from omnivec.server.announce import SERVING, serving_address
-from tests.support.reliability import OMNIVEC_BIN, record, server_env
+from tests.support.paths import OMNIVEC_BIN
+from tests.support.reliability import record, server_env
 
 pytestmark = pytest.mark.reliability
 

@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 
 from omnivec.client import Client, ItemRef, LabelledExample, Media, UpsertItem
+from tests.support.processes import ServerProcess
 from tests.support.reliability import (
-    ServerProcess,
     bound,
     percentile,
     proc_status,

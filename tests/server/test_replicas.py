@@ -22,7 +22,8 @@ import pytest
 
 from omnivec.client import Client, Media, UpsertItem
 from omnivec.indexer.storage import open_data_root
-from tests.support.reliability import ServerProcess, record, server_env
+from tests.support.processes import ServerProcess
+from tests.support.reliability import record, server_env
 from tests.support.seaweedfs import SeaweedFS
 from tests.support.storage import StorageTarget
 

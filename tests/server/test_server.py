@@ -14,8 +14,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import wave
@@ -44,7 +42,7 @@ from omnivec.client import (
 from tests.support.async_adapter import SyncFacade
 from tests.support.certificates import make_certificates
 from tests.support.paths import SAMPLES, SPEECH
-from tests.support.processes import drain, wait_until_every_encoder_serves
+from tests.support.processes import ServerProcess
 
 TOKEN = "s3cret-token"
 
@@ -636,19 +634,6 @@ def test_tls_and_mutual_tls(
 
 # --- graceful shutdown ----------------------------------------------------------------------------
 
-def _serve_subprocess(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str], threading.Thread]:
-    """`omnivec serve` on a free port, with its log drained as it comes (undrained, a slow start
-    filled the pipe with the health polls' log lines and the server's health check ran past the
-    deadline): the process, the lines logged so far, and the draining thread."""
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "omnivec"), "serve", "--host", "127.0.0.1", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-        stdin=subprocess.DEVNULL,
-    )
-    logged, draining = drain(process.stderr)
-    return process, logged, draining
-
-
 def test_sigterm_lets_an_in_flight_search_finish(settings_env: dict[str, str], tmp_path: Path) -> None:
     env = {
         **os.environ, **settings_env,
@@ -665,19 +650,13 @@ def test_sigterm_lets_an_in_flight_search_finish(settings_env: dict[str, str], t
     with wave.open(str(long_query), "wb") as out:
         out.setparams(params)
         out.writeframes(frames * 3)
-    process, logged, draining = _serve_subprocess(env)
+    server = ServerProcess(env, tmp_path / "serve.log")
+    target = server.start()
     try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if not line.startswith("omnivec serving on 127.0.0.1:"):
-            process.wait(30)
-            draining.join(10)
-        assert line.startswith("omnivec serving on 127.0.0.1:"), line + "".join(logged)
-        target = line.strip().rsplit(" ", 1)[1]
         # Every encoder loaded, not only the text path (what SERVING means): Whisper serves the
         # query, and CLIP still loading would compete with it for the cores.
-        wait_until_every_encoder_serves(target, env)
-        process.send_signal(signal.SIGUSR1)  # a stack dump to stderr; the server carries on
+        server.wait_every_encoder()
+        server.send_signal(signal.SIGUSR1)  # a stack dump to stderr; the server carries on
         with Client(target, timeout=120) as c:
             c.create_collection("notes", ["text"])
             c.upsert("notes", [UpsertItem(Media(text="the espresso machine makes crema"))])
@@ -692,22 +671,19 @@ def test_sigterm_lets_an_in_flight_search_finish(settings_env: dict[str, str], t
             worker = threading.Thread(target=search)
             worker.start()
             time.sleep(0.5)
-            process.send_signal(signal.SIGTERM)
+            server.send_signal(signal.SIGTERM)
             worker.join(200)
         assert "error" not in outcome, outcome.get("error")
         assert len(outcome["hits"]) == 1
-        assert process.wait(60) == 0
-        draining.join(30)
-        stderr = "".join(logged)
+        assert server.wait(60) == 0
+        stderr = server.log_text()
         finished = "method=/omnivec.v1.SearchService/Search code=OK"
         assert "shutting down" in stderr and finished in stderr
         assert "(most recent call first)" in stderr and "in _serve" in stderr  # the SIGUSR1 dump
         # It was in flight at the signal: it finished after the shutdown began.
         assert stderr.index("shutting down") < stderr.index(finished), stderr
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        server.kill()
 
 
 def test_sigterm_while_encoders_still_load_exits_cleanly(
@@ -718,22 +694,16 @@ def test_sigterm_while_encoders_still_load_exits_cleanly(
     aborted the process (exit 134, "terminate called without an active exception") from a
     thread still inside native model-loading code."""
     env = {**os.environ, **settings_env, "OMNIVEC_DATA_DIR": str(tmp_path / "data")}
-    process, logged, draining = _serve_subprocess(env)
+    server = ServerProcess(env, tmp_path / "serve.log")
+    server.start()
     try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("omnivec serving on 127.0.0.1:"), line
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(180)
-        draining.join(30)
-        stderr = "".join(logged)
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(180)
+        stderr = server.log_text()
         assert code == 0, stderr
         assert "terminate called" not in stderr and "stopped" in stderr, stderr
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-
+        server.kill()
 
 # --- dynamic batching (no server, a fake encoder) -------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Helpers shared by the reliability tests: short/long bounds, figures, server processes.
+"""Helpers shared by the reliability tests: short/long bounds, figures, server environments
+(the server subprocess itself is ``tests.support.processes.ServerProcess``).
 
 Bounds: every loop in this suite is bounded in count *and* in time. ``bound(short, long)`` picks
 the value for the current mode (``OMNIVEC_RELIABILITY=long`` selects the long one).
@@ -12,24 +13,16 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import grpc
-
-from omnivec.server.announce import SERVING, serving_address
 
 LONG = os.environ.get("OMNIVEC_RELIABILITY", "").strip().lower() == "long"
 MODE = "long" if LONG else "short"
 REPORT_ENV = "OMNIVEC_RELIABILITY_REPORT"
-OMNIVEC_BIN = Path(sys.executable).parent / "omnivec"
 
 # The statuses omnivec documents for a bad or impossible request; anything else (UNKNOWN,
 # INTERNAL, UNIMPLEMENTED, ...) is a bug. DEADLINE_EXCEEDED is documented too, but the tests
@@ -96,107 +89,6 @@ def server_env(settings_env: Mapping[str, str], data_dir: Path | str, **extra: s
     }
     env.update(extra)
     return env
-
-
-class ServerProcess:
-    """One `omnivec serve --host 127.0.0.1 --port 0` subprocess; stderr goes to a log file."""
-
-    def __init__(self, env: Mapping[str, str], log_path: Path) -> None:
-        self.env = dict(env)
-        self.log_path = log_path
-        self.process: subprocess.Popen[str] | None = None
-        self.target = ""
-        self._log: IO[str] | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def start(self, timeout: float = 120.0) -> str:
-        """Starts the server and returns HOST:PORT once it has printed its address."""
-        self._log = open(self.log_path, "a", encoding="utf-8")  # noqa: SIM115 - closed in stop
-        self._log.write(f"\n===== start {time.strftime('%H:%M:%S')} =====\n")
-        self._log.flush()
-        self.process = subprocess.Popen(
-            [str(OMNIVEC_BIN), "serve", "--host", "127.0.0.1", "--port", "0"],
-            stdout=subprocess.PIPE, stderr=self._log, stdin=subprocess.DEVNULL, text=True,
-            env=self.env,
-        )
-        assert self.process.stdout is not None
-        selector = selectors.DefaultSelector()
-        selector.register(self.process.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + timeout
-        line = ""
-        try:
-            while time.monotonic() < deadline:
-                if selector.select(timeout=0.5):
-                    line = self.process.stdout.readline()
-                    break
-                if self.process.poll() is not None:
-                    break
-        finally:
-            selector.close()
-        address = serving_address(line)
-        if not line.startswith(SERVING) or address is None:
-            self.kill()
-            raise AssertionError(f"server did not start: {line!r}\n{self.log_tail()}")
-        self.target = address
-        return self.target
-
-    def wait_serving(self, timeout: float = 180.0) -> None:
-        from omnivec.client import Client, OmnivecClientError
-
-        deadline = time.monotonic() + timeout
-        with Client(self.target, retries=0, timeout=5) as client:
-            while time.monotonic() < deadline:
-                assert self.process is not None
-                if self.process.poll() is not None:
-                    raise AssertionError(f"server exited early\n{self.log_tail()}")
-                try:
-                    if client.health() == "SERVING":
-                        return
-                except OmnivecClientError:
-                    pass
-                time.sleep(0.1)
-        raise AssertionError(f"server not SERVING after {timeout} s\n{self.log_tail()}")
-
-    def kill(self) -> None:
-        """SIGKILL (kill -9): no shutdown hook, no flush."""
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
-        self._reap()
-
-    def terminate(self, timeout: float = 60.0) -> int:
-        """SIGTERM: the graceful path; returns the exit status."""
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout)
-        finally:
-            self._reap()
-
-    def _reap(self) -> None:
-        if self.process is not None:
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(30)
-            if self.process.stdout is not None:
-                self.process.stdout.close()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def log_tail(self, chars: int = 4000) -> str:
-        if self._log is not None:
-            self._log.flush()
-        try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")[-chars:]
-        except OSError:
-            return ""
 
 
 @contextmanager
