@@ -143,7 +143,8 @@ def test_stop_waits_for_an_encoder_still_loading(
     with _serving(settings, tmp_path / "data", pipe) as (server, _port):
         try:
             # CLIP's loader starts once the text path is warm.
-            assert _clip_state_when(server, lambda state: state == "loading") == "loading"
+            loading = _clip_state_when(server, lambda state: state == "loading", seconds=30)
+            assert loading == "loading"
             released = threading.Timer(1.0, release.set)  # the checkpoint arrives during the stop
             released.start()
             with caplog.at_level(logging.INFO, logger="omnivec.server"):

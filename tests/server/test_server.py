@@ -705,6 +705,7 @@ def test_sigterm_while_encoders_still_load_exits_cleanly(
     finally:
         server.kill()
 
+
 # --- dynamic batching (no server, a fake encoder) -------------------------------------------------
 
 

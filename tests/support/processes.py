@@ -168,10 +168,7 @@ class ServerProcess:
         assert self.process is not None
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout)
-        finally:
-            self._reap()
+        return self.wait(timeout)
 
     def _reap(self) -> None:
         if self.process is not None:

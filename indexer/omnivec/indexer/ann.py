@@ -287,8 +287,7 @@ class AnnIndex:
             if self._layout == "ivfpq":
                 code_size = int(faiss.extract_index_ivf(self._index).code_size)
             per_stored = stored_vector_bytes(
-                self._layout, self._dim, self._params, code_size=code_size,
-                refine=self._refine is not None,
+                self._layout, self._dim, self._params, code_size=code_size
             )
             stored = int(self._ids.size)
             live = stored - int(self._tombstones.size)
@@ -541,7 +540,8 @@ class AnnIndex:
             return d, i
         if self._layout == "ivfpq" and (self._refine is None or cand is None):
             sel = None if cand is None else faiss.IDSelectorBatch(cand)
-            depth = self._rerank_depth_locked(k, int(self._ids.size) if cand is None else cand.size)
+            # With a re-ranking copy this runs only for cand None: every stored vector competes.
+            depth = self._rerank_depth_locked(k, int(self._ids.size))
             d, i = self._index.search(
                 q, depth, params=_ivf_search_params(self._params.nlist, sel)
             )

@@ -199,8 +199,8 @@ class SpaceIndexes:
                     self._follow_table(space)  # another writer's commits landed meanwhile
                     index = self._open[space]
                 wanted = self._params(space, index.ntotal)
-                reranks = (wanted.refine_factor > 0) != (index.params.refine_factor > 0)
-                if (wanted.kind != index.kind or reranks
+                rerank_changed = (wanted.refine_factor > 0) != (index.params.refine_factor > 0)
+                if (wanted.kind != index.kind or rerank_changed
                         or index.tombstone_ratio > MAX_TOMBSTONE_RATIO):
                     index = self._build(space)
                     self._open[space] = index

@@ -224,13 +224,13 @@ def _largest_divisor_at_most(n: int, cap: int) -> int:
 
 
 def stored_vector_bytes(
-    layout: Layout, dim: int, params: AnnParams, *, code_size: int | None = None,
-    refine: bool | None = None,
+    layout: Layout, dim: int, params: AnnParams, *, code_size: int | None = None
 ) -> float:
     """Resident bytes one stored vector costs in a FAISS index of ``layout`` (vectors or codes,
     graph links, id bookkeeping), fixed costs (coarse quantizer, codebooks) left out. The one
     formula both for planning (the memory budget, from ``params``) and for a live index, which
-    passes its real ``code_size`` and whether it holds the re-ranking copy (``refine``)."""
+    passes its IVF-PQ's real ``code_size``. A trained IVF-PQ holds the re-ranking copy exactly
+    when ``params.refine_factor`` asks for one (built so, and checked when read back)."""
     if layout == "flat":
         return float(4 * dim + ID_MAP2_BYTES)
     if layout == "hnsw":
@@ -241,6 +241,6 @@ def stored_vector_bytes(
         links = 2 * m + m / (m - 1)
         return 4 * dim + 4 * links + 4 + 8 + ID_MAP2_BYTES
     per = float((params.pq_m if code_size is None else code_size) + 8)  # code + int64 id in its list
-    if params.refine_factor > 0 if refine is None else refine:
+    if params.refine_factor > 0:
         per += dim + ID_MAP2_BYTES  # the 8-bit re-ranking copy (a byte a dimension) and its id map
     return per
