@@ -14,7 +14,12 @@ the probe fitted after it or the cross-validation guard that decides whether to 
   share: the assumption of the transductive few-shot literature (PT-MAP), true of these sets,
   rarely of a real collection;
 - ``centred``: rows and prompts re-centred on the collection's mean and renormalised before EM
-  (SimpleShot's CL2N).
+  (SimpleShot's CL2N);
+- ``keywords`` (and ``keywords, xS`` with the labelled rows weighted): each row's embedding joined
+  with its TF-IDF vector over the set's own texts (words and word pairs seen in 2+ texts,
+  sublinear term frequency; each part unit-length, then the whole renormalised), the prompts
+  padded with zeros there. The IDF is learnt from the whole collection, which makes the keyword
+  half transductive too: a sparse "hybrid" feature, as hybrid search joins BM25 to the vectors.
 
     python scripts/explore_em_variants.py [--seeds 10] [--shots 1,2,4,8,16] [--out FILE]
 """
@@ -100,6 +105,19 @@ VARIANTS: dict[str, Variant] = {
 }
 
 
+KEYWORD_VARIANTS: dict[str, Variant] = {"keywords": _shipped, "keywords, xS": _em(_fewest)}
+
+
+def _with_keywords(X: np.ndarray, P: np.ndarray, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows joined with their TF-IDF vectors over ``texts``; prompts padded with zeros."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    tfidf = TfidfVectorizer(sublinear_tf=True, min_df=2, ngram_range=(1, 2)).fit_transform(texts)
+    K = np.asarray(tfidf.todense(), dtype=np.float64)
+    K /= np.maximum(np.linalg.norm(K, axis=1, keepdims=True), 1e-12)  # a text of no kept word: 0
+    return _unit(np.hstack([X, K])), _unit(np.hstack([P, np.zeros((len(P), K.shape[1]))]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=10)
@@ -112,7 +130,7 @@ def main() -> None:
 
     hub = ModelHub(load_settings())
     shots = [int(s) for s in args.shots.split(",")]
-    names = [*VARIANTS, "centred"]
+    names = [*VARIANTS, "centred", "keywords", "keywords, xS"]
     lines = [f"python scripts/explore_em_variants.py --seeds {args.seeds} --shots {args.shots}",
              "accuracy (%) of the EM classifier alone on the rows not drawn, mean of the draws", ""]
     for path in DATA_SETS:
@@ -123,14 +141,17 @@ def main() -> None:
         P = _unit(embed_prompts(hub, "text", classes, prompt, readable).astype(np.float64))
         centre = X.mean(axis=0)
         Xc, Pc = _unit(X - centre), _unit(P - centre)
+        Xk, Pk = _with_keywords(X, P, texts)
         y = np.asarray([classes.index(label) for label in labels])
         lines += [path.name, f"{'shots':>5} " + " ".join(f"{n:>13}" for n in names)]
         for s in shots:
             scores: dict[str, list[float]] = {n: [] for n in names}
             for seed in range(args.seeds):
                 train, test = _draw(y, s, np.random.default_rng(1000 + seed))
-                for name, fit in [*VARIANTS.items(), ("centred", _shipped)]:
-                    rows, prompts = (Xc, Pc) if name == "centred" else (X, P)
+                for name, fit in [*VARIANTS.items(), ("centred", _shipped), *KEYWORD_VARIANTS.items()]:
+                    rows, prompts = {"centred": (Xc, Pc), **dict.fromkeys(KEYWORD_VARIANTS, (Xk, Pk))}.get(
+                        name, (X, P)
+                    )
                     D, bias = fit(rows[train], y[train], rows[test], prompts, len(classes))
                     logits = em.EM_CONCENTRATION * rows[test] @ D.T + bias
                     hits = np.argmax(logits, axis=1) == y[test]
