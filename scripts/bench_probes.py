@@ -360,7 +360,29 @@ def timing(X: np.ndarray, labels: list[str], prompts: dict[str, np.ndarray]) -> 
     return out
 
 
-def evaluate_set(hub: Any, path: Path, seeds: int, sections: set[str], prompt_noise: float = 0.0) -> dict[str, Any]:
+def with_keywords(X: np.ndarray, P: np.ndarray, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's embedding joined with its TF-IDF vector over ``texts`` (words and word pairs in
+    2+ texts, sublinear term frequency; each half unit-length, the whole renormalised); the
+    prompts padded with zeros there, so zero-shot is unchanged. The IDF is learnt from every row,
+    labelled or not: the keyword half is transductive too. An exploration (issue 14), not a
+    product feature."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    tfidf = TfidfVectorizer(sublinear_tf=True, min_df=2, ngram_range=(1, 2)).fit_transform(texts)
+    K = np.asarray(tfidf.todense(), dtype=np.float64)
+    K /= np.maximum(np.linalg.norm(K, axis=1, keepdims=True), 1e-12)  # a text of no kept word: 0
+
+    def unit(a: np.ndarray) -> np.ndarray:
+        out: np.ndarray = a / np.linalg.norm(a, axis=1, keepdims=True)
+        return out
+
+    return unit(np.hstack([unit(X), K])), unit(np.hstack([unit(P), np.zeros((len(P), K.shape[1]))]))
+
+
+def evaluate_set(
+    hub: Any, path: Path, seeds: int, sections: set[str], prompt_noise: float = 0.0,
+    keywords: bool = False,
+) -> dict[str, Any]:
     from omnivec.indexer.classify import embed_prompts
 
     texts, labels = _load(path)
@@ -377,6 +399,8 @@ def evaluate_set(hub: Any, path: Path, seeds: int, sections: set[str], prompt_no
         P = P / np.linalg.norm(P, axis=1, keepdims=True)
         P = P + prompt_noise * np.random.default_rng(7).normal(size=P.shape) / np.sqrt(P.shape[1])
         P = P / np.linalg.norm(P, axis=1, keepdims=True)
+    if keywords:
+        X, P = with_keywords(X, P, texts)
     prompts = {c: P[i] for i, c in enumerate(classes)}
     per_class = min(labels.count(c) for c in classes)
     out: dict[str, Any] = {
@@ -388,6 +412,7 @@ def evaluate_set(hub: Any, path: Path, seeds: int, sections: set[str], prompt_no
         "class_names": "readable" if readable else "raw section names",
         "embed_seconds": round(embed_s, 2),
         "prompt_noise": prompt_noise,
+        "features": "embedding + TF-IDF keywords" if keywords else "embedding",
         "_xy": (X, labels, prompts),
     }
     if "few-shot" in sections:
@@ -406,6 +431,8 @@ def _print(output: dict[str, Any]) -> None:
     print(f"encoder: {output['encoder']}  prompt: {PROMPT!r}")
     for result in output["sets"]:
         noise = f", prompt embeddings perturbed by {result['prompt_noise']:g}" if result['prompt_noise'] else ""
+        if result.get("features", "embedding") != "embedding":
+            noise += f", features: {result['features']}"
         print(f"\ndata: {result['data']} (class names: {result['class_names']}{noise}; "
               f"prompt {result.get('prompt', PROMPT)!r})")
         fs = result.get("few_shot_accuracy_pct")
@@ -488,6 +515,10 @@ def main() -> None:
         help="perturb the prompt embeddings (poor prompts, simulated), e.g. 2.5; 0 = real prompts",
     )
     ap.add_argument(
+        "--keywords", action="store_true",
+        help="join each embedding with its TF-IDF vector over the set's texts (an exploration)",
+    )
+    ap.add_argument(
         "--out", type=Path, default=REPO / "benchmarks" / "results" / "probes.json",
         help="where the full results (every draw) are written as JSON",
     )
@@ -502,7 +533,7 @@ def main() -> None:
 
     hub = ModelHub(load_settings(offline=True))
     results = [
-        evaluate_set(hub, path, args.seeds, sections, args.prompt_noise)
+        evaluate_set(hub, path, args.seeds, sections, args.prompt_noise, args.keywords)
         for path in ([p.resolve() for p in args.data] if args.data else list(DATA_SETS))
     ]
     timed = next((r for r in results if r["classes"] == 50), None)

@@ -36,7 +36,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from bench_probes import DATA_SETS, _draw, _load, set_prompting  # noqa: E402
+from bench_probes import DATA_SETS, _draw, _load, set_prompting, with_keywords  # noqa: E402
 
 from omnivec.indexer.probes import unlabeled as em  # noqa: E402
 from omnivec.indexer.probes.numerics import softmax  # noqa: E402
@@ -108,16 +108,6 @@ VARIANTS: dict[str, Variant] = {
 KEYWORD_VARIANTS: dict[str, Variant] = {"keywords": _shipped, "keywords, xS": _em(_fewest)}
 
 
-def _with_keywords(X: np.ndarray, P: np.ndarray, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Rows joined with their TF-IDF vectors over ``texts``; prompts padded with zeros."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    tfidf = TfidfVectorizer(sublinear_tf=True, min_df=2, ngram_range=(1, 2)).fit_transform(texts)
-    K = np.asarray(tfidf.todense(), dtype=np.float64)
-    K /= np.maximum(np.linalg.norm(K, axis=1, keepdims=True), 1e-12)  # a text of no kept word: 0
-    return _unit(np.hstack([X, K])), _unit(np.hstack([P, np.zeros((len(P), K.shape[1]))]))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=10)
@@ -141,7 +131,7 @@ def main() -> None:
         P = _unit(embed_prompts(hub, "text", classes, prompt, readable).astype(np.float64))
         centre = X.mean(axis=0)
         Xc, Pc = _unit(X - centre), _unit(P - centre)
-        Xk, Pk = _with_keywords(X, P, texts)
+        Xk, Pk = with_keywords(X, P, texts)
         y = np.asarray([classes.index(label) for label in labels])
         lines += [path.name, f"{'shots':>5} " + " ".join(f"{n:>13}" for n in names)]
         for s in shots:
