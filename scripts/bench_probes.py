@@ -202,10 +202,28 @@ def ensembles(
     return out
 
 
-def active_learning(X: np.ndarray, labels: list[str], prompts: dict[str, np.ndarray], seeds: int) -> dict[str, Any]:
-    """From 1 shot, ROUNDS rounds of PER_ROUND labels by suggest vs at random (same start)."""
-    from omnivec.indexer.probes import ProbeTrainingConfig, train_probe
+# (probe, every row's embedding, the unlabelled rows, generator) -> the rows to label next
+Chooser = Callable[[Any, np.ndarray, np.ndarray, np.random.Generator], np.ndarray]
+
+
+def suggest_chooser(model: Any, X: np.ndarray, pool: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     from omnivec.indexer.probes.suggestion import suggest_rows
+
+    return pool[[s.row for s in suggest_rows(model.predict_proba(X[pool]), X[pool], PER_ROUND)]]
+
+
+def random_chooser(model: Any, X: np.ndarray, pool: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return rng.choice(pool, PER_ROUND, replace=False)
+
+
+def labelling_rounds(
+    X: np.ndarray, labels: list[str], prompts: dict[str, np.ndarray], seeds: int,
+    strategies: dict[str, Chooser],
+) -> tuple[dict[str, list[float]], dict[str, list[list[float]]]]:
+    """From 1 shot per class, ROUNDS rounds of PER_ROUND labels chosen by each strategy (same
+    start per draw): each strategy's final accuracy per draw, on the rows no strategy labelled
+    (paired), and its accuracy on the unlabelled rows before each round."""
+    from omnivec.indexer.probes import ProbeTrainingConfig, train_probe
 
     classes = sorted(prompts)
     y = np.asarray([classes.index(lab) for lab in labels])
@@ -219,18 +237,12 @@ def active_learning(X: np.ndarray, labels: list[str], prompts: dict[str, np.ndar
         )
         return model
 
-    pick: dict[str, Callable[[Any, np.ndarray, np.random.Generator], np.ndarray]] = {
-        "suggest": lambda model, pool, rng: pool[
-            [s.row for s in suggest_rows(model.predict_proba(X[pool]), X[pool], PER_ROUND)]
-        ],
-        "random": lambda model, pool, rng: rng.choice(pool, PER_ROUND, replace=False),
-    }
-    curves: dict[str, list[list[float]]] = {k: [] for k in pick}
-    finals: dict[str, list[float]] = {k: [] for k in pick}
+    curves: dict[str, list[list[float]]] = {k: [] for k in strategies}
+    finals: dict[str, list[float]] = {k: [] for k in strategies}
     for seed in range(seeds):
         start, _ = _draw(y, 1, np.random.default_rng(1000 + seed))
         labelled: dict[str, np.ndarray] = {}
-        for name, chooser in pick.items():
+        for name, chooser in strategies.items():
             rng = np.random.default_rng(5000 + seed)
             rows = start.copy()
             curve = []
@@ -238,13 +250,20 @@ def active_learning(X: np.ndarray, labels: list[str], prompts: dict[str, np.ndar
                 model = train(rows, seed)
                 pool = np.setdiff1d(np.arange(len(y)), rows)
                 curve.append(_accuracy(model, X[pool], truth_all[pool]))
-                rows = np.union1d(rows, chooser(model, pool, rng))
+                rows = np.union1d(rows, chooser(model, X, pool, rng))
             labelled[name] = rows
             curves[name].append(curve)
-        # Both final probes are scored on the rows neither strategy labelled (paired).
-        test = np.setdiff1d(np.arange(len(y)), np.union1d(*labelled.values()))
+        test = np.setdiff1d(np.arange(len(y)), np.unique(np.concatenate(list(labelled.values()))))
         for name, rows in labelled.items():
             finals[name].append(_accuracy(train(rows, seed), X[test], truth_all[test]))
+    return finals, curves
+
+
+def active_learning(X: np.ndarray, labels: list[str], prompts: dict[str, np.ndarray], seeds: int) -> dict[str, Any]:
+    """From 1 shot, ROUNDS rounds of PER_ROUND labels by suggest vs at random (same start)."""
+    finals, curves = labelling_rounds(
+        X, labels, prompts, seeds, {"suggest": suggest_chooser, "random": random_chooser}
+    )
     return {
         "start": "1 shot per class",
         "rounds": ROUNDS,
@@ -258,6 +277,14 @@ def active_learning(X: np.ndarray, labels: list[str], prompts: dict[str, np.ndar
         },
         "draws_pct": {k: [round(100 * a, 2) for a in v] for k, v in finals.items()},
     }
+
+
+def emit(lines: list[str], out: Path | None) -> None:
+    """Print an exploration's text report and, with ``--out``, save it."""
+    text = "\n".join(lines)
+    print(text)
+    if out:
+        out.write_text(text + "\n", encoding="utf-8")
 
 
 def parity(X: np.ndarray, labels: list[str], seeds: int = 10, shots: int = 16) -> dict[str, Any]:

@@ -36,7 +36,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from bench_probes import DATA_SETS, _draw, _load, set_prompting, with_keywords  # noqa: E402
+from bench_probes import DATA_SETS, _draw, _load, emit, set_prompting, with_keywords  # noqa: E402
 
 from omnivec.indexer.probes import unlabeled as em  # noqa: E402
 from omnivec.indexer.probes.numerics import softmax  # noqa: E402
@@ -149,10 +149,7 @@ def main() -> None:
             lines.append(f"{s:>5} " + " ".join(f"{np.mean(scores[n]):>13.1f}" for n in names))
             print(lines[-1], flush=True)
         lines.append("")
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n", encoding="utf-8")
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,79 +28,42 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from bench_probes import DATA_SETS, PER_ROUND, ROUNDS, _accuracy, _draw, _load, set_prompting  # noqa: E402
+from bench_probes import (  # noqa: E402
+    DATA_SETS,
+    PER_ROUND,
+    ROUNDS,
+    Chooser,
+    _load,
+    emit,
+    labelling_rounds,
+    random_chooser,
+    set_prompting,
+    suggest_chooser,
+)
 
 from omnivec.indexer.probes.suggestion import suggest_rows  # noqa: E402
 
 SHORTLIST_PER_PICK = 5
 
-# (probe, unlabelled rows, their vectors, generator) -> chosen indices into the rows
-Chooser = Callable[[Any, np.ndarray, np.ndarray, np.random.Generator], np.ndarray]
 
-
-def _spread(proba: np.ndarray, vectors: np.ndarray, n: int) -> list[int]:
-    shortlist = suggest_rows(proba, vectors, min(len(proba), SHORTLIST_PER_PICK * n))
+def _spread(model: Any, X: np.ndarray, pool: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    proba = model.predict_proba(X[pool])
+    shortlist = suggest_rows(proba, X[pool], min(len(pool), SHORTLIST_PER_PICK * PER_ROUND))
     by_class: dict[int, list[Any]] = {}
     for s in shortlist:
         by_class.setdefault(s.predicted, []).append(s)
     picked: list[int] = []
-    while len(picked) < n and by_class:
+    while len(picked) < PER_ROUND and by_class:
         for cls in sorted(by_class, key=lambda c: -by_class[c][0].score):
             picked.append(by_class[cls].pop(0).row)
             if not by_class[cls]:
                 del by_class[cls]
-            if len(picked) == n:
+            if len(picked) == PER_ROUND:
                 break
-    return picked
+    return pool[picked]
 
 
-STRATEGIES: dict[str, Chooser] = {
-    "shipped": lambda m, pool, X, rng: pool[
-        [s.row for s in suggest_rows(m.predict_proba(X[pool]), X[pool], PER_ROUND)]
-    ],
-    "spread": lambda m, pool, X, rng: pool[_spread(m.predict_proba(X[pool]), X[pool], PER_ROUND)],
-    "random": lambda m, pool, X, rng: rng.choice(pool, PER_ROUND, replace=False),
-}
-
-
-def _compare(hub: Any, path: Path, seeds: int) -> dict[str, list[float]]:
-    """Every strategy's accuracy (%) after the rounds, one per draw."""
-    from omnivec.indexer.classify import embed_prompts
-    from omnivec.indexer.probes import ProbeTrainingConfig, train_probe
-
-    texts, labels = _load(path)
-    X = hub.text().encode_texts(texts).astype(np.float64)
-    classes = sorted(set(labels))
-    prompt, readable = set_prompting(path)
-    P = embed_prompts(hub, "text", classes, prompt, readable)
-    prompts = {c: P[i] for i, c in enumerate(classes)}
-    y = np.asarray([classes.index(label) for label in labels])
-    truth = np.asarray(labels)
-
-    def train(rows: np.ndarray, seed: int) -> Any:
-        rest = np.setdiff1d(np.arange(len(y)), rows)
-        model, _ = train_probe(
-            X[rows], [labels[i] for i in rows], prompt_embeddings=prompts, unlabeled=X[rest],
-            config=ProbeTrainingConfig(seed=seed),
-        )
-        return model
-
-    finals: dict[str, list[float]] = {name: [] for name in STRATEGIES}
-    for seed in range(seeds):
-        start, _ = _draw(y, 1, np.random.default_rng(1000 + seed))
-        labelled: dict[str, np.ndarray] = {}
-        for name, choose in STRATEGIES.items():
-            rng, rows = np.random.default_rng(5000 + seed), start.copy()
-            for _ in range(ROUNDS):
-                model = train(rows, seed)
-                pool = np.setdiff1d(np.arange(len(y)), rows)
-                rows = np.union1d(rows, choose(model, pool, X, rng))
-            labelled[name] = rows
-        test = np.setdiff1d(np.arange(len(y)), np.unique(np.concatenate(list(labelled.values()))))
-        for name, rows in labelled.items():
-            finals[name].append(100 * _accuracy(train(rows, seed), X[test], truth[test]))
-        print(path.name, seed, {k: round(v[-1], 1) for k, v in finals.items()}, flush=True)
-    return finals
+STRATEGIES: dict[str, Chooser] = {"shipped": suggest_chooser, "spread": _spread, "random": random_chooser}
 
 
 def main() -> None:
@@ -110,6 +72,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, action="append")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    from omnivec.indexer.classify import embed_prompts
     from omnivec.indexer.config import load_settings
     from omnivec.indexer.models import ModelHub
 
@@ -123,10 +86,18 @@ def main() -> None:
         "",
     ]
     for path in paths:
-        finals = _compare(hub, path, args.seeds)
-        random = finals["random"]
+        texts, labels = _load(path)
+        X = hub.text().encode_texts(texts).astype(np.float64)
+        classes = sorted(set(labels))
+        prompt, readable = set_prompting(path)
+        P = embed_prompts(hub, "text", classes, prompt, readable)
+        finals, _ = labelling_rounds(
+            X, labels, {c: P[i] for i, c in enumerate(classes)}, args.seeds, STRATEGIES
+        )
+        random = [100 * a for a in finals["random"]]
         lines.append(path.name)
-        for name, values in finals.items():
+        for name, draws in finals.items():
+            values = [100 * a for a in draws]
             wins = sum(a > b for a, b in zip(values, random))
             vs = (
                 "" if name == "random"
@@ -135,10 +106,7 @@ def main() -> None:
             lines.append(f"  {name:>8} {np.mean(values):5.1f} ± {np.std(values):3.1f}{vs}")
         lines.append("")
         print("\n".join(lines[-len(finals) - 2 :]), flush=True)
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n", encoding="utf-8")
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":
