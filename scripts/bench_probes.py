@@ -395,15 +395,14 @@ def with_keywords(X: np.ndarray, P: np.ndarray, texts: list[str]) -> tuple[np.nd
     product feature."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
+    from omnivec.indexer.probes.numerics import as_unit_rows
+
     tfidf = TfidfVectorizer(sublinear_tf=True, min_df=2, ngram_range=(1, 2)).fit_transform(texts)
     K = np.asarray(tfidf.todense(), dtype=np.float64)
     K /= np.maximum(np.linalg.norm(K, axis=1, keepdims=True), 1e-12)  # a text of no kept word: 0
-
-    def unit(a: np.ndarray) -> np.ndarray:
-        out: np.ndarray = a / np.linalg.norm(a, axis=1, keepdims=True)
-        return out
-
-    return unit(np.hstack([unit(X), K])), unit(np.hstack([unit(P), np.zeros((len(P), K.shape[1]))]))
+    rows = np.hstack([as_unit_rows(X, None, what="embeddings"), K])
+    padded = np.hstack([as_unit_rows(P, None, what="prompts"), np.zeros((len(P), K.shape[1]))])
+    return as_unit_rows(rows, None, what="rows"), as_unit_rows(padded, None, what="prompts")
 
 
 def evaluate_set(
@@ -457,10 +456,10 @@ def evaluate_set(
 def _print(output: dict[str, Any]) -> None:
     print(f"encoder: {output['encoder']}  prompt: {PROMPT!r}")
     for result in output["sets"]:
-        noise = f", prompt embeddings perturbed by {result['prompt_noise']:g}" if result['prompt_noise'] else ""
+        notes = f", prompt embeddings perturbed by {result['prompt_noise']:g}" if result['prompt_noise'] else ""
         if result.get("features", "embedding") != "embedding":
-            noise += f", features: {result['features']}"
-        print(f"\ndata: {result['data']} (class names: {result['class_names']}{noise}; "
+            notes += f", features: {result['features']}"
+        print(f"\ndata: {result['data']} (class names: {result['class_names']}{notes}; "
               f"prompt {result.get('prompt', PROMPT)!r})")
         fs = result.get("few_shot_accuracy_pct")
         if fs:
