@@ -128,6 +128,7 @@ def few_shot(X: np.ndarray, labels: list[str], prompts: dict[str, np.ndarray], s
             continue  # too few rows left to test on
         acc: dict[str, list[float]] = {"zero_shot": [], "plain": [], "prior": [], "unlabeled": []}
         used, covered, cv_prior, widths = 0, 0, 0, []
+        optimistic = pessimistic = 0  # misses: the rest of the rows below / above the interval
         for seed in range(seeds):
             rng = np.random.default_rng(1000 + seed)
             train, test = _draw(y, shots, rng)
@@ -149,6 +150,8 @@ def few_shot(X: np.ndarray, labels: list[str], prompts: dict[str, np.ndarray], s
             interval = report.accuracy_interval
             if interval is not None:
                 covered += int(interval.low <= a <= interval.high)
+                optimistic += int(a < interval.low)
+                pessimistic += int(a > interval.high)
                 widths.append(interval.high - interval.low)
         out[f"{shots}_shot"] = {
             **{k: _summary(v) for k, v in acc.items()},
@@ -158,6 +161,8 @@ def few_shot(X: np.ndarray, labels: list[str], prompts: dict[str, np.ndarray], s
             "unlabeled_kept_by_cv_seeds": used,
             "prior_chosen_by_cv_seeds": cv_prior,
             "interval_covers_test_accuracy_seeds": covered,
+            "interval_misses_optimistic_seeds": optimistic,
+            "interval_misses_pessimistic_seeds": pessimistic,
             "interval_mean_width_pct": round(100 * float(np.mean(widths)), 1) if widths else None,
             "estimate": report.estimate_method,
             "seeds": seeds,
@@ -472,7 +477,8 @@ def _print(output: dict[str, Any]) -> None:
                 print(f"{key:>7} {cells[0]:>11} {cells[1]:>11} {cells[2]:>11} {cells[3]:>11}"
                       f"   {r['unlabeled_beats_plain_seeds']:>2}/{n} {r['unlabeled_beats_zero_shot_seeds']:>2}/{n}"
                       f" {r['unlabeled_beats_prior_seeds']:>2}/{n}  {r['unlabeled_kept_by_cv_seeds']:>2}/{n}"
-                      f"   {r['interval_covers_test_accuracy_seeds']:>2}/{n} ({r['estimate']}, {width})")
+                      f"   {r['interval_covers_test_accuracy_seeds']:>2}/{n} ({r['estimate']}, {width})"
+                      + _misses(r))
         ens = result.get("prompt_ensembles_pct")
         if ens:
             for key in ("single", "ensemble"):
@@ -505,6 +511,15 @@ def _print(output: dict[str, Any]) -> None:
             u = t[key]
             print(f"training {u['shape']}: {u['wall_s']} s wall ({u['cpu_s']} s CPU), "
                   f"kept by CV: {u['unlabeled_kept_by_cv']}")
+
+
+def _misses(r: dict[str, Any]) -> str:
+    """The draws whose interval missed, by direction (results saved before they were counted
+    have no such keys)."""
+    if "interval_misses_optimistic_seeds" not in r:
+        return ""
+    return (f"  missed: {r['interval_misses_optimistic_seeds']} optimistic, "
+            f"{r['interval_misses_pessimistic_seeds']} pessimistic")
 
 
 def _coverage(results: list[dict[str, Any]]) -> dict[str, Any] | None:
