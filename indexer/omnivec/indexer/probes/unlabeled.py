@@ -49,8 +49,10 @@ unlabelled if the user had not labelled them) on a smaller sample, ``CV_UNLABELE
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from omnivec.indexer.probes.numerics import F64, IntArr, softmax
 
@@ -127,8 +129,11 @@ def sample_rows(U: F64, cap: int, rng: np.random.Generator) -> F64:
     return U[keep]
 
 
-def _unit(rows: F64) -> F64:
-    out: F64 = rows / np.maximum(np.linalg.norm(rows, axis=-1, keepdims=True), 1e-12)
+_Rows = TypeVar("_Rows", bound=NDArray[Any])
+
+
+def _unit(rows: _Rows) -> _Rows:
+    out: _Rows = rows / np.maximum(np.linalg.norm(rows, axis=-1, keepdims=True), 1e-12)
     return out
 
 
@@ -140,8 +145,13 @@ class Whitening:
     centre: F64
     matrix: F64  # symmetric (dim, dim)
 
-    def apply(self, rows: F64) -> F64:
-        return _unit((rows - self.centre) @ self.matrix)
+    def apply(self, rows: _Rows) -> _Rows:
+        """``rows`` in the whitened coordinates, in their own precision (EM whitens the big
+        unlabelled pool in float32, the labelled rows and prompts in float64)."""
+        centre: NDArray[Any] = self.centre.astype(rows.dtype)
+        matrix: NDArray[Any] = self.matrix.astype(rows.dtype)
+        whitened: _Rows = (rows - centre) @ matrix
+        return _unit(whitened)
 
     def to_raw(self, directions: F64) -> F64:
         """Unit directions in the raw space whose scores rank classes as ``directions`` do in the
@@ -214,22 +224,19 @@ def em_directions(
     norms = np.linalg.norm(start, axis=1)
     if np.any(norms <= 1e-12):
         return None
+    start /= norms[:, None]
     if not len(U):
-        means = start / norms[:, None]
-        return EmFit(transductive_directions(means, prompts), means)
+        return EmFit(transductive_directions(start, prompts), start)
     # float32 for the big products (the cost), float64 for what accumulates: as the solver.
     U32 = np.ascontiguousarray(U, dtype=np.float32)
     raw_prompt_logits = None
     if prompts is not None:
         raw_prompt_logits = (U32 @ prompts.T.astype(np.float32)).astype(np.float64)
         raw_prompt_logits *= EM_CONCENTRATION * PROMPT_ANCHOR
-    weights = _in_domain_weights(U32, start / norms[:, None], raw_prompt_logits)
+    weights = _in_domain_weights(U32, start, raw_prompt_logits)
     step = -(-len(U) // WHITENING_ROWS)  # an even sample of at most WHITENING_ROWS rows
     whitening = fit_whitening(U[::step], weights[::step])
-    W32 = whitening.matrix.astype(np.float32)
-    Uw = U32 - whitening.centre.astype(np.float32)
-    Uw = Uw @ W32
-    Uw /= np.maximum(np.linalg.norm(Uw, axis=1, keepdims=True), 1e-12)
+    Uw = whitening.apply(U32)
     Xw = whitening.apply(X)
     Pw = None if prompts is None else whitening.apply(prompts)
     labelled_w = np.zeros((n_classes, dim))
