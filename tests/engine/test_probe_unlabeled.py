@@ -381,3 +381,65 @@ def test_the_unlabeled_rows_are_kept_only_on_a_higher_out_of_fold_accuracy() -> 
     assert not unlabeled_wins(scored([0, 1, 1, 1, 0, 1]), base)  # as many rows right: a tie
     assert not unlabeled_wins(scored([1, 0, 0, 0, 1, 1]), base)
     assert not unlabeled_wins(scored(None), base) and not unlabeled_wins(base, scored(None))
+
+
+# -- the learning curve: the served probe has more rows than the one scored ------------------------
+
+
+def test_halved_rows_keep_half_of_every_class_and_never_empty_one() -> None:
+    from omnivec.indexer.probes.learning_curve import halved_rows
+
+    y = np.asarray([0] * 9 + [1] * 4 + [2] * 1)
+    rows = np.arange(len(y))
+    half = halved_rows(rows, y, np.random.default_rng(0))
+    assert np.bincount(y[half], minlength=3).tolist() == [4, 2, 1]
+    assert set(half.tolist()) <= set(rows.tolist()) and list(half) == sorted(half)
+
+
+def test_a_learning_curve_expects_a_gain_only_from_more_rows_and_never_a_loss() -> None:
+    import math
+
+    from omnivec.indexer.probes.learning_curve import LearningCurve
+
+    curve = LearningCurve(halving_cost=0.04, rows_full=96, rows_half=48, scored_rows=120)
+    # Log-linear: 4 points per halving is 4 points per doubling; 120 -> 160 rows is log2(4/3).
+    assert curve.gain(120, 160) == pytest.approx(0.04 * math.log2(160 / 120))
+    assert curve.gain(160, 160) == 0.0 and curve.gain(160, 120) == 0.0
+    falling = LearningCurve(halving_cost=-0.02, rows_full=96, rows_half=48, scored_rows=120)
+    assert falling.slope == 0.0 and falling.gain(120, 160) == 0.0
+
+
+def test_held_out_interval_is_raised_above_only_by_the_gain_the_learning_curve_measured(
+    debian_b: Topics,
+) -> None:
+    """16 shots: the held-out estimate scores a probe trained on 120 of the 160 examples; halving
+    each fold's rows costs accuracy on these embeddings, so the interval's upper end goes up by
+    the extrapolated gain and its lower end stays Wilson's."""
+    from omnivec.indexer.probes.intervals import wilson_interval
+
+    X, labels, prompts = debian_b
+    raised = 0
+    for seed in (0, 1, 2):
+        train, rest = _draw(labels, 16, seed)
+        shots = [labels[i] for i in train]
+        _, report = train_probe(
+            X[train], shots, prompt_embeddings=prompts, unlabeled=X[rest],
+            config=ProbeTrainingConfig(seed=seed),
+        )
+        assert report.estimate_method == "held-out split" and report.n_heldout == 40
+        held = [shots[i] for i in report.evaluated_rows]
+        hits = int(np.sum(np.asarray(report.evaluated_predictions) == np.asarray(held)))
+        low, high = wilson_interval(hits, 40)
+        interval = report.accuracy_interval
+        assert interval is not None and interval.low == pytest.approx(low)
+        curve_notes = [n for n in report.notes if "halving the rows" in n]
+        assert len(curve_notes) == 1
+        assert curve_notes[0].startswith(
+            "the held-out estimate scores a probe trained on 120 of the 160 examples"
+        )
+        if interval.method == "wilson + learning curve":
+            raised += 1
+            assert interval.high > high and "upper end is raised" in curve_notes[0]
+        else:
+            assert interval.method == "wilson" and interval.high == pytest.approx(high)
+    assert raised >= 2, "more examples should help a 16-shot probe on most draws"

@@ -59,8 +59,14 @@ def print_report(record: ProbeRecord) -> None:
     else:
         interval = report.accuracy_interval
         rows = report.n_heldout if estimate == "held-out split" else report.n_train
+        # The upper end raised for the examples the scored probe lacked (see the notes).
+        raised = (
+            ", upper end raised for the learning curve"
+            if interval is not None and interval.method.endswith("learning curve")
+            else ""
+        )
         span = (
-            f" (90% interval {pct(interval.low)}-{pct(interval.high)}, {rows} rows)"
+            f" (90% interval {pct(interval.low)}-{pct(interval.high)}, {rows} rows{raised})"
             if interval is not None
             else ""
         )

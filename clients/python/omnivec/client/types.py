@@ -414,7 +414,9 @@ class Interval:
     """``[low, high]`` at confidence ``level`` (0.9: a 90% interval); ``method`` says how it was
     made ("wilson": Wilson score interval; "newcombe": Newcombe's interval of a paired
     difference; "bootstrap": a stratified percentile bootstrap over the rows, for out-of-fold
-    estimates with enough rows to resample)."""
+    estimates with enough rows to resample). A probe's accuracy interval may add
+    " + learning curve": its upper end was raised by the gain the served probe (trained on every
+    example) is expected to have over the probe that was scored; the report's notes say how much."""
 
     low: float
     high: float

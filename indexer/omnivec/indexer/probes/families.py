@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from omnivec.indexer.probes.config import ProbeTrainingConfig
-from omnivec.indexer.probes.numerics import F64, IntArr
+from omnivec.indexer.probes.numerics import F32, F64, IntArr
 from omnivec.indexer.probes.progress import ProgressCallback, StageProgress, locked_progress
 from omnivec.indexer.probes.selection import (
     FEW_SHOT_TRUST_RADIUS,
@@ -78,8 +78,8 @@ class Transduction:
     ``MAX_UNLABELED_ROWS``); ``cv_rows`` the smaller sample each CV fold reads.
     """
 
-    rows: F64
-    cv_rows: F64
+    rows: F32  # unit rows in float32: EM's products are float32 (see .unlabeled)
+    cv_rows: F32
     prompts: F64 | None
     offered: int
     # The means of the last full fit, to warm-start the next one (the final fit after the
@@ -87,7 +87,7 @@ class Transduction:
     last_means: F64 | None = field(default=None, repr=False)
 
     @classmethod
-    def of(cls, unlabeled: F64, prompts: F64 | None, seed: int) -> Transduction:
+    def of(cls, unlabeled: F32, prompts: F64 | None, seed: int) -> Transduction:
         # Its own generator: the held-out split and the folds keep drawing from the caller's in
         # the same order whether or not unlabelled rows are given.
         rng = np.random.default_rng([seed, 0x7A11])
@@ -101,7 +101,7 @@ class Transduction:
         unlabelled rows (plus ``extra`` unlabelled inputs); None when a class has no anchor."""
         pool = self.cv_rows if cv else self.rows
         if extra is not None and len(extra):
-            pool = np.vstack([pool, extra])
+            pool = np.vstack([pool, extra.astype(pool.dtype)])
         init = None if cv else self.last_means
         fit = em_directions(X, y, pool, self.prompts, n_classes, init=init)
         if fit is None:

@@ -22,8 +22,9 @@
 Rows may carry fractional hits (the share of a row's repeated out-of-fold predictions that were
 right); the formulas take the summed counts as they are.
 
-The report's level is ``REPORT_LEVEL`` (90%). Whether the intervals keep it is measured, not
-assumed: ``scripts/bench_probes.py`` counts how often the interval of the report covers the
+The report's level is ``REPORT_LEVEL`` (90%). These intervals are for the probe that was scored,
+which had fewer examples than the one served; :mod:`.learning_curve` raises the accuracy
+interval's upper end for that. Whether the intervals keep the level is measured, not assumed: ``scripts/bench_probes.py`` counts how often the interval of the report covers the
 accuracy on every row not used for training, over many draws (README, "Few-shot probes").
 """
 

@@ -95,7 +95,8 @@ class ProbeService:
     """Train, store and serve probes for the collections of one :class:`Store`.
 
     ``progress(stage, done, total)`` callbacks see the stages "embed", the training stages of
-    ``train_probe`` ("select C (plain probe)", "select C (zero-shot prior)", "fit final model")
+    ``train_probe`` ("select C (plain probe)", "select C (zero-shot prior)", "learn from
+    unlabeled rows", "select C (unlabeled rows)", "measure learning curve", "fit final model")
     and "save" for :meth:`train`; "read", "classify" and "write" for :meth:`classify_collection`.
     """
 

@@ -121,7 +121,7 @@ def min_unlabeled_rows(n_classes: int) -> int:
     return max(_MIN_ROWS, _MIN_ROWS_PER_CLASS * n_classes)
 
 
-def sample_rows(U: F64, cap: int, rng: np.random.Generator) -> F64:
+def sample_rows(U: NDArray[Any], cap: int, rng: np.random.Generator) -> NDArray[Any]:
     """``U`` itself, or ``cap`` of its rows drawn without replacement (in their original order)."""
     if len(U) <= cap:
         return U
@@ -160,7 +160,7 @@ class Whitening:
         return _unit(directions @ self.matrix)
 
 
-def fit_whitening(U: F64, weights: F64) -> Whitening:
+def fit_whitening(U: NDArray[Any], weights: F64) -> Whitening:
     """Whitening estimated on the unlabelled rows ``U``, each counted with its ``weights`` (its
     share outside the background component, so rows of another distribution do not shape it)."""
     total = float(weights.sum())
@@ -201,7 +201,7 @@ class EmFit:
 def em_directions(
     X: F64,
     y: IntArr,
-    U: F64,
+    U: NDArray[Any],
     prompts: F64 | None,
     n_classes: int,
     *,
