@@ -35,7 +35,8 @@ Sections (``--only`` picks some; all by default):
   (plain) vs scikit-learn's ``LogisticRegression`` with C chosen on the very same CV folds and
   grid, both refitted on all shots and scored on every other row.
 
-    python scripts/bench_probes.py [--seeds 10] [--only few-shot,suggest] [--json] [--out FILE]
+    python scripts/bench_probes.py [--seeds 10] [--first-draw 0] [--only few-shot,suggest] [--json]
+                                   [--out FILE]
 
 Writes every number (per draw) to benchmarks/results/probes.json and prints the summary.
 """
@@ -115,7 +116,9 @@ def _summary(values: list[float]) -> dict[str, float]:
     return {"mean": round(100 * float(np.mean(values)), 2), "std": round(100 * float(np.std(values)), 2)}
 
 
-def few_shot(X: np.ndarray, labels: list[str], prompts: dict[str, np.ndarray], seeds: int) -> dict[str, Any]:
+def few_shot(
+    X: np.ndarray, labels: list[str], prompts: dict[str, np.ndarray], seeds: int, first_draw: int = 0
+) -> dict[str, Any]:
     from omnivec.indexer.probes import ProbeTrainingConfig, train_probe
 
     classes = sorted(prompts)
@@ -129,7 +132,7 @@ def few_shot(X: np.ndarray, labels: list[str], prompts: dict[str, np.ndarray], s
         acc: dict[str, list[float]] = {"zero_shot": [], "plain": [], "prior": [], "unlabeled": []}
         used, covered, cv_prior, widths = 0, 0, 0, []
         optimistic = pessimistic = 0  # misses: the rest of the rows below / above the interval
-        for seed in range(seeds):
+        for seed in range(first_draw, first_draw + seeds):
             rng = np.random.default_rng(1000 + seed)
             train, test = _draw(y, shots, rng)
             ytr = [labels[i] for i in train]
@@ -412,7 +415,7 @@ def with_keywords(X: np.ndarray, P: np.ndarray, texts: list[str]) -> tuple[np.nd
 
 def evaluate_set(
     hub: Any, path: Path, seeds: int, sections: set[str], prompt_noise: float = 0.0,
-    keywords: bool = False,
+    keywords: bool = False, first_draw: int = 0,
 ) -> dict[str, Any]:
     from omnivec.indexer.classify import embed_prompts
 
@@ -447,7 +450,7 @@ def evaluate_set(
         "_xy": (X, labels, prompts),
     }
     if "few-shot" in sections:
-        out["few_shot_accuracy_pct"] = few_shot(X, labels, prompts, seeds)
+        out["few_shot_accuracy_pct"] = few_shot(X, labels, prompts, seeds, first_draw)
     if "ensembles" in sections and not prompt_noise:
         out["prompt_ensembles_pct"] = ensembles(hub, X, labels, names, max(3, seeds // 2), prompt)
     if "suggest" in sections:
@@ -552,6 +555,10 @@ def main() -> None:
     ap.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections: {', '.join(SECTIONS)}")
     ap.add_argument("--json", action="store_true")
     ap.add_argument(
+        "--first-draw", type=int, default=0,
+        help="few-shot: the first draw's number (draws first..first+seeds-1), for fresh draws",
+    )
+    ap.add_argument(
         "--prompt-noise", type=float, default=0.0,
         help="perturb the prompt embeddings (poor prompts, simulated), e.g. 2.5; 0 = real prompts",
     )
@@ -574,7 +581,9 @@ def main() -> None:
 
     hub = ModelHub(load_settings(offline=True))
     results = [
-        evaluate_set(hub, path, args.seeds, sections, args.prompt_noise, args.keywords)
+        evaluate_set(
+            hub, path, args.seeds, sections, args.prompt_noise, args.keywords, args.first_draw
+        )
         for path in ([p.resolve() for p in args.data] if args.data else list(DATA_SETS))
     ]
     timed = next((r for r in results if r["classes"] == 50), None)
