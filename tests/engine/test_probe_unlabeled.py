@@ -399,7 +399,7 @@ def test_halved_rows_keep_half_of_every_class_and_never_empty_one() -> None:
 def test_a_learning_curve_expects_a_gain_only_from_more_rows_and_never_a_loss() -> None:
     import math
 
-    from omnivec.indexer.probes.learning_curve import LearningCurve
+    from omnivec.indexer.probes.learning_curve import LearningCurve, describe_learning_curve
 
     curve = LearningCurve(halving_cost=0.04, rows_full=96, rows_half=48, scored_rows=120)
     # Log-linear: 4 points per halving is 4 points per doubling; 120 -> 160 rows is log2(4/3).
@@ -407,6 +407,13 @@ def test_a_learning_curve_expects_a_gain_only_from_more_rows_and_never_a_loss() 
     assert curve.gain(160, 160) == 0.0 and curve.gain(160, 120) == 0.0
     falling = LearningCurve(halving_cost=-0.02, rows_full=96, rows_half=48, scored_rows=120)
     assert falling.slope == 0.0 and falling.gain(120, 160) == 0.0
+    # The note says what was scored, what halving did, and what follows, in the report's words.
+    raised = describe_learning_curve(curve, 120, 160, curve.gain(120, 160))
+    assert "trained on 120 of the 160 examples" in raised and "(96 to 48) cost 4.0 points" in raised
+    assert "about 1.7 points better" in raised and "upper end is raised" in raised
+    flat = describe_learning_curve(falling, None, 160, 0.0)
+    assert flat.startswith("the cross-validated estimate scores probes trained on 96 of the 160")
+    assert "halved probes scored 2.0 points higher" in flat and "estimate's own" in flat
 
 
 def test_held_out_interval_is_raised_above_only_by_the_gain_the_learning_curve_measured(

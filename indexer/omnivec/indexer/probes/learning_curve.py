@@ -40,7 +40,7 @@ import numpy as np
 from omnivec.indexer.probes.numerics import IntArr
 from omnivec.indexer.probes.selection import Splits
 
-__all__ = ["LearningCurve", "halved_rows", "measure_learning_curve"]
+__all__ = ["LearningCurve", "describe_learning_curve", "halved_rows", "measure_learning_curve"]
 
 
 @dataclass(frozen=True)
@@ -103,10 +103,44 @@ def measure_learning_curve(
     if not full_hits:
         return None
     full = np.concatenate(full_hits).astype(np.float64)
-    half_ = np.concatenate(half_hits).astype(np.float64)
+    halved = np.concatenate(half_hits).astype(np.float64)
     return LearningCurve(
-        halving_cost=float(np.mean(full - half_)),
+        halving_cost=float(np.mean(full - halved)),
         rows_full=float(np.mean(full_sizes)),
         rows_half=float(np.mean(half_sizes)),
         scored_rows=len(full),
+    )
+
+
+def describe_learning_curve(
+    curve: LearningCurve, scored_rows: int | None, served_rows: int, gain: float
+) -> str:
+    """The report's note: what the estimate scored, what halving cost, and the gain expected
+    (``scored_rows`` None: a cross-validated estimate, whose probes had a fold's rows)."""
+    scored = (
+        f"the held-out estimate scores a probe trained on {scored_rows} of the {served_rows} "
+        "examples"
+        if scored_rows is not None
+        else f"the cross-validated estimate scores probes trained on {curve.rows_full:.0f} of "
+        f"the {served_rows} examples"
+    )
+    effect = (
+        f"cost {100 * curve.halving_cost:.1f} points"
+        if curve.halving_cost > 0
+        else f"did not lower the accuracy (the halved probes scored {-100 * curve.halving_cost:.1f} "
+        "points higher)"
+    )
+    halving = (
+        f"halving the rows of each cross-validation fold ({curve.rows_full:.0f} to "
+        f"{curve.rows_half:.0f}) {effect} on the same {curve.scored_rows} rows"
+    )
+    if gain <= 0:
+        return (
+            f"{scored}; {halving}, so no gain is expected from the rest and the accuracy "
+            "interval is the estimate's own"
+        )
+    return (
+        f"{scored}; {halving}, so the probe served, trained on all of them, is expected to be "
+        f"about {100 * gain:.1f} points better: the accuracy interval's upper end is raised by "
+        "that much (a learning curve linear in the log of the rows)"
     )

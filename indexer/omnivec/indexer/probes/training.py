@@ -38,7 +38,11 @@ from omnivec.indexer.probes.families import (
     Transduction,
     choose_family,
 )
-from omnivec.indexer.probes.learning_curve import LearningCurve, measure_learning_curve
+from omnivec.indexer.probes.learning_curve import (
+    LearningCurve,
+    describe_learning_curve,
+    measure_learning_curve,
+)
 from omnivec.indexer.probes.model import ProbeModel
 from omnivec.indexer.probes.numerics import F64, IntArr, as_unit_rows, as_unit_rows_f32, log_loss
 from omnivec.indexer.probes.progress import ProgressCallback, StageProgress
@@ -333,7 +337,7 @@ def _train_probe(
                     high=min(1.0, interval.high + served_gain),
                     method=f"{interval.method} + learning curve",
                 )
-            notes.append(_learning_curve_note(curve, scored_rows, len(y), served_gain))
+            notes.append(describe_learning_curve(curve, scored_rows, len(y), served_gain))
 
     # Final model: all data, chosen C, warm-started from the train-part fit when there is one.
     final_prog = StageProgress(progress, "fit final model", 1)
@@ -462,33 +466,6 @@ def _learning_curve(
     )
     prog.finish()
     return curve
-
-
-def _learning_curve_note(
-    curve: LearningCurve, scored_rows: int | None, served_rows: int, gain: float
-) -> str:
-    scored = (
-        f"the held-out estimate scores a probe trained on {scored_rows} of the {served_rows} "
-        "examples"
-        if scored_rows is not None
-        else f"the cross-validated estimate scores probes trained on {curve.rows_full:.0f} of "
-        f"the {served_rows} examples"
-    )
-    halving = (
-        f"halving the rows of each cross-validation fold ({curve.rows_full:.0f} to "
-        f"{curve.rows_half:.0f}) cost {100 * curve.halving_cost:.1f} points on the same "
-        f"{curve.scored_rows} rows"
-    )
-    if gain <= 0:
-        return (
-            f"{scored}; {halving}, so no gain is expected from the rest and the accuracy "
-            "interval is the estimate's own"
-        )
-    return (
-        f"{scored}; {halving}, so the probe served, trained on all of them, is expected to be "
-        f"about {100 * gain:.1f} points better: the accuracy interval's upper end is raised by "
-        "that much (a learning curve linear in the log of the rows)"
-    )
 
 
 def _baseline_families(choice: FamilyChoice, has_prompts: bool) -> dict[str, str]:
