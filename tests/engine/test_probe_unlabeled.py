@@ -361,8 +361,15 @@ def test_two_shot_report_gives_bootstrap_intervals_for_its_out_of_fold_estimate(
     _, report = train_probe(X[train], shots, prompt_embeddings=prompts, unlabeled=X[rest])
     assert report.estimate_method == "cross-validation" and report.accuracy == report.cv_accuracy
     interval = report.accuracy_interval
-    assert interval is not None and interval.method == "bootstrap"
+    # Repeated 2-fold splits: the spread across the repetitions widens the rows' bootstrap.
+    assert interval is not None and interval.method == "bootstrap + split variance"
     assert interval.low <= report.cv_accuracy <= interval.high and interval.high - interval.low > 0
+    from omnivec.indexer.probes.intervals import bootstrap_interval
+
+    held = np.asarray([shots[i] for i in report.evaluated_rows])
+    hits = (np.asarray(report.evaluated_predictions) == held).astype(float)
+    low, high = bootstrap_interval(hits, held)
+    assert interval.low <= low and interval.high >= high and interval.high - interval.low > high - low
     for comparison in report.comparisons:
         assert comparison.interval.method == "bootstrap" and comparison.rows == 20
         assert comparison.interval.low <= comparison.difference <= comparison.interval.high
@@ -450,3 +457,26 @@ def test_held_out_interval_is_raised_above_only_by_the_gain_the_learning_curve_m
         else:
             assert interval.method == "wilson" and interval.high == pytest.approx(high)
     assert raised >= 2, "more examples should help a 16-shot probe on most draws"
+
+
+def test_split_variance_widens_both_sides_only_when_repetitions_disagree() -> None:
+    from omnivec.indexer.probes.estimates import ScoredRows, measure
+
+    y = np.repeat(np.arange(4), 6)
+    predictions = y.copy()
+    predictions[::4] = (predictions[::4] + 1) % 4  # 18 of 24 right
+    rows = np.arange(len(y))
+
+    def interval(repetitions: tuple[float, ...]) -> Any:
+        scored = ScoredRows(
+            "cross-validation", rows, y, predictions, None, repetition_accuracy=repetitions
+        )
+        return measure(scored, ["a", "b", "c", "d"]).interval
+
+    alone = interval(())
+    agreeing = interval((0.75, 0.75, 0.75))
+    spread = interval((0.65, 0.75, 0.85))
+    assert alone.method == "bootstrap" and agreeing.method == "bootstrap + split variance"
+    assert (agreeing.low, agreeing.high) == pytest.approx((alone.low, alone.high))
+    assert spread.low < alone.low and spread.high > alone.high
+    assert spread.low <= 0.75 <= spread.high

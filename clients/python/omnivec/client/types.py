@@ -415,8 +415,10 @@ class Interval:
     made ("wilson": Wilson score interval; "newcombe": Newcombe's interval of a paired
     difference; "bootstrap": a stratified percentile bootstrap over the rows, for out-of-fold
     estimates with enough rows to resample). A probe's accuracy interval may add
-    " + learning curve": its upper end was raised by the gain the served probe (trained on every
-    example) is expected to have over the probe that was scored; the report's notes say how much."""
+    " + split variance" (an out-of-fold estimate from repeated splits: both ends widened by the
+    spread of accuracy across the repetitions) and " + learning curve" (its upper end raised by
+    the gain the served probe, trained on every example, is expected to have over the probe that
+    was scored; the report's notes say how much)."""
 
     low: float
     high: float

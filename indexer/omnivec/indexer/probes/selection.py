@@ -135,6 +135,9 @@ class Selection:
     # The rule that set C (see C_RULES): what the report says instead of "chosen by CV" when CV
     # did not choose it.
     c_rule: str = "cross-validation"
+    # At the chosen C, the accuracy of each repetition of the folds (repeated splits only): how
+    # much the luck of one split moves an out-of-fold estimate.
+    repetition_accuracy: tuple[float, ...] = ()
 
 
 @dataclass
@@ -321,6 +324,9 @@ def select_c(
         if r == 0:
             first[va] = np.argmax(oof_logits[pos : pos + len(va)], axis=1)
         pos += len(va)
+    repetition_of = np.concatenate([np.full(len(va), r) for r, _, va in flat])
+    oof_hits = np.argmax(oof_logits, axis=1) == oof_y
+    repetitions = np.unique(repetition_of)
     return Selection(
         method,
         chosen,
@@ -331,6 +337,9 @@ def select_c(
         fit_intercept,
         chosen_correct,
         rule,
+        tuple(float(np.mean(oof_hits[repetition_of == r])) for r in repetitions)
+        if len(repetitions) > 1
+        else (),
     )
 
 

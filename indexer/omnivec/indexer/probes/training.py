@@ -311,6 +311,7 @@ def _train_probe(
             ytr,
             sel.oof_pred_first,
             log_loss(sel.oof_logits / temperature, sel.oof_y),
+            repetition_accuracy=sel.repetition_accuracy,
         )
         for name, family in baselines.items():
             if family == "zero-shot":
