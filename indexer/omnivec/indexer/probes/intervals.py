@@ -26,8 +26,9 @@ The report's level is ``REPORT_LEVEL`` (90%). These intervals are for the probe 
 which had fewer examples than the one served; :mod:`.learning_curve` raises the accuracy
 interval's upper end for that. An out-of-fold estimate from repeated splits also carries the luck
 of its split, which resampling rows does not see: :mod:`.estimates` widens it by the spread across
-the repetitions. Whether the intervals keep the level is measured, not assumed: ``scripts/bench_probes.py`` counts how often the interval of the report covers the
-accuracy on every row not used for training, over many draws (README, "Few-shot probes").
+the repetitions. Whether the intervals keep the level is measured, not assumed:
+``scripts/bench_probes.py`` counts how often the interval of the report covers the accuracy on
+every row not used for training, over many draws (README, "Few-shot probes").
 """
 
 from __future__ import annotations

@@ -262,15 +262,6 @@ def select_c(
         yy = np.concatenate([y[va] for _, _, va in flat])
         return CScore(c, float(np.mean(np.argmax(Z, axis=1) == yy)), log_loss(Z, yy))
 
-    oof_rows = np.concatenate([va for _, _, va in flat])
-    repeats_per_row = np.bincount(oof_rows, minlength=n).astype(np.float64)
-
-    def correct(c: float) -> F64:
-        """Per training row: the fraction of its out-of-fold predictions at C that are right."""
-        Z = np.concatenate(val_logits[c])
-        hits = (np.argmax(Z, axis=1) == y[oof_rows]).astype(np.float64)
-        return np.bincount(oof_rows, weights=hits, minlength=n) / np.maximum(repeats_per_row, 1)
-
     def best_of(scores: dict[float, CScore]) -> float:
         # Accuracy first (what the user sees); log loss breaks the many ties few-shot accuracy has;
         # then the stronger regularisation (smaller C), the safer choice on an exact tie.
@@ -315,17 +306,21 @@ def select_c(
     rule = "cross-validation"
     if few_shot_prior:
         rule = "trust region" if int(counts.max()) == 1 else "one standard error, trust region"
-    chosen_correct = correct(chosen)
-    oof_y = np.concatenate([y[va] for _, _, va in flat])
-    oof_logits = np.concatenate(val_logits[chosen])
-    first = np.empty(n, dtype=np.intp)
-    pos = 0
-    for r, _, va in flat:
-        if r == 0:
-            first[va] = np.argmax(oof_logits[pos : pos + len(va)], axis=1)
-        pos += len(va)
+    # Every out-of-fold prediction at the chosen C, in fold order: the row, its repetition, hit.
+    oof_rows = np.concatenate([va for _, _, va in flat])
     repetition_of = np.concatenate([np.full(len(va), r) for r, _, va in flat])
-    oof_hits = np.argmax(oof_logits, axis=1) == oof_y
+    oof_y = y[oof_rows]
+    oof_logits = np.concatenate(val_logits[chosen])
+    oof_pred = np.argmax(oof_logits, axis=1)
+    oof_hits = (oof_pred == oof_y).astype(np.float64)
+    # Per training row: the fraction of its out-of-fold predictions that are right.
+    repeats_per_row = np.bincount(oof_rows, minlength=n).astype(np.float64)
+    chosen_correct = np.bincount(oof_rows, weights=oof_hits, minlength=n) / np.maximum(
+        repeats_per_row, 1
+    )
+    first = np.empty(n, dtype=np.intp)
+    in_first = repetition_of == 0
+    first[oof_rows[in_first]] = oof_pred[in_first]
     repetitions = np.unique(repetition_of)
     return Selection(
         method,
