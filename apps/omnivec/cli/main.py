@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -244,6 +245,23 @@ probe_commands.register(app)
 demo_command.register(app)
 bench_command.register(app)
 eval_command.register(app)
+
+
+def _reflow_help(typer_app: typer.Typer) -> None:
+    """Every command's help with the line breaks inside its paragraphs removed, so that the
+    terminal wraps them. Typer 0.29 keeps single line breaks in a help's later paragraphs, and
+    docstrings wrapped at 100 columns in the source came out ragged in an 80-column terminal
+    ("weighted by how typical they are of" / "their" / "neighbourhood and spread...")."""
+    for info in typer_app.registered_commands:
+        doc = info.help if info.help is not None else inspect.getdoc(info.callback)
+        if doc:
+            info.help = "\n\n".join(" ".join(paragraph.split()) for paragraph in doc.split("\n\n"))
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _reflow_help(group.typer_instance)
+
+
+_reflow_help(app)
 
 
 def run() -> None:
