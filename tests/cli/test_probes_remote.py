@@ -293,6 +293,56 @@ def test_suggest_is_congruent(server_target: str, local_env: dict[str, str], tra
         assert needle in local.output, local.output
 
 
+def test_suggest_writes_a_labels_file_to_fill_in_and_train_with(
+    server_target: str, local_env: dict[str, str], workdir: Path, trained: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The active-learning round from the command line: `probe suggest --csv FILE` writes the
+    items as a labels file with an empty label column (the same file both ways), never over an
+    existing file; filled in, it trains as a second `--labels` next to the first."""
+    from omnivec.indexer.errors import InvalidInputError
+    from omnivec.indexer.ingest import content_id
+    from omnivec.indexer.probes.examples import load_labels_file
+
+    cli = _Cli(server_target, local_env, monkeypatch)
+    files = {way: workdir / f"next-{way}.csv" for way in ("local", "remote")}
+    for way, prefix in (("local", []), ("remote", ["--server", server_target])):
+        files[way].unlink(missing_ok=True)
+        out = cli.runner.invoke(cli.app, [*prefix, "probe", "suggest", "topic", "-c", COLLECTION, "-n", "3",
+                                          "--csv", str(files[way])])
+        assert out.exit_code == 0, out.output
+        assert "fill in its label column" in " ".join(out.output.split())
+    text = files["local"].read_text(encoding="utf-8")
+    assert text == files["remote"].read_text(encoding="utf-8")
+    rows = [line.split(",") for line in text.splitlines()]
+    assert rows[0] == ["id", "label", "guess", "probability", "source", "text"]
+    truth = {content_id(TOPICS[t][4].encode()): t for t in TOPICS}
+    assert {r[0] for r in rows[1:]} == set(truth) and all(r[1] == "" for r in rows[1:])
+    assert all(r[2] in TOPICS for r in rows[1:])
+    with pytest.raises(InvalidInputError, match=r"next-local.csv:2: missing or empty label"):
+        load_labels_file(files["local"])  # unfilled rows are named, not skipped
+
+    # Never over a file that may hold labels already: the same refusal both ways, nothing written.
+    local, remote = cli.both("probe", "suggest", "topic", "-c", COLLECTION, "--csv", str(files["local"]))
+    assert local.exit_code == remote.exit_code == 2 and "already exists" in local.output
+    assert files["local"].read_text(encoding="utf-8") == text
+
+    filled = workdir / "next-filled.csv"
+    filled.write_text(text.splitlines()[0] + "\n" + "".join(
+        f"{r[0]},{truth[r[0]]},{','.join(r[2:])}\n" for r in rows[1:]
+    ), encoding="utf-8")
+    try:
+        local, remote = _both(server_target, local_env, "probe", "train", "rounds", "-c", COLLECTION,
+                              "-l", str(workdir / "labels.csv"), "-l", str(filled), "--prompt", PROMPT, "--json")
+        assert local.returncode == remote.returncode == 0, (local.stderr, remote.stderr)
+        for out in (local, remote):
+            report = json.loads(out.stdout)["report"]
+            assert report["n_train"] + report["n_heldout"] == 15  # 12 from labels.csv, 3 filled in
+        assert json.loads(local.stdout)["report"]["classes"] == sorted(TOPICS)
+    finally:  # the other tests list the collection's probes: leave only "topic"
+        cli.both("probe", "delete", "rounds", "-c", COLLECTION, "--all", "--yes")
+
+
 def test_no_unlabeled_and_zero_shot_class_names_are_congruent(
     server_target: str, local_env: dict[str, str], workdir: Path, trained: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,

@@ -66,7 +66,10 @@ def train(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Probe name (a new version if it exists).")],
     collection: CollectionOpt,
-    labels: Annotated[Path, typer.Option("--labels", "-l", help="CSV/JSONL of path,label / id,label / text,label.")],
+    labels: Annotated[list[Path], typer.Option(
+        "--labels", "-l", help="CSV/JSONL of path,label / id,label / text,label; repeat it to train on "
+        "several files (a filled-in `probe suggest --csv` file next to the first).",
+    )],
     space: Annotated[str | None, typer.Option("--space", help="clip or text (default: by the examples).")] = None,
     prompt: PromptOpt = None,
     prompt_set: PromptSetOpt = None,
@@ -88,7 +91,7 @@ def train(
     and itself without the unlabelled items on the same rows."""
     from omnivec.indexer.probes.examples import load_labels_file
 
-    examples = load_labels_file(labels)
+    examples = [example for path in labels for example in load_labels_file(path)]
     engine = backend(ctx)
     with StageProgress(disable=quiet or as_json) as progress:
         record = engine.probes.train(
@@ -218,15 +221,26 @@ def suggest(
     strategy: Annotated[str, typer.Option(
         "--strategy", help="margin (1 - (p1 - p2), default) or entropy: how unsure the probe is."
     )] = "margin",
+    csv_path: Annotated[Path | None, typer.Option(
+        "--csv", help="Also write them to this new file as a labels file to fill in (id, an empty "
+        "label, the probe's guess, source, text); train with it as a second --labels.",
+    )] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List the unlabelled items whose labels would help the probe most.
 
     The items the probe is least sure about, weighted by how typical they are of their
     neighbourhood and spread along a kNN graph of the embeddings so they are not near-duplicates;
-    the probe's training examples are never listed. Label them, add them to the labels file and
-    train again."""
+    the probe's training examples are never listed. Label them and train again: with --csv FILE,
+    fill in FILE's label column (delete the rows you cannot label), then
+    `omnivec probe train NAME -c COLL -l LABELS -l FILE`."""
+    from omnivec.indexer.probes.examples import require_new_labels_file, write_labels_to_fill
+
+    if csv_path is not None:
+        require_new_labels_file(csv_path)
     result = backend(ctx).probes.suggest(collection, name, n=count, version=version, strategy=strategy)
+    if csv_path is not None:
+        write_labels_to_fill(csv_path, result.suggestions)
     if as_json:
         print_json(result.to_dict())
         return
@@ -242,6 +256,11 @@ def suggest(
             s.predicted, f"{s.probability:.2f}", f"{s.margin:.2f}",
         )
     console.print(table)
+    if csv_path is not None:
+        console.print(
+            f"wrote them to {csv_path}: fill in its label column (delete the rows you cannot label), "
+            f"then train with --labels {csv_path} next to your labels file", highlight=False,
+        )
 
 
 def classify(

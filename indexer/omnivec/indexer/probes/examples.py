@@ -1,5 +1,6 @@
 """What probes are trained on and asked about: :class:`ProbeInput` (a stored item or inline
-media), :class:`LabelledExample`, and labels files (:func:`load_labels_file`).
+media), :class:`LabelledExample`, and labels files (:func:`load_labels_file`, and
+:func:`write_labels_to_fill` for the items ``probe suggest`` lists).
 
 Apart from the service so that the CLI and the server can build and parse inputs without it.
 """
@@ -9,15 +10,19 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omnivec.indexer.classify import MediaInput
 from omnivec.indexer.errors import InvalidInputError, NotFoundError
 
-__all__ = ["LabelledExample", "ProbeInput", "load_labels_file"]
+if TYPE_CHECKING:
+    from omnivec.indexer.probes.results import Suggestion
+
+__all__ = ["LABELS_TO_FILL_COLUMNS", "LabelledExample", "ProbeInput", "load_labels_file",
+           "require_new_labels_file", "write_labels_to_fill"]
 
 
 @dataclass(frozen=True)
@@ -191,3 +196,36 @@ def load_labels_file(path: Path) -> list[LabelledExample]:
     if not examples:
         raise InvalidInputError(f"labels file {path} has no examples")
     return examples
+
+
+# A labels file with its label column empty, for the items ``probe suggest`` lists: load_labels_file
+# reads it as ``id,label`` (the other columns are there to label by, and are ignored).
+LABELS_TO_FILL_COLUMNS = ("id", "label", "guess", "probability", "source", "text")
+
+
+def require_new_labels_file(path: Path) -> None:
+    """Refuse a path that exists, before the suggestions are computed rather than after."""
+    if Path(path).exists():
+        raise _exists(Path(path))
+
+
+def _exists(path: Path) -> InvalidInputError:
+    return InvalidInputError(f"{path} already exists (it may hold labels filled in): give a new file name")
+
+
+def write_labels_to_fill(path: Path, suggestions: Sequence[Suggestion]) -> None:
+    """Write ``suggestions`` to ``path`` as a labels file to fill in: one row per item, its id, an
+    empty label, the probe's guess and probability, and its source and text to label it by.
+
+    An existing file is never overwritten: it may hold labels already filled in."""
+    path = Path(path)
+    try:
+        with path.open("x", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(LABELS_TO_FILL_COLUMNS)
+            for s in suggestions:
+                writer.writerow([s.item_id, "", s.predicted, f"{s.probability:.4f}", s.source_uri, s.text])
+    except FileExistsError:
+        raise _exists(path) from None
+    except OSError as exc:
+        raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
