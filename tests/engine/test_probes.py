@@ -6,6 +6,7 @@ Six well-separated topics x six sentences; the first four of each train, the las
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import subprocess
@@ -187,6 +188,45 @@ def test_media_examples_and_labels_files(probes: ProbeService, topics: str, tmp_
         load_labels_file(bad)
     with pytest.raises(NotFoundError, match="does not exist"):
         load_labels_file(tmp_path / "missing.csv")
+
+
+def test_labels_to_fill_round_trip_and_are_never_overwritten(tmp_path: Path) -> None:
+    """``probe suggest --csv``'s file: an empty label per item (an error naming the line until
+    filled), read back as ``id,label``; the columns only there to be read are inert in a
+    spreadsheet; an existing file is refused and left as it was."""
+    from omnivec.indexer.probes.examples import (
+        LABELS_TO_FILL_COLUMNS,
+        require_new_labels_file,
+        write_labels_to_fill,
+    )
+    from omnivec.indexer.probes.results import Suggestion
+
+    items = [
+        Suggestion(1, "id-a", "text", "/data/a.txt", "=HYPERLINK(\"http://x\")", "spam", 0.51, 0.04, 0.6),
+        Suggestion(2, "id,b", "image", "/data/b, c.jpg", "", "ham", 0.5, 0.1, 0.5),
+        Suggestion(3, "id-c", "text", "", "two\nlines, and \"quotes\"", "ham", 0.4, 0.2, 0.4),
+    ]
+    path = tmp_path / "round1.csv"
+    write_labels_to_fill(path, items)
+    rows = list(csv.reader(path.open(encoding="utf-8", newline="")))
+    assert tuple(rows[0]) == LABELS_TO_FILL_COLUMNS
+    assert [r[0] for r in rows[1:]] == ["id-a", "id,b", "id-c"] and all(r[1] == "" for r in rows[1:])
+    assert rows[1][5] == "'=HYPERLINK(\"http://x\")" and rows[3][5] == "two\nlines, and \"quotes\""
+    assert rows[2][4] == "/data/b, c.jpg" and rows[1][2:4] == ["spam", "0.5100"]
+    with pytest.raises(InvalidInputError, match=r"round1.csv:2: missing or empty label"):
+        load_labels_file(path)
+
+    filled = [rows[0], *([r[0], "spam" if i == 0 else "ham", *r[2:]] for i, r in enumerate(rows[1:]))]
+    with path.open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows(filled)
+    examples = load_labels_file(path)
+    assert [(e.input.item_id, e.label) for e in examples] == [("id-a", "spam"), ("id,b", "ham"), ("id-c", "ham")]
+
+    before = path.read_bytes()
+    for attempt in (lambda: require_new_labels_file(path), lambda: write_labels_to_fill(path, items)):
+        with pytest.raises(InvalidInputError, match="already exists"):
+            attempt()
+    assert path.read_bytes() == before
 
 
 def test_stored_media_reuse_stored_vectors(probes: ProbeService, topics: str, trained: Any) -> None:

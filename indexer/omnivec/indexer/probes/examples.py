@@ -213,6 +213,13 @@ def _exists(path: Path) -> InvalidInputError:
     return InvalidInputError(f"{path} already exists (it may hold labels filled in): give a new file name")
 
 
+def _as_shown(cell: str) -> str:
+    """A cell that is only there to be read, made inert for spreadsheets: one starting with = + -
+    or @ would be run as a formula by the program a user labels in (CSV injection), so it gets a
+    leading apostrophe. The loader never reads these columns."""
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@") else cell
+
+
 def write_labels_to_fill(path: Path, suggestions: Sequence[Suggestion]) -> None:
     """Write ``suggestions`` to ``path`` as a labels file to fill in: one row per item, its id, an
     empty label, the probe's guess and probability, and its source and text to label it by.
@@ -224,7 +231,8 @@ def write_labels_to_fill(path: Path, suggestions: Sequence[Suggestion]) -> None:
             writer = csv.writer(out)
             writer.writerow(LABELS_TO_FILL_COLUMNS)
             for s in suggestions:
-                writer.writerow([s.item_id, "", s.predicted, f"{s.probability:.4f}", s.source_uri, s.text])
+                writer.writerow([s.item_id, "", s.predicted, f"{s.probability:.4f}",
+                                 _as_shown(s.source_uri), _as_shown(s.text)])
     except FileExistsError:
         raise _exists(path) from None
     except OSError as exc:
