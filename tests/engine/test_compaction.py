@@ -5,6 +5,7 @@ still restore. On local disk and on SeaweedFS (the ``storage`` fixture)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -118,3 +119,77 @@ def test_the_writer_compacts_in_the_background_every_n_commits(storage, settings
     reopened = _store_reopen(storage, settings, collection)
     assert _rows(reopened.open("notes")) == rows
     reopened.close()
+
+
+def test_versions_past_retention_go_after_a_compaction_and_snapshots_stay(storage, settings) -> None:  # type: ignore[no-untyped-def]
+    """omnivec.indexer.version_retention: after a compaction, the versions older than
+    keep_versions_days go (here: any age) but the newest keep_versions_min and every tagged
+    snapshot, with the files and checksum records only they used; nothing a reader sees changes,
+    verify is clean, the snapshot restores, and a removed version is refused saying why."""
+    import pytest
+
+    from omnivec.indexer.errors import NotFoundError
+
+    store = _store(storage, settings, compact_every_commits=0, keep_versions_days=1e-9, keep_versions_min=1)
+    collection = store.create("notes", SPEC)
+    _small_commits(collection, 6)
+    collection.snapshot("early")
+    tagged, rows_early = collection.version, _rows(collection)
+    _small_commits(collection, 20, start=6)
+    collection.flush_ann()
+    rows = _rows(collection)
+    query = np.asarray(collection.row_vectors("text").vectors[5], np.float32)
+    hits_before = collection.ann("text").search(query[None, :], 10)
+    objects, ledger = collection.root.objects, collection.checksums
+    records_before = len(objects.list("checksums"))
+    files_before = len(ledger.data_files())
+
+    result = collection.compact()
+
+    assert result is not None and result.changed
+    latest = collection.version
+    kept = {int(v["version"]) for v in collection.lance_table.list_versions()}
+    assert kept == {tagged, latest}, "the newest and the snapshot"
+    assert _rows(collection) == rows
+    hits_after = collection.ann("text").search(query[None, :], 10)
+    assert [list(ids) for ids in hits_after[1]] == [list(ids) for ids in hits_before[1]]
+    present = set(ledger.data_files())
+    assert len(present) < files_before / 2, "the files only removed versions used are gone"
+    assert len(present) <= 6 + 2 + 1, "the snapshot's 6 commits (1 delete), the compacted file"
+    records = objects.list("checksums")
+    assert 0 < len(records) < records_before / 2
+    for name in records:  # every record left still names a file that exists
+        assert present.intersection(json.loads(objects.read(f"checksums/{name}"))["files"]), name
+    report = verify_collection(collection)
+    assert report.ok and report.data_files_unrecorded == 0, report.problems
+
+    with pytest.raises(NotFoundError, match=r"version 2 of 'notes' no longer exists \(versions kept: "
+                       rf"{tagged}-{latest}; versions older than 1e-09 days are removed after compactions"):
+        collection.restore(version=2)
+    collection.restore(tag="early")
+    assert _rows(collection) == rows_early
+    assert verify_collection(collection).ok
+    store.close()
+    reopened = _store_reopen(storage, settings, collection)
+    assert _rows(reopened.open("notes")) == rows_early
+    reopened.close()
+
+
+def test_which_versions_retention_removes() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from omnivec.indexer.version_retention import versions_to_prune
+
+    now = datetime(2026, 12, 2, 12, 0)
+    versions = [(v, now - timedelta(days=20 - v)) for v in range(1, 21)]  # version 20 is now
+    assert versions_to_prune(versions, set(), now=now, keep_days=7, keep_min=3) == list(range(1, 13))
+    assert versions_to_prune(versions, {4, 9}, now=now, keep_days=7, keep_min=3) == [
+        v for v in range(1, 13) if v not in (4, 9)
+    ]
+    # The newest keep_min stay whatever their age; 0 days keeps everything.
+    assert versions_to_prune(versions, set(), now=now, keep_days=0.5, keep_min=15) == list(range(1, 6))
+    assert versions_to_prune(versions, set(), now=now, keep_days=0, keep_min=1) == []
+    # Lance's naive local stamps against an aware clock, and the other way round.
+    aware = [(v, stamp.astimezone(timezone.utc)) for v, stamp in versions]
+    assert versions_to_prune(versions, set(), now=now.astimezone(timezone.utc), keep_days=7, keep_min=3) == list(range(1, 13))
+    assert versions_to_prune(aware, set(), now=now, keep_days=7, keep_min=3) == list(range(1, 13))

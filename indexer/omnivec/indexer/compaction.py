@@ -18,8 +18,9 @@ vector index of a space over the memory budget) in the same commit.
 
 Work per compaction is bounded: only fragments under ``index.compact_target_rows`` rows (or with
 over 10% of their rows deleted) are rewritten, into fragments of up to that size, so a large
-collection never rewrites its big fragments. Old versions are kept, and their files with them:
-snapshots and ``restore --version`` need them (nothing is pruned).
+collection never rewrites its big fragments. The versions before it keep the files it
+replaced, until :mod:`omnivec.indexer.version_retention`, run after each compaction, removes the
+versions past ``index.keep_versions_days``.
 """
 
 from __future__ import annotations

@@ -124,6 +124,25 @@ class ChecksumLedger:
         self._known.update(new)
         return len(new)
 
+    def forget_removed(self) -> int:
+        """Delete the records none of whose files exist any more (their versions were pruned:
+        :mod:`omnivec.indexer.version_retention`); returns how many. A record with some of its
+        files left stays whole: verify skips the missing ones that no version uses."""
+        present = set(self.data_files())
+        removed = 0
+        for name in self._objects.list(LEDGER_PREFIX):
+            if not _RECORD.match(name):
+                continue
+            key = join_key(LEDGER_PREFIX, name)
+            try:
+                files = json.loads(self._objects.read(key))["files"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # unreadable: verify reports it, and nothing is deleted on a guess
+            if files and not present.intersection(files):
+                self._objects.delete(key)
+                removed += 1
+        return removed
+
     def record_after_commit(self, version: int, collection: str) -> None:
         """:meth:`record_new`, but a failure only logs: the commit is made and acknowledged
         either way, and verify reports the files it finds unrecorded."""

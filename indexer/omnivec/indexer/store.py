@@ -47,6 +47,7 @@ import numpy as np
 import pyarrow as pa
 
 from omnivec.client.types import Fusion
+from omnivec.indexer import version_retention
 from omnivec.indexer.ann import AnnIndex
 from omnivec.indexer.ann_lifecycle import SpaceIndexes
 from omnivec.indexer.compaction import (
@@ -90,6 +91,7 @@ from omnivec.indexer.table_schema import (
     vector_column,
     write_schema,
 )
+from omnivec.indexer.version_retention import PrunedVersions
 
 __all__ = [
     "Collection",
@@ -211,6 +213,7 @@ class Collection:
         # Each commit's new data files are hashed and recorded (omnivec.indexer.data_checksums).
         self.checksums = ChecksumLedger(root.objects, self.table_name)
         self._compact_target_rows = settings.compact_target_rows
+        self._keep_versions = (settings.keep_versions_days, settings.keep_versions_min)
         self._compaction = CompactionSchedule(settings.compact_every_commits, self.compact, self.name)
         self._closed = False
 
@@ -372,7 +375,32 @@ class Collection:
             self._rows_unchanged(before, after)
             log.info("%s: compacted %d fragments into %d (version %d)", self.name,
                      result.fragments_removed, result.fragments_added, after)
+            self.prune_versions()
             return result
+
+    def prune_versions(self) -> PrunedVersions | None:
+        """Remove the versions the retention settings let go (see
+        :mod:`omnivec.indexer.version_retention`; run after each compaction); None when none
+        went. A failure only logs: nothing a reader needs is touched until Lance's cleanup
+        commits, and the next compaction tries again."""
+        keep_days, keep_min = self._keep_versions
+        with self._write_lock:
+            if self._closed or keep_days <= 0:
+                return None
+            try:
+                pruned = version_retention.prune_versions(
+                    self._table.to_lance(), keep_days=keep_days, keep_min=keep_min
+                )
+                if pruned is not None:
+                    records = self.checksums.forget_removed()
+                    log.info("%s: removed %d versions older than %g days (%.1f MB; %d checksum "
+                             "records); the oldest kept is %d", self.name, pruned.versions_removed,
+                             keep_days, pruned.bytes_removed / 1e6, records, pruned.oldest_kept)
+                return pruned
+            except Exception as exc:  # noqa: BLE001 - housekeeping; the data is committed
+                log.warning("%s: removing old versions failed (%s); the next compaction retries",
+                            self.name, exc)
+                return None
 
 
     def write_schema(self) -> pa.Schema:
@@ -906,7 +934,14 @@ class Collection:
             self._acquire_writer()
             versions = {int(v["version"]) for v in self._table.list_versions()}
             if version not in versions:
-                raise NotFoundError(f"version {version} of {self.name!r} no longer exists")
+                keep_days, _ = self._keep_versions
+                raise NotFoundError(
+                    f"version {version} of {self.name!r} no longer exists (versions kept: "
+                    f"{min(versions)}-{max(versions)}"
+                    + (f"; versions older than {keep_days:g} days are removed after compactions, "
+                       "tagged snapshots never" if keep_days > 0 else "")
+                    + ")"
+                )
             started = time.time()
             self._table.restore(version)
             self._committed(started, self.version)
