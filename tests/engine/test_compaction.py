@@ -193,3 +193,20 @@ def test_which_versions_retention_removes() -> None:
     aware = [(v, stamp.astimezone(timezone.utc)) for v, stamp in versions]
     assert versions_to_prune(versions, set(), now=now.astimezone(timezone.utc), keep_days=7, keep_min=3) == list(range(1, 13))
     assert versions_to_prune(aware, set(), now=now, keep_days=7, keep_min=3) == list(range(1, 13))
+
+
+def test_compaction_merges_in_tiers_below_the_target_size() -> None:
+    """omnivec.indexer.compaction.compaction_target: a tier is asked for only when the fragments
+    under it can fill one of its fragments, so the bigger fragments below the target size are not
+    rewritten at every compaction."""
+    from omnivec.indexer.compaction import compaction_target
+
+    assert compaction_target([3] * 30, 16_384) == 1024  # small commits: the smallest tier
+    assert compaction_target([900, 3, 3], 16_384) == 1024
+    assert compaction_target([1024] * 3 + [3] * 10, 16_384) == 1024  # 3,102 rows: not 4,096 yet
+    assert compaction_target([1024] * 4 + [3] * 10, 16_384) == 4096
+    assert compaction_target([4096] * 3 + [1024] * 3 + [500], 16_384) == 1024
+    assert compaction_target([4096] * 4 + [3], 16_384) == 16_384
+    assert compaction_target([16_384, 20_000, 3], 16_384) == 1024  # the big ones are never candidates
+    assert compaction_target([3000, 3000], 5000) == 5000  # the target is the last tier
+    assert compaction_target([3] * 10, 1024) == 1024

@@ -18,7 +18,12 @@ vector index of a space over the memory budget) in the same commit.
 
 Work per compaction is bounded: only fragments under ``index.compact_target_rows`` rows (or with
 over 10% of their rows deleted) are rewritten, into fragments of up to that size, so a large
-collection never rewrites its big fragments. The versions before it keep the files it
+collection never rewrites its big fragments. Below that size the rows are merged in tiers
+(:func:`compaction_target`): asking Lance for the full size every time rewrote the one growing
+fragment whole at each compaction, until it reached 16,384 rows; tiers of 1,024, 4,096 and 16,384
+rows rewrite each row a few times (once per tier, and while the smallest tier fills). On 1,600
+commits of 3 rows with every version kept, the bytes the disk was written fell from 101.8 MB to
+60.5 MB (``scripts/measure_version_retention.py``). The versions before it keep the files it
 replaced, until :mod:`omnivec.indexer.version_retention`, run after each compaction, removes the
 versions past ``index.keep_versions_days``.
 """
@@ -31,7 +36,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CompactionResult", "CompactionSchedule", "rows_unchanged_between"]
+__all__ = ["CompactionResult", "CompactionSchedule", "compaction_target", "rows_unchanged_between"]
+
+# The smallest tier of compaction_target, and the factor between tiers.
+SMALLEST_TIER_ROWS = 1024
+TIER_GROWTH = 4
 
 log = logging.getLogger("omnivec.store")
 
@@ -68,6 +77,24 @@ def rows_unchanged_between(dataset: Any, before: int, after: int) -> bool:
         if transaction is None or type(transaction.operation).__name__ not in _ROW_NEUTRAL:
             return False
     return True
+
+
+def compaction_target(fragment_rows: list[int], largest: int) -> int:
+    """The rows per fragment to ask Lance's compaction for, given the rows of each fragment:
+    the biggest tier (1,024 rows, x4 each, up to ``largest``) whose fragments under it hold rows
+    enough to fill one of its own, else the smallest. Lance rewrites every fragment under the
+    target, so a target no bigger than needed leaves the fragments of the tiers above alone."""
+    tiers = []
+    tier = min(SMALLEST_TIER_ROWS, largest)
+    while tier < largest:
+        tiers.append(tier)
+        tier *= TIER_GROWTH
+    tiers.append(largest)
+    target = tiers[0]
+    for tier in tiers[1:]:
+        if sum(rows for rows in fragment_rows if rows < tier) >= tier:
+            target = tier
+    return target
 
 
 class CompactionSchedule:

@@ -53,6 +53,7 @@ from omnivec.indexer.ann_lifecycle import SpaceIndexes
 from omnivec.indexer.compaction import (
     CompactionResult,
     CompactionSchedule,
+    compaction_target,
     rows_unchanged_between,
 )
 from omnivec.indexer.config import IndexSettings, StorageSettings
@@ -359,8 +360,12 @@ class Collection:
             self._acquire_writer()
             before = self.version
             started = time.time()
-            metrics = self._table.to_lance().optimize.compact_files(
-                target_rows_per_fragment=self._compact_target_rows,
+            dataset = self._table.to_lance()
+            target = compaction_target(
+                [f.metadata.physical_rows for f in dataset.get_fragments()], self._compact_target_rows
+            )
+            metrics = dataset.optimize.compact_files(
+                target_rows_per_fragment=target,
                 materialize_deletions=True,
                 num_threads=1,  # a background chore: leave the other core to queries
             )
