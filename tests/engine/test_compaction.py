@@ -210,3 +210,30 @@ def test_compaction_merges_in_tiers_below_the_target_size() -> None:
     assert compaction_target([16_384, 20_000, 3], 16_384) == 1024  # the big ones are never candidates
     assert compaction_target([3000, 3000], 5000) == 5000  # the target is the last tier
     assert compaction_target([3] * 10, 1024) == 1024
+
+
+def test_verify_advises_a_version_that_retention_kept(storage, settings) -> None:  # type: ignore[no-untyped-def]
+    """A damaged file committed by the compaction: the version just before it was removed by
+    retention, so verify advises the newest version before it that still exists (the snapshot),
+    never one that restore would refuse."""
+    store = _store(storage, settings, compact_every_commits=0, keep_versions_days=1e-9, keep_versions_min=1)
+    collection = store.create("notes", SPEC)
+    _small_commits(collection, 6)
+    collection.snapshot("early")
+    tagged = collection.version
+    _small_commits(collection, 10, start=6)
+    collection.compact()
+    latest = collection.version
+    assert {int(v["version"]) for v in collection.lance_table.list_versions()} == {tagged, latest}
+    ledger, objects = collection.checksums, collection.root.objects
+    written = next(name for name, c in ledger.recorded().items() if c.version == latest)
+    key = f"{ledger.data_prefix}/{written}"
+    data = bytearray(objects.read(key))
+    data[len(data) // 2] ^= 0xFF  # behind an intact footer: only the checksum sees it
+    objects.write(key, [bytes(data)])
+
+    report = verify_collection(collection)
+
+    assert not report.ok
+    assert report.recovery.startswith(f"omnivec collections restore notes --version {tagged} "), report.recovery
+    store.close()

@@ -107,6 +107,10 @@ def _check_files(
     return len(set(present) & set(recorded)), unrecorded, oldest_bad
 
 
+def _versions(collection: Collection) -> list[int]:
+    return [int(v["version"]) for v in collection.lance_table.list_versions()]
+
+
 def _batches(collection: Collection) -> Iterator[pa.RecordBatch]:
     yield from collection.lance_table.search().limit(None).to_batches(_BATCH_ROWS)
 
@@ -199,8 +203,13 @@ def _recovery(
                 "the damaged file(s)"
             )
         return ""
-    if oldest_bad is not None and oldest_bad > 1:
-        good = oldest_bad - 1
+    # The newest version before the damaged file was committed that still exists: retention
+    # (omnivec.indexer.version_retention) may have removed the one just before it.
+    kept = [] if oldest_bad is None else sorted(
+        (v for v in _versions(collection) if v < oldest_bad), reverse=True
+    )
+    if kept:
+        good = kept[0]
         return (
             f"omnivec collections restore {name} --version {good} (writes made after version "
             f"{good} are lost), or delete it with `omnivec collections delete {name}` and "
