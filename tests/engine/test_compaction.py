@@ -164,8 +164,10 @@ def test_versions_past_retention_go_after_a_compaction_and_snapshots_stay(storag
     assert report.ok and report.data_files_unrecorded == 0, report.problems
 
     with pytest.raises(NotFoundError, match=r"version 2 of 'notes' no longer exists \(versions kept: "
-                       rf"{tagged}-{latest}; versions older than 1e-09 days are removed after compactions"):
+                       rf"{tagged}, {latest}; versions older than 1e-09 days are removed after compactions"):
         collection.restore(version=2)
+    with pytest.raises(NotFoundError, match=rf"version {latest + 5} of 'notes' does not exist \(the latest is {latest}\)"):
+        collection.restore(version=latest + 5)
     collection.restore(tag="early")
     assert _rows(collection) == rows_early
     assert verify_collection(collection).ok
@@ -178,7 +180,7 @@ def test_versions_past_retention_go_after_a_compaction_and_snapshots_stay(storag
 def test_which_versions_retention_removes() -> None:
     from datetime import datetime, timedelta, timezone
 
-    from omnivec.indexer.version_retention import versions_to_prune
+    from omnivec.indexer.version_retention import describe_versions, versions_to_prune
 
     now = datetime(2026, 12, 2, 12, 0)
     versions = [(v, now - timedelta(days=20 - v)) for v in range(1, 21)]  # version 20 is now
@@ -193,6 +195,7 @@ def test_which_versions_retention_removes() -> None:
     aware = [(v, stamp.astimezone(timezone.utc)) for v, stamp in versions]
     assert versions_to_prune(versions, set(), now=now.astimezone(timezone.utc), keep_days=7, keep_min=3) == list(range(1, 13))
     assert versions_to_prune(aware, set(), now=now, keep_days=7, keep_min=3) == list(range(1, 13))
+    assert describe_versions([9, 3, 7, 8, 12, 11]) == "3, 7-9, 11-12" and describe_versions([4]) == "4"
 
 
 def test_compaction_merges_in_tiers_below_the_target_size() -> None:

@@ -386,8 +386,8 @@ class Collection:
     def prune_versions(self) -> PrunedVersions | None:
         """Remove the versions the retention settings let go (see
         :mod:`omnivec.indexer.version_retention`; run after each compaction); None when none
-        went. A failure only logs: nothing a reader needs is touched until Lance's cleanup
-        commits, and the next compaction tries again."""
+        went. A failure only logs: the data is committed either way, and the next compaction
+        tries again."""
         keep_days, keep_min = self._keep_versions
         with self._write_lock:
             if self._closed or keep_days <= 0:
@@ -939,10 +939,15 @@ class Collection:
             self._acquire_writer()
             versions = {int(v["version"]) for v in self._table.list_versions()}
             if version not in versions:
+                if version > max(versions):
+                    raise NotFoundError(
+                        f"version {version} of {self.name!r} does not exist (the latest is "
+                        f"{max(versions)})"
+                    )
                 keep_days, _ = self._keep_versions
                 raise NotFoundError(
                     f"version {version} of {self.name!r} no longer exists (versions kept: "
-                    f"{min(versions)}-{max(versions)}"
+                    f"{version_retention.describe_versions(sorted(versions))}"
                     + (f"; versions older than {keep_days:g} days are removed after compactions, "
                        "tagged snapshots never" if keep_days > 0 else "")
                     + ")"

@@ -23,16 +23,13 @@ newest manifest has the kept versions to fall back to (at least ``keep_versions_
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Collection as Sized
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-__all__ = ["PrunedVersions", "prune_versions", "versions_to_prune"]
-
-log = logging.getLogger("omnivec.store")
+__all__ = ["PrunedVersions", "describe_versions", "prune_versions", "versions_to_prune"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +43,7 @@ class PrunedVersions:
 
 def versions_to_prune(
     versions: Sequence[tuple[int, datetime]],
-    tagged: Sized[int],
+    tagged: AbstractSet[int],
     *,
     now: datetime,
     keep_days: float,
@@ -92,3 +89,14 @@ def prune_versions(dataset: Any, *, keep_days: float, keep_min: int) -> PrunedVe
     )
     kept = sorted(set(number for number, _ in versions) - set(doomed))
     return PrunedVersions(int(stats.old_versions), int(stats.bytes_removed), kept[0])
+
+
+def describe_versions(versions: Sequence[int]) -> str:
+    """Version numbers as runs, for messages: ``[3, 7, 8, 9]`` -> ``"3, 7-9"``."""
+    runs: list[list[int]] = []
+    for number in sorted(set(versions)):
+        if runs and number == runs[-1][1] + 1:
+            runs[-1][1] = number
+        else:
+            runs.append([number, number])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
