@@ -24,7 +24,9 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from omnivec.indexer.storage import Objects, join_key
 
@@ -90,20 +92,30 @@ class ChecksumLedger:
             if key.endswith(".lance")
         }
 
-    def recorded(self) -> dict[str, FileChecksum]:
-        """Every recorded checksum: file name -> checksum (the first record of a name wins)."""
-        out: dict[str, FileChecksum] = {}
+    def _records(self) -> Iterator[tuple[str, Any]]:
+        """Each record's name and its parsed JSON; one that cannot be read or parsed is logged
+        and skipped."""
         for name in self._objects.list(LEDGER_PREFIX):
             if not _RECORD.match(name):
                 continue
             try:
                 record = json.loads(self._objects.read(join_key(LEDGER_PREFIX, name)))
+            except (OSError, ValueError) as exc:
+                log.warning("checksum record %s is unreadable (%s); ignoring it", name, exc)
+                continue
+            yield name, record
+
+    def recorded(self) -> dict[str, FileChecksum]:
+        """Every recorded checksum: file name -> checksum (the first record of a name wins)."""
+        out: dict[str, FileChecksum] = {}
+        for name, record in self._records():
+            try:
                 version = int(record["version"])
                 for file, entry in record["files"].items():
                     out.setdefault(
                         file, FileChecksum(file, str(entry["sha256"]), int(entry["size"]), version)
                     )
-            except (OSError, ValueError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError) as exc:
                 log.warning("checksum record %s is unreadable (%s); ignoring it", name, exc)
         return out
 
@@ -130,16 +142,12 @@ class ChecksumLedger:
         files left stays whole: verify skips the missing ones that no version uses."""
         present = set(self.data_files())
         removed = 0
-        for name in self._objects.list(LEDGER_PREFIX):
-            if not _RECORD.match(name):
-                continue
-            key = join_key(LEDGER_PREFIX, name)
-            try:
-                files = json.loads(self._objects.read(key))["files"]
-            except (OSError, ValueError, KeyError, TypeError):
-                continue  # unreadable: verify reports it, and nothing is deleted on a guess
-            if files and not present.intersection(files):
-                self._objects.delete(key)
+        for name, record in self._records():
+            files = record.get("files") if isinstance(record, dict) else None
+            if not isinstance(files, dict) or not files:
+                continue  # malformed: nothing is deleted on a guess
+            if not present.intersection(files):
+                self._objects.delete(join_key(LEDGER_PREFIX, name))
                 removed += 1
         return removed
 

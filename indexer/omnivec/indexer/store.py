@@ -905,6 +905,11 @@ class Collection:
             self._table.tags.create(tag, self.version)
         return next(s for s in self.snapshots() if s.tag == tag)
 
+    def versions(self) -> list[int]:
+        """The table versions that still exist, oldest first (retention removes old ones:
+        :mod:`omnivec.indexer.version_retention`)."""
+        return sorted(int(v["version"]) for v in self._table.list_versions())
+
     def _tagged_versions(self) -> dict[str, int]:
         return {tag: int(info["version"]) for tag, info in self._table.tags.list().items()}
 
@@ -937,7 +942,7 @@ class Collection:
         assert version is not None
         with self._write_lock:
             self._acquire_writer()
-            versions = {int(v["version"]) for v in self._table.list_versions()}
+            versions = self.versions()
             if version not in versions:
                 if version > max(versions):
                     raise NotFoundError(
@@ -947,7 +952,7 @@ class Collection:
                 keep_days, _ = self._keep_versions
                 raise NotFoundError(
                     f"version {version} of {self.name!r} no longer exists (versions kept: "
-                    f"{version_retention.describe_versions(sorted(versions))}"
+                    f"{version_retention.describe_versions(versions)}"
                     + (f"; versions older than {keep_days:g} days are removed after compactions, "
                        "tagged snapshots never" if keep_days > 0 else "")
                     + ")"

@@ -107,10 +107,6 @@ def _check_files(
     return len(set(present) & set(recorded)), unrecorded, oldest_bad
 
 
-def _versions(collection: Collection) -> list[int]:
-    return [int(v["version"]) for v in collection.lance_table.list_versions()]
-
-
 def _batches(collection: Collection) -> Iterator[pa.RecordBatch]:
     yield from collection.lance_table.search().limit(None).to_batches(_BATCH_ROWS)
 
@@ -206,7 +202,7 @@ def _recovery(
     # The newest version before the damaged file was committed that still exists: retention
     # (omnivec.indexer.version_retention) may have removed the one just before it.
     kept = [] if oldest_bad is None else sorted(
-        (v for v in _versions(collection) if v < oldest_bad), reverse=True
+        (v for v in collection.versions() if v < oldest_bad), reverse=True
     )
     if kept:
         good = kept[0]
