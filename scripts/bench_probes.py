@@ -395,18 +395,23 @@ def timing(X: np.ndarray, labels: list[str], prompts: dict[str, np.ndarray]) -> 
     return out
 
 
+def keyword_vectors(texts: list[str]) -> Any:
+    """The texts' TF-IDF vectors (sparse): words and word pairs in 2+ texts, sublinear term
+    frequency, the IDF learnt from all of them."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(sublinear_tf=True, min_df=2, ngram_range=(1, 2)).fit_transform(texts)
+
+
 def with_keywords(X: np.ndarray, P: np.ndarray, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Each row's embedding joined with its TF-IDF vector over ``texts`` (words and word pairs in
     2+ texts, sublinear term frequency; each half unit-length, the whole renormalised); the
     prompts padded with zeros there, so zero-shot is unchanged. The IDF is learnt from every row,
     labelled or not: the keyword half is transductive too. An exploration (issue 14), not a
     product feature."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     from omnivec.indexer.probes.numerics import as_unit_rows
 
-    tfidf = TfidfVectorizer(sublinear_tf=True, min_df=2, ngram_range=(1, 2)).fit_transform(texts)
-    K = np.asarray(tfidf.todense(), dtype=np.float64)
+    K = np.asarray(keyword_vectors(texts).todense(), dtype=np.float64)
     K /= np.maximum(np.linalg.norm(K, axis=1, keepdims=True), 1e-12)  # a text of no kept word: 0
     rows = np.hstack([as_unit_rows(X, None, what="embeddings"), K])
     padded = np.hstack([as_unit_rows(P, None, what="prompts"), np.zeros((len(P), K.shape[1]))])

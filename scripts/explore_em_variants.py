@@ -42,7 +42,15 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from bench_probes import DATA_SETS, _draw, _load, emit, set_prompting, with_keywords  # noqa: E402
+from bench_probes import (  # noqa: E402
+    DATA_SETS,
+    _draw,
+    _load,
+    emit,
+    keyword_vectors,
+    set_prompting,
+    with_keywords,
+)
 
 from omnivec.indexer.probes import unlabeled as em  # noqa: E402
 from omnivec.indexer.probes.numerics import softmax  # noqa: E402
@@ -124,10 +132,8 @@ def with_topics(X: np.ndarray, P: np.ndarray, texts: list[str]) -> tuple[np.ndar
     """Each row's embedding joined with its TF-IDF vector's TOPICS latent topics (with_keywords'
     vectoriser, truncated SVD, seeded); the prompts padded with zeros there."""
     from sklearn.decomposition import TruncatedSVD
-    from sklearn.feature_extraction.text import TfidfVectorizer
 
-    tfidf = TfidfVectorizer(sublinear_tf=True, min_df=2, ngram_range=(1, 2)).fit_transform(texts)
-    Z = TruncatedSVD(TOPICS, random_state=0).fit_transform(tfidf)
+    Z = TruncatedSVD(TOPICS, random_state=0).fit_transform(keyword_vectors(texts))
     Z /= np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)  # a text of no kept word: 0
     return _unit(np.hstack([_unit(X), Z])), _unit(np.hstack([_unit(P), np.zeros((len(P), TOPICS))]))
 
